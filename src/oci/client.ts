@@ -1,0 +1,594 @@
+import { Transform, type Readable } from "node:stream";
+import { z } from "zod";
+import { systemClock, type Clock } from "../runtime/clock.js";
+import { exponentialFailureRateLimiter } from "../runtime/rate-limiter.js";
+import { parseChallenges, pullScope, TokenCache, type Challenge } from "./auth.js";
+import { anonymousCredentials, type Credential, type CredentialStore } from "./credentials.js";
+import { DigestVerifier, sha256Digest, verifyBytes } from "./digest.js";
+import { DigestMismatchError, RegistryError, type RegistryErrorCode } from "./errors.js";
+import { HttpTransport, type HttpResponse, type HttpTransportOptions } from "./http.js";
+import { isIndexMediaType, MANIFEST_ACCEPT } from "./media-types.js";
+import { manifestSelector, registryEndpoint, type ImageReference } from "./reference.js";
+
+/** A content descriptor: enough to fetch and verify one blob or manifest. */
+export interface Descriptor {
+  readonly mediaType: string;
+  readonly digest: string;
+  readonly size: number;
+  readonly artifactType?: string;
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+/** A verified manifest: `bytes` hash to `digest`. `json` is parsed but not validated. */
+export interface FetchedManifest {
+  readonly registry: string;
+  readonly repository: string;
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly bytes: Uint8Array;
+  readonly json: unknown;
+  /** Set when the reference named an index and one of its manifests was chosen. */
+  readonly index?: { readonly digest: string; readonly mediaType: string };
+}
+
+/** What a tag or digest points at. */
+export interface ResolvedReference {
+  readonly digest: string;
+  readonly mediaType?: string;
+  readonly size?: number;
+}
+
+/** One HTTP exchange with a registry, for metrics and logs. */
+export interface RegistryRequestEvent {
+  readonly registry: string;
+  readonly operation: "ping" | "resolve" | "manifest" | "blob" | "token";
+  /** `ok`, or the RegistryErrorCode of the failure. */
+  readonly result: "ok" | RegistryErrorCode;
+  readonly status?: number;
+}
+
+/** Picks the manifest to use from an index's entries; undefined means none fits. */
+export type IndexSelector = (entries: readonly Descriptor[]) => Descriptor | undefined;
+
+export interface RegistryClientOptions extends HttpTransportOptions {
+  readonly credentials?: CredentialStore;
+  /** Registries (host[:port]) spoken to over plain HTTP; true means every registry. */
+  readonly plainHttp?: boolean | readonly string[];
+  /** When set, only these registries may be used (admin policy). */
+  readonly allowedRegistries?: readonly string[];
+  /** Attempts per request for retryable failures (429, 5xx, resets, timeouts). Default 4. */
+  readonly maxAttempts?: number;
+  /** First retry delay, doubled each time up to `retryMaxDelayMs`. Defaults 200 ms and 10 s. */
+  readonly retryBaseDelayMs?: number;
+  readonly retryMaxDelayMs?: number;
+  /** Size caps. Defaults: manifests 4 MiB (distribution's own limit), other small blobs 8 MiB. */
+  readonly maxManifestBytes?: number;
+  readonly maxSmallBlobBytes?: number;
+  /** How long a resolved tag is trusted without asking the registry again. Default 0. */
+  readonly tagCacheTtlMs?: number;
+  /** Total bytes of manifests and small blobs kept by digest. Default 64 MiB. */
+  readonly contentCacheBytes?: number;
+  readonly selectFromIndex?: IndexSelector;
+  readonly userAgent?: string;
+  readonly clock?: Clock;
+  readonly onRequest?: (event: RegistryRequestEvent) => void;
+}
+
+const RegistryErrorBody = z.object({
+  errors: z.array(z.looseObject({ code: z.string().optional(), message: z.string().optional() })),
+});
+const TokenResponse = z.looseObject({
+  token: z.string().optional(),
+  access_token: z.string().optional(),
+  expires_in: z.number().optional(),
+});
+const IndexDocument = z.looseObject({
+  manifests: z.array(
+    z.looseObject({
+      mediaType: z.string(),
+      digest: z.string(),
+      size: z.number().int().nonnegative(),
+      artifactType: z.string().optional(),
+      annotations: z.record(z.string(), z.string()).optional(),
+    }),
+  ),
+});
+const MediaTypeField = z.looseObject({ mediaType: z.string().optional() });
+
+const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+
+/** Bytes kept by digest, least recently used first out. */
+class ContentCache {
+  readonly #entries = new Map<string, Uint8Array>();
+  #bytes = 0;
+  constructor(readonly capacity: number) {}
+
+  get(digest: string): Uint8Array | undefined {
+    const value = this.#entries.get(digest);
+    if (value !== undefined) {
+      this.#entries.delete(digest);
+      this.#entries.set(digest, value);
+    }
+    return value;
+  }
+
+  set(digest: string, value: Uint8Array): void {
+    if (value.byteLength > this.capacity || this.#entries.has(digest)) return;
+    this.#entries.set(digest, value);
+    this.#bytes += value.byteLength;
+    for (const [key, old] of this.#entries) {
+      if (this.#bytes <= this.capacity) break;
+      this.#entries.delete(key);
+      this.#bytes -= old.byteLength;
+    }
+  }
+}
+
+function errorCodeFor(status: number): RegistryErrorCode {
+  if (status === 404) return "NotFound";
+  if (status === 401) return "Unauthorized";
+  if (status === 403) return "Denied";
+  if (status === 429) return "RateLimited";
+  if (status >= 500 || status === 408) return "ServerError";
+  return "InvalidResponse";
+}
+
+/** Seconds from a Retry-After header (delta-seconds or an HTTP date), capped at 5 minutes. */
+export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
+  if (value === undefined || value.trim() === "") return undefined;
+  const seconds = /^\d+$/.test(value.trim()) ? Number(value.trim()) : (Date.parse(value) - now) / 1000;
+  if (!Number.isFinite(seconds)) return undefined;
+  return Math.min(300, Math.max(0, seconds));
+}
+
+async function readCapped(res: HttpResponse, cap: number, what: string): Promise<Uint8Array> {
+  const declared = Number(res.header("content-length") ?? NaN);
+  if (declared > cap) {
+    await res.discard();
+    throw new RegistryError("TooLarge", `${what} is ${declared} bytes, over the ${cap}-byte limit; refusing to read it`);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    total += chunk.byteLength;
+    if (total > cap) {
+      res.body.destroy();
+      throw new RegistryError("TooLarge", `${what} is over the ${cap}-byte limit; refusing to read it`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+function parseJson(bytes: Uint8Array, what: string): unknown {
+  try {
+    return JSON.parse(Buffer.from(bytes).toString("utf8"));
+  } catch {
+    throw new RegistryError("InvalidResponse", `${what} is not valid JSON`);
+  }
+}
+
+/** The default index choice: the only manifest, or fail and ask for a digest. */
+const onlyManifest: IndexSelector = (entries) => (entries.length === 1 ? entries[0] : undefined);
+
+/**
+ * A client for the OCI distribution API, small and spec-exact. Every manifest and blob it hands
+ * out has been verified against its digest (and size); `Docker-Content-Digest` is checked too.
+ * It retries 429/5xx/connection failures with exponential backoff (honouring Retry-After),
+ * answers Basic and Bearer challenges, caches content by digest and tags for `tagCacheTtlMs`,
+ * and shares one in-flight request between identical concurrent calls.
+ * Failures are RegistryError with a code callers can branch on. Call `close` when done.
+ */
+export class RegistryClient {
+  readonly #http: HttpTransport;
+  readonly #options: RegistryClientOptions;
+  readonly #clock: Clock;
+  readonly #credentials: CredentialStore;
+  readonly #tokens: TokenCache;
+  /** Which scheme each registry asked for, so later requests authenticate up front. */
+  readonly #schemes = new Map<string, Challenge>();
+  readonly #content: ContentCache;
+  readonly #tags = new Map<string, { digest: string; expiresAt: number }>();
+  readonly #inflight = new Map<string, Promise<unknown>>();
+
+  constructor(options: RegistryClientOptions = {}) {
+    this.#options = options;
+    this.#http = new HttpTransport(options);
+    this.#clock = options.clock ?? systemClock;
+    this.#credentials = options.credentials ?? anonymousCredentials;
+    this.#tokens = new TokenCache(() => this.#clock.now());
+    this.#content = new ContentCache(options.contentCacheBytes ?? 64 * 1024 * 1024);
+  }
+
+  /** Checks that the registry speaks the distribution API (`GET /v2/`), authenticating if asked. */
+  async ping(registry: string, signal?: AbortSignal): Promise<void> {
+    const res = await this.#send({ registry, operation: "ping", method: "GET", path: "/v2/", signal });
+    await res.discard();
+    if (res.status !== 200) throw await this.#failure(res, registry, "ping", `registry ${registry} (GET /v2/)`);
+    this.#emit({ registry, operation: "ping", result: "ok", status: res.status });
+  }
+
+  /**
+   * Resolves a reference to a digest. A digest reference is returned as is, without I/O (it is
+   * immutable). A tag is asked with HEAD (falling back to GET when the registry gives no digest).
+   */
+  async resolve(ref: ImageReference, signal?: AbortSignal): Promise<ResolvedReference> {
+    if (ref.digest !== undefined) return { digest: ref.digest };
+    const key = `${ref.registry}/${ref.repository}:${ref.tag ?? "latest"}`;
+    const cached = this.#tags.get(key);
+    if (cached !== undefined && cached.expiresAt > this.#clock.now()) return { digest: cached.digest };
+    return this.#shared(`resolve ${key}`, async () => {
+      const res = await this.#send({
+        registry: ref.registry,
+        repository: ref.repository,
+        operation: "resolve",
+        method: "HEAD",
+        path: `/v2/${ref.repository}/manifests/${manifestSelector(ref)}`,
+        headers: { accept: MANIFEST_ACCEPT },
+        signal,
+      });
+      await res.discard();
+      const what = `manifest ${key}`;
+      if (res.status !== 200) throw await this.#failure(res, ref.registry, "resolve", what);
+      const digest = res.header("docker-content-digest");
+      this.#emit({ registry: ref.registry, operation: "resolve", result: "ok", status: res.status });
+      if (digest === undefined) {
+        const manifest = await this.getManifest(ref, signal);
+        return { digest: manifest.index?.digest ?? manifest.digest, mediaType: manifest.mediaType, size: manifest.bytes.byteLength };
+      }
+      this.#rememberTag(key, digest);
+      const size = Number(res.header("content-length"));
+      const mediaType = res.header("content-type");
+      return { digest, ...(mediaType !== undefined && { mediaType }), ...(Number.isFinite(size) && { size }) };
+    });
+  }
+
+  /**
+   * Fetches and verifies the manifest a reference names. An index is followed to the manifest
+   * chosen by `selectFromIndex` (default: its only manifest). A known tag costs one HEAD; a
+   * digest already fetched costs nothing.
+   */
+  async getManifest(ref: ImageReference, signal?: AbortSignal): Promise<FetchedManifest> {
+    const name = `${ref.registry}/${ref.repository}`;
+    if (ref.digest === undefined) {
+      const key = `${name}:${ref.tag ?? "latest"}`;
+      if (this.#tags.has(key)) {
+        const { digest } = await this.resolve(ref, signal);
+        if (this.#content.get(digest) !== undefined) return this.getManifest({ ...ref, digest }, signal);
+      }
+    }
+    return this.#shared(`manifest ${name}@${manifestSelector(ref)}`, async () => {
+      const top = await this.#fetchManifest(ref, signal);
+      if (!isIndexMediaType(top.mediaType)) return top;
+      const index = IndexDocument.safeParse(top.json);
+      if (!index.success) throw new RegistryError("InvalidResponse", `index ${name}@${top.digest} has no valid "manifests" list`);
+      const chosen = (this.#options.selectFromIndex ?? onlyManifest)(index.data.manifests);
+      if (chosen === undefined) {
+        throw new RegistryError(
+          "InvalidResponse",
+          `${name}@${top.digest} is an index of ${index.data.manifests.length} manifests and none could be chosen; ` +
+            `reference the manifest you want by digest (${index.data.manifests.map((m) => m.digest).join(", ")})`,
+        );
+      }
+      const child = await this.#fetchManifest({ registry: ref.registry, repository: ref.repository, digest: chosen.digest }, signal);
+      if (isIndexMediaType(child.mediaType)) {
+        throw new RegistryError("InvalidResponse", `${name}@${chosen.digest} is a nested index; reference a manifest by digest`);
+      }
+      return { ...child, index: { digest: top.digest, mediaType: top.mediaType } };
+    });
+  }
+
+  /**
+   * Fetches a small blob (a config) fully into memory, verified, capped at `maxSmallBlobBytes`,
+   * and cached by digest.
+   */
+  async getBlob(ref: ImageReference, descriptor: Descriptor, signal?: AbortSignal): Promise<Uint8Array> {
+    const cap = this.#options.maxSmallBlobBytes ?? 8 * 1024 * 1024;
+    const what = `blob ${ref.registry}/${ref.repository}@${descriptor.digest}`;
+    if (descriptor.size > cap) {
+      throw new RegistryError("TooLarge", `${what} declares ${descriptor.size} bytes, over the ${cap}-byte limit for configs`);
+    }
+    const cached = this.#content.get(descriptor.digest);
+    if (cached !== undefined) return cached;
+    return this.#shared(`blob ${descriptor.digest}`, async () => {
+      const res = await this.#getBlobResponse(ref, descriptor, signal);
+      const bytes = await readCapped(res, Math.min(cap, descriptor.size), what);
+      if (bytes.byteLength !== descriptor.size) {
+        throw new RegistryError("InvalidResponse", `${what}: received ${bytes.byteLength} bytes, descriptor declares ${descriptor.size}`, { retryable: true });
+      }
+      verifyBytes(bytes, descriptor.digest, what);
+      this.#content.set(descriptor.digest, bytes);
+      return bytes;
+    });
+  }
+
+  /**
+   * Opens a blob as a stream. The stream errors (with DigestMismatchError or a size error)
+   * instead of ending if the bytes do not match the descriptor, so a consumer that waits for
+   * the end before trusting the data never trusts bad data.
+   */
+  async openBlob(ref: ImageReference, descriptor: Descriptor, signal?: AbortSignal): Promise<Readable> {
+    const what = `blob ${ref.registry}/${ref.repository}@${descriptor.digest}`;
+    const verifier = new DigestVerifier(descriptor.digest, descriptor.size, what);
+    const res = await this.#getBlobResponse(ref, descriptor, signal);
+    const verifying = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        try {
+          verifier.update(chunk);
+          callback(null, chunk);
+        } catch (err) {
+          callback(err as Error);
+        }
+      },
+      flush(callback) {
+        try {
+          verifier.verify();
+          callback();
+        } catch (err) {
+          callback(err as Error);
+        }
+      },
+    });
+    res.body.on("error", (err) => verifying.destroy(err));
+    verifying.on("close", () => {
+      if (!res.body.readableEnded) res.body.destroy();
+    });
+    return res.body.pipe(verifying);
+  }
+
+  async close(): Promise<void> {
+    await this.#http.close();
+  }
+
+  async #getBlobResponse(ref: ImageReference, descriptor: Descriptor, signal?: AbortSignal): Promise<HttpResponse> {
+    const what = `blob ${ref.registry}/${ref.repository}@${descriptor.digest}`;
+    const res = await this.#send({
+      registry: ref.registry,
+      repository: ref.repository,
+      operation: "blob",
+      method: "GET",
+      path: `/v2/${ref.repository}/blobs/${descriptor.digest}`,
+      signal,
+    });
+    if (res.status !== 200) throw await this.#failure(res, ref.registry, "blob", what);
+    const length = res.header("content-length");
+    if (length !== undefined && Number(length) !== descriptor.size) {
+      await res.discard();
+      throw new RegistryError("InvalidResponse", `${what}: registry announces ${length} bytes, descriptor declares ${descriptor.size}`);
+    }
+    this.#emit({ registry: ref.registry, operation: "blob", result: "ok", status: res.status });
+    return res;
+  }
+
+  async #fetchManifest(ref: ImageReference, signal?: AbortSignal): Promise<FetchedManifest> {
+    const name = `${ref.registry}/${ref.repository}`;
+    if (ref.digest !== undefined) {
+      const cached = this.#content.get(ref.digest);
+      if (cached !== undefined) return this.#toManifest(ref, ref.digest, cached, undefined);
+    }
+    const what = `manifest ${name}${ref.digest !== undefined ? "@" + ref.digest : ":" + (ref.tag ?? "latest")}`;
+    const res = await this.#send({
+      registry: ref.registry,
+      repository: ref.repository,
+      operation: "manifest",
+      method: "GET",
+      path: `/v2/${ref.repository}/manifests/${manifestSelector(ref)}`,
+      headers: { accept: MANIFEST_ACCEPT },
+      signal,
+    });
+    if (res.status !== 200) throw await this.#failure(res, ref.registry, "manifest", what);
+    const bytes = await readCapped(res, this.#options.maxManifestBytes ?? 4 * 1024 * 1024, what);
+    const announced = res.header("docker-content-digest");
+    let digest: string;
+    if (ref.digest !== undefined) {
+      verifyBytes(bytes, ref.digest, what);
+      digest = ref.digest;
+    } else {
+      digest = sha256Digest(bytes);
+      if (announced !== undefined && announced.startsWith("sha256:") && announced !== digest) {
+        throw new DigestMismatchError(what, announced, digest);
+      }
+    }
+    if (announced !== undefined && ref.digest !== undefined && announced !== ref.digest && announced.split(":")[0] === ref.digest.split(":")[0]) {
+      throw new DigestMismatchError(`${what} (Docker-Content-Digest)`, ref.digest, announced);
+    }
+    this.#emit({ registry: ref.registry, operation: "manifest", result: "ok", status: res.status });
+    this.#content.set(digest, bytes);
+    if (ref.digest === undefined) this.#rememberTag(`${name}:${ref.tag ?? "latest"}`, digest);
+    return this.#toManifest(ref, digest, bytes, res.header("content-type"));
+  }
+
+  #toManifest(ref: ImageReference, digest: string, bytes: Uint8Array, contentType: string | undefined): FetchedManifest {
+    const what = `manifest ${ref.registry}/${ref.repository}@${digest}`;
+    const json = parseJson(bytes, what);
+    const field = MediaTypeField.safeParse(json);
+    const mediaType = (field.success ? field.data.mediaType : undefined) ?? contentType?.split(";")[0]?.trim() ?? "";
+    return { registry: ref.registry, repository: ref.repository, digest, mediaType, bytes, json };
+  }
+
+  #rememberTag(key: string, digest: string): void {
+    this.#tags.set(key, { digest, expiresAt: this.#clock.now() + (this.#options.tagCacheTtlMs ?? 0) });
+  }
+
+  /** Runs `work` once for concurrent callers with the same key. */
+  #shared<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const running = this.#inflight.get(key);
+    if (running !== undefined) return running as Promise<T>;
+    const promise = work().finally(() => this.#inflight.delete(key));
+    this.#inflight.set(key, promise);
+    return promise;
+  }
+
+  #emit(event: RegistryRequestEvent): void {
+    this.#options.onRequest?.(event);
+  }
+
+  #baseUrl(registry: string): string {
+    const plain = this.#options.plainHttp;
+    const isPlain = plain === true || (Array.isArray(plain) && plain.includes(registry));
+    return `${isPlain ? "http" : "https"}://${registryEndpoint(registry)}`;
+  }
+
+  #checkAllowed(registry: string): void {
+    const allowed = this.#options.allowedRegistries;
+    if (allowed !== undefined && !allowed.includes(registry)) {
+      throw new RegistryError(
+        "RegistryNotAllowed",
+        `registry ${registry} is not in the allowed registries (${allowed.join(", ") || "none"}); ` +
+          `use an allowed registry or ask the administrator to add it`,
+      );
+    }
+  }
+
+  /** Builds a RegistryError from a non-success response (the body is read for the registry's own words). */
+  async #failure(res: HttpResponse, registry: string, operation: RegistryRequestEvent["operation"], what: string): Promise<RegistryError> {
+    let detail = "";
+    if (res.body.readable) {
+      try {
+        const text = Buffer.from(await readCapped(res, 64 * 1024, what)).toString("utf8");
+        const parsed = RegistryErrorBody.safeParse(JSON.parse(text));
+        if (parsed.success) detail = parsed.data.errors.map((e) => [e.code, e.message].filter(Boolean).join(": ")).join("; ");
+      } catch {
+        // a body we cannot read or parse adds nothing
+      }
+    }
+    const code = errorCodeFor(res.status);
+    const said = detail !== "" ? ` (registry said: ${detail})` : "";
+    const hints: Partial<Record<RegistryErrorCode, string>> = {
+      NotFound: "check the repository name and the tag or digest; some registries also answer 404 for private repositories without credentials",
+      Unauthorized: "the registry needs credentials: add a pull secret (dockerconfigjson) or a Docker config entry for this registry",
+      Denied: "the credentials are valid but may not pull this repository: grant pull access or use other credentials",
+      RateLimited: "the registry is rate limiting; retrying later",
+      ServerError: "the registry failed; retrying later",
+    };
+    this.#emit({ registry, operation, result: code, status: res.status });
+    const retryAfterSeconds = parseRetryAfter(res.header("retry-after"), this.#clock.now());
+    return new RegistryError(code, `${what}: HTTP ${res.status}${said}; ${hints[code] ?? "unexpected answer from the registry"}`, {
+      status: res.status,
+      retryable: RETRYABLE_STATUS.has(res.status),
+      ...(retryAfterSeconds !== undefined && { retryAfterSeconds }),
+    });
+  }
+
+  /**
+   * Sends one logical request: authenticates (answering one challenge per attempt) and retries
+   * retryable failures. Returns any response that is not a 401, 429 or 5xx; the caller owns it.
+   */
+  async #send(req: {
+    registry: string;
+    repository?: string;
+    operation: RegistryRequestEvent["operation"];
+    method: "GET" | "HEAD";
+    path: string;
+    headers?: Record<string, string>;
+    signal?: AbortSignal | undefined;
+  }): Promise<HttpResponse> {
+    this.#checkAllowed(req.registry);
+    const url = new URL(req.path, this.#baseUrl(req.registry));
+    const scope = req.repository !== undefined ? pullScope(req.repository) : "";
+    const maxAttempts = Math.max(1, this.#options.maxAttempts ?? 4);
+    const backoff = exponentialFailureRateLimiter<string>(this.#options.retryBaseDelayMs ?? 200, this.#options.retryMaxDelayMs ?? 10_000);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        let authorization = await this.#authorization(req.registry, scope, req.signal);
+        for (let challenged = false; ; challenged = true) {
+          const headers: Record<string, string> = { "user-agent": this.#options.userAgent ?? "modelpack-operator", ...req.headers };
+          if (authorization !== undefined) headers.authorization = authorization;
+          const res = await this.#http.send({ method: req.method, url, headers, ...(req.signal !== undefined && { signal: req.signal }) });
+          if (res.status === 401 && !challenged) {
+            const challenge = parseChallenges(res.header("www-authenticate") ?? "").find((c) => c.scheme === "bearer" || c.scheme === "basic");
+            await res.discard();
+            if (challenge === undefined) throw await this.#failure(res, req.registry, req.operation, `${req.method} ${url.pathname}`);
+            this.#schemes.set(req.registry, challenge);
+            this.#tokens.delete(req.registry, scope);
+            authorization = await this.#authorization(req.registry, challenge.params.scope ?? scope, req.signal);
+            if (authorization === undefined) {
+              throw this.#unauthorized(req.registry, `${req.method} ${url.pathname}`, "the registry requires authentication and no credentials are configured for it");
+            }
+            continue;
+          }
+          if (res.status === 401) {
+            await res.discard();
+            throw this.#unauthorized(req.registry, `${req.method} ${url.pathname}`, "the registry rejected the configured credentials");
+          }
+          if (RETRYABLE_STATUS.has(res.status)) throw await this.#failure(res, req.registry, req.operation, `${req.method} ${url.pathname}`);
+          return res;
+        }
+      } catch (err) {
+        if (!(err instanceof RegistryError) || !err.retryable || attempt >= maxAttempts || req.signal?.aborted) throw err;
+        const delay = err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : backoff.when(req.path);
+        await this.#clock.sleep(delay, req.signal);
+      }
+    }
+  }
+
+  #unauthorized(registry: string, what: string, cause: string): RegistryError {
+    const credential = this.#credentials.lookup(registry);
+    const who = credential?.kind === "basic" ? ` (user "${credential.username}")` : "";
+    this.#emit({ registry, operation: "token", result: "Unauthorized" });
+    return new RegistryError(
+      "Unauthorized",
+      `${what} on ${registry}: ${cause}${who}; check the pull secret or Docker config for ${registry}`,
+      { status: 401 },
+    );
+  }
+
+  /** The Authorization header for a registry and scope, once the registry has challenged us (fetches a token when needed). */
+  async #authorization(registry: string, scope: string, signal?: AbortSignal): Promise<string | undefined> {
+    const challenge = this.#schemes.get(registry);
+    if (challenge === undefined) return undefined;
+    const credential = this.#credentials.lookup(registry);
+    if (credential?.kind === "helper") {
+      throw new RegistryError(
+        "UnsupportedCredentials",
+        `${credential.source} sends ${registry} to the credential helper ${credential.helper}, which modelpack-operator cannot run; ` +
+          `log in with a file-based credential store (docker login with "credsStore" removed) or use a dockerconfigjson pull secret`,
+      );
+    }
+    if (challenge.scheme === "basic") {
+      if (credential?.kind !== "basic") return undefined;
+      return `Basic ${Buffer.from(`${credential.username}:${credential.password}`).toString("base64")}`;
+    }
+    if (credential?.kind === "registryToken") return `Bearer ${credential.token}`;
+    const cached = this.#tokens.get(registry, scope);
+    if (cached !== undefined) return `Bearer ${cached}`;
+    const token = await this.#shared(`token ${registry} ${scope}`, () => this.#fetchToken(registry, challenge, scope, credential, signal));
+    return `Bearer ${token}`;
+  }
+
+  /** Asks the challenge's realm for a bearer token (distribution token spec; OAuth2 refresh tokens too). */
+  async #fetchToken(registry: string, challenge: Challenge, scope: string, credential: Credential | undefined, signal?: AbortSignal): Promise<string> {
+    const realm = challenge.params.realm;
+    if (realm === undefined) throw new RegistryError("InvalidResponse", `registry ${registry} sent a Bearer challenge without a realm`);
+    const url = new URL(realm);
+    const service = challenge.params.service;
+    const headers: Record<string, string> = { "user-agent": this.#options.userAgent ?? "modelpack-operator" };
+    let res: HttpResponse;
+    if (credential?.kind === "identityToken") {
+      const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: credential.token, client_id: "modelpack-operator" });
+      if (service !== undefined) form.set("service", service);
+      if (scope !== "") form.set("scope", scope);
+      headers["content-type"] = "application/x-www-form-urlencoded";
+      res = await this.#http.send({ method: "POST", url, headers, body: form.toString(), ...(signal !== undefined && { signal }) });
+    } else {
+      if (service !== undefined) url.searchParams.set("service", service);
+      if (scope !== "") url.searchParams.set("scope", scope);
+      if (credential?.kind === "basic") {
+        headers.authorization = `Basic ${Buffer.from(`${credential.username}:${credential.password}`).toString("base64")}`;
+      }
+      res = await this.#http.send({ method: "GET", url, headers, ...(signal !== undefined && { signal }) });
+    }
+    if (res.status === 401 || res.status === 403) {
+      await res.discard();
+      throw this.#unauthorized(registry, `token request to ${url.origin}${url.pathname}`, credential === undefined ? "the token service requires credentials and none are configured" : "the token service rejected the configured credentials");
+    }
+    if (res.status !== 200) throw await this.#failure(res, registry, "token", `token request to ${url.origin}${url.pathname}`);
+    const body = TokenResponse.safeParse(parseJson(await readCapped(res, 1024 * 1024, "token response"), "token response"));
+    const token = body.success ? (body.data.token ?? body.data.access_token) : undefined;
+    if (token === undefined || token === "") throw new RegistryError("InvalidResponse", `the token service of ${registry} answered without a token`);
+    this.#tokens.set(registry, scope, token, body.success ? (body.data.expires_in ?? 60) : 60);
+    this.#emit({ registry, operation: "token", result: "ok", status: res.status });
+    return token;
+  }
+}
+
