@@ -580,7 +580,7 @@ export class RegistryClient {
     }
     if (res.status === 401 || res.status === 403) {
       await res.discard();
-      throw this.#unauthorized(registry, `token request to ${url.origin}${url.pathname}`, credential === undefined ? "the token service requires credentials and none are configured" : "the token service rejected the configured credentials");
+      throw this.#unauthorized(registry, `token request to ${url.origin}${url.pathname}`, credential === undefined ? "the registry requires authentication and no credentials are configured for it" : "the registry rejected the configured credentials");
     }
     if (res.status !== 200) throw await this.#failure(res, registry, "token", `token request to ${url.origin}${url.pathname}`);
     const body = TokenResponse.safeParse(parseJson(await readCapped(res, 1024 * 1024, "token response"), "token response"));

@@ -1,0 +1,140 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ensureTool } from "./tools.js";
+import { freePort, startProcess, waitFor, type ManagedProcess } from "./processes.js";
+import { makeServingCertificate } from "./tls.js";
+import { startTokenIssuer, type TokenIssuer } from "./token-issuer.js";
+
+/**
+ * Real OCI registries for tests, on 127.0.0.1 with a fresh storage folder:
+ * - `distribution`: Debian's docker-registry (distribution 2.8; no referrers API)
+ * - `olareg`: built from Go modules (referrers API)
+ * Auth: none, Basic (htpasswd), or Bearer tokens from a test token issuer (distribution only).
+ */
+export interface RegistryOptions {
+  readonly kind?: "distribution" | "olareg";
+  readonly auth?: "none" | "basic" | "token";
+  readonly tls?: boolean;
+  readonly username?: string;
+  readonly password?: string;
+}
+
+export interface TestRegistry {
+  /** host:port, as used in references. */
+  readonly host: string;
+  /** Base URL (`http://` or `https://`). */
+  readonly url: string;
+  readonly caPem?: string;
+  readonly username: string;
+  readonly password: string;
+  readonly tokenIssuer?: TokenIssuer;
+  readonly process: ManagedProcess;
+  stop(): Promise<void>;
+  /** Stops the server but keeps its storage, so `restart` brings the same content back. */
+  restart(): Promise<void>;
+}
+
+function htpasswdLine(username: string, password: string): string {
+  return execFileSync("htpasswd", ["-nbB", username, password], { encoding: "utf8" }).trim();
+}
+
+export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
+  const kind = options.kind ?? "distribution";
+  const auth = options.auth ?? "none";
+  const username = options.username ?? "tester";
+  const password = options.password ?? "s3cret-pass";
+  const dir = mkdtempSync(join(tmpdir(), `mpo-${kind}-`));
+  const port = await freePort();
+  const certificates = options.tls === true ? makeServingCertificate() : undefined;
+  if (certificates !== undefined) {
+    writeFileSync(join(dir, "tls.crt"), certificates.certPem);
+    writeFileSync(join(dir, "tls.key"), certificates.keyPem);
+  }
+  let tokenIssuer: TokenIssuer | undefined;
+  let command: string;
+  let args: string[];
+
+  if (kind === "distribution") {
+    const lines = [
+      "version: 0.1",
+      "log: {level: warn, accesslog: {disabled: true}}",
+      `storage: {filesystem: {rootdirectory: ${join(dir, "data")}}, delete: {enabled: true}}`,
+      `http: {addr: "127.0.0.1:${port}"${certificates !== undefined ? `, tls: {certificate: ${join(dir, "tls.crt")}, key: ${join(dir, "tls.key")}}` : ""}}`,
+    ];
+    if (auth === "basic") {
+      writeFileSync(join(dir, "htpasswd"), htpasswdLine(username, password) + "\n");
+      lines.push(`auth: {htpasswd: {realm: test-realm, path: ${join(dir, "htpasswd")}}}`);
+    } else if (auth === "token") {
+      tokenIssuer = await startTokenIssuer({ username, password });
+      writeFileSync(join(dir, "token-root.pem"), tokenIssuer.certPem);
+      lines.push(
+        `auth: {token: {realm: "${tokenIssuer.realm}", service: ${tokenIssuer.service}, issuer: ${tokenIssuer.issuer}, rootcertbundle: ${join(dir, "token-root.pem")}}}`,
+      );
+    }
+    writeFileSync(join(dir, "config.yml"), lines.join("\n") + "\n");
+    command = "docker-registry";
+    args = ["serve", join(dir, "config.yml")];
+  } else {
+    if (auth === "token") throw new Error("the olareg test registry supports auth none or basic");
+    const olareg = await ensureTool("olareg");
+    command = join(olareg, "olareg");
+    args = ["serve", "--addr", "127.0.0.1", "--port", String(port), "--store-type", "dir", "--dir", join(dir, "data"), "--api-delete"];
+    if (certificates !== undefined) args.push("--tls-cert", join(dir, "tls.crt"), "--tls-key", join(dir, "tls.key"));
+    if (auth === "basic") {
+      const hash = htpasswdLine(username, password).split(":").slice(1).join(":");
+      writeFileSync(
+        join(dir, "auth.yaml"),
+        [
+          "users:",
+          `  ${username}: {cred: "${hash}"}`,
+          "groups:",
+          `  all: {members: ["${username}"]}`,
+          "acls:",
+          '  - {repo: "*", members: ["all"], access: ["read", "write", "delete"]}',
+          '  - {repo: "", members: ["all"], access: ["read"]}',
+          "",
+        ].join("\n"),
+      );
+      args.push("--auth-basic", join(dir, "auth.yaml"));
+    }
+  }
+
+  const scheme = certificates !== undefined ? "https" : "http";
+  const url = `${scheme}://127.0.0.1:${port}`;
+  const launch = async (): Promise<ManagedProcess> => {
+    const proc = startProcess(command, args, join(dir, `${kind}.log`));
+    await waitFor(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/v2/`).catch(() => undefined);
+        // A TLS port answers plain HTTP with 400; any HTTP answer means it listens.
+        return res !== undefined && res.status > 0;
+      },
+      20_000,
+      async () => `${kind} registry on ${url} did not start:\n${await proc.logTail()}`,
+    );
+    return proc;
+  };
+  let proc = await launch();
+  return {
+    host: `127.0.0.1:${port}`,
+    url,
+    ...(certificates !== undefined && { caPem: certificates.caPem }),
+    username,
+    password,
+    ...(tokenIssuer !== undefined && { tokenIssuer }),
+    get process() {
+      return proc;
+    },
+    async restart() {
+      await proc.stop();
+      proc = await launch();
+    },
+    async stop() {
+      await proc.stop();
+      await tokenIssuer?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
