@@ -67,6 +67,7 @@ build_one() {
   # Progress for people: the cold Kubernetes build takes many minutes on 2 cores.
   ( while sleep 30; do echo "build-tools:   $tool still building, $(( $(date +%s) - start ))s so far" >&2; done ) &
   local ticker=$!
+  trap 'kill $ticker 2>/dev/null' EXIT
   local tmp="$out.tmp.$$"
   rm -rf "$tmp"; mkdir -p "$tmp"
   local status=0
@@ -76,7 +77,8 @@ build_one() {
     CGO_ENABLED=0 go build -mod=mod -trimpath -tags selinux,notest,grpcnotrace \
       -ldflags "$(tool_ldflags "$tool" "$version")" -o "$tmp/" $(tool_packages "$tool")
   ) || status=$?
-  if [ $status = 0 ] && [ "$tool" = etcd ]; then mv "$tmp/v3" "$tmp/etcd"; fi
+  # go names a module-root main package after its last path element ("server" for etcd).
+  if [ $status = 0 ] && [ "$tool" = etcd ]; then mv "$tmp/server" "$tmp/etcd" || status=$?; fi
   if [ $status = 0 ] && [ "$tool" = kwok ]; then
     # kwok >= 0.8 ships no built-in stages: take the canonical ones from its module zip.
     local src
@@ -84,7 +86,7 @@ build_one() {
     for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
              pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
       cat "$src/kustomize/stage/$f"; echo "---"
-    done > "$tmp/kwok-stages.yaml"
+    done > "$tmp/kwok-stages.yaml" || status=$?
   fi
   kill "$ticker" 2>/dev/null; wait "$ticker" 2>/dev/null || true
   if [ $status != 0 ]; then rm -rf "$tmp"; echo "build-tools: $tool $version failed (exit $status)" >&2; return $status; fi
