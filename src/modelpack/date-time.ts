@@ -42,12 +42,15 @@ const SHAPE = "the form YYYY-MM-DDTHH:MM:SS[.fraction] followed by Z or ±HH:MM"
 
 function syntaxProblem(s: string): string {
   if (s === "") return "an empty string is not a date-time";
-  if (/^\d{4}-\d{2}-\d{2}$/.test(s)) return "a date alone is not enough; add a time and offset, e.g. T00:00:00Z";
+  if (/^\d{4}-\d{2}-\d{2}$/.test(s))
+    return "a date alone is not enough; add a time and offset, e.g. T00:00:00Z";
   if (/^\d{4}-\d{2}-\d{2}[ t]/.test(s)) return "the date and the time must be separated by an uppercase T";
   if (/\dz$/.test(s)) return "UTC must be written as an uppercase Z";
-  if (/T\d{2}:\d{2}:\d{2}(?:\.\d+)?[+-](?:\d{4}|\d{2})$/.test(s)) return "the offset must be written ±HH:MM, with a colon";
+  if (/T\d{2}:\d{2}:\d{2}(?:\.\d+)?[+-](?:\d{4}|\d{2})$/.test(s))
+    return "the offset must be written ±HH:MM, with a colon";
   if (/T\d{2}:\d{2}:\d{2}(?:\.\d+)?$/.test(s)) return "the offset is missing; end with Z or ±HH:MM";
   if (/:\d{2},\d/.test(s)) return "fractional seconds must follow a period, not a comma";
-  if (/:\d{2}\.(?!\d)/.test(s)) return "a period must be followed by at least one digit of fractional seconds";
+  if (/:\d{2}\.(?!\d)/.test(s))
+    return "a period must be followed by at least one digit of fractional seconds";
   return `it must have ${SHAPE}`;
 }

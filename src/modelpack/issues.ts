@@ -42,7 +42,9 @@ export function describeValue(value: unknown): string {
   if (typeof value === "string") return `string ${quote(value)}`;
   if (typeof value === "number" || typeof value === "boolean") return `${typeof value} ${String(value)}`;
   if (Array.isArray(value)) {
-    return value.length === 0 ? "an empty array" : `an array of ${value.length} item${value.length === 1 ? "" : "s"}`;
+    return value.length === 0
+      ? "an empty array"
+      : `an array of ${value.length} item${value.length === 1 ? "" : "s"}`;
   }
   return "an object";
 }
@@ -74,6 +76,8 @@ export function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
 export interface ZodIssueMapping {
   /** Code prefix, e.g. `config.schema` gives `config.schema.type`. */
   readonly prefix: string;
+  /** How messages name the document itself (empty path), e.g. "the config". */
+  readonly root?: string;
   /** Keys allowed in the object at a path (for additional-property messages). */
   readonly allowedKeys?: (path: readonly PropertyKey[]) => readonly string[] | undefined;
   /** Why a refinement tagged `params.code` rejected a value (one clause, no trailing period). */
@@ -107,19 +111,27 @@ export function issuesFromZod(
   const { prefix } = mapping;
   for (const issue of zodIssues) {
     const path = formatPath(issue.path);
-    const name = fieldName(path);
+    const name = fieldName(path, mapping.root);
     const parent = valueAt(input, issue.path.slice(0, -1));
     const last = issue.path.at(-1);
     const isMissing =
-      issue.path.length > 0 && isJsonObject(parent) && typeof last === "string" && !Object.hasOwn(parent, last);
+      issue.path.length > 0 &&
+      isJsonObject(parent) &&
+      typeof last === "string" &&
+      !Object.hasOwn(parent, last);
     const found = valueAt(input, issue.path);
     switch (issue.code) {
       case "invalid_type": {
         const expected = EXPECTED_TEXT[issue.expected] ?? issue.expected;
         if (isMissing) {
-          out.push({ code: `${prefix}.required`, path, message: `${name} is required but missing; it must be ${expected}` });
+          out.push({
+            code: `${prefix}.required`,
+            path,
+            message: `${name} is required but missing; it must be ${expected}`,
+          });
         } else {
-          const nullHint = found === null ? " (fields cannot be null; omit an optional field instead)" : "";
+          const nullHint =
+            found === null && path !== "" ? " (fields cannot be null; omit an optional field instead)" : "";
           out.push({
             code: `${prefix}.type`,
             path,
@@ -149,7 +161,8 @@ export function issuesFromZod(
         break;
       }
       case "invalid_format": {
-        const pattern = issue.format === "regex" && issue.pattern !== undefined ? issue.pattern : issue.format;
+        const pattern =
+          issue.format === "regex" && issue.pattern !== undefined ? issue.pattern : issue.format;
         const hint = mapping.explainPattern?.(issue.path);
         out.push({
           code: `${prefix}.pattern`,
@@ -214,7 +227,9 @@ function additionalPropertyMessage(
   if (allowed !== undefined) {
     message += allowed.length === 0 ? " with no properties" : ` that accepts only ${allowed.join(", ")}`;
     const lower = key.toLowerCase();
-    const near = allowed.find((a) => a.toLowerCase() === lower || a.toLowerCase() === lower.replaceAll("_", ""));
+    const near = allowed.find(
+      (a) => a.toLowerCase() === lower || a.toLowerCase() === lower.replaceAll("_", ""),
+    );
     if (near !== undefined) message += `; did you mean ${near}?`;
   }
   return message;

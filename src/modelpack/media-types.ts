@@ -124,7 +124,10 @@ export function modelConfigFamily(mediaType: string): MediaTypeFamily | undefine
 export function isArchiveMediaType(mediaType: string): boolean {
   const parsed = parseLayerMediaType(mediaType);
   if (parsed !== undefined) return parsed.encoding !== "raw";
-  return IMAGE_LAYER_MEDIA_TYPES.includes(mediaType) || /(?:^|[./+])tar(?:$|[.+])|[.+](?:gzip|zstd)$/.test(mediaType);
+  return (
+    IMAGE_LAYER_MEDIA_TYPES.includes(mediaType) ||
+    /(?:^|[./+])tar(?:$|[.+])|[.+](?:gzip|zstd)$/.test(mediaType)
+  );
 }
 
 function isFamily(s: string | undefined): s is MediaTypeFamily {
