@@ -6,7 +6,7 @@ import { parseChallenges, pullScope, TokenCache, type Challenge } from "./auth.j
 import { anonymousCredentials, type Credential, type CredentialStore } from "./credentials.js";
 import { DigestVerifier, sha256Digest, verifyBytes } from "./digest.js";
 import { DigestMismatchError, RegistryError, type RegistryErrorCode } from "./errors.js";
-import { HttpTransport, type HttpResponse, type HttpTransportOptions } from "./http.js";
+import { classifyNetworkError, HttpTransport, type HttpResponse, type HttpTransportOptions } from "./http.js";
 import { isIndexMediaType, MANIFEST_ACCEPT } from "./media-types.js";
 import { manifestSelector, registryEndpoint, type ImageReference } from "./reference.js";
 
@@ -149,13 +149,17 @@ async function readCapped(res: HttpResponse, cap: number, what: string): Promise
   }
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of res.body as AsyncIterable<Buffer>) {
-    total += chunk.byteLength;
-    if (total > cap) {
-      res.body.destroy();
-      throw new RegistryError("TooLarge", `${what} is over the ${cap}-byte limit; refusing to read it`);
+  try {
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      total += chunk.byteLength;
+      if (total > cap) {
+        res.body.destroy();
+        throw new RegistryError("TooLarge", `${what} is over the ${cap}-byte limit; refusing to read it`);
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (err) {
+    throw classifyNetworkError(err, res.url);
   }
   return Buffer.concat(chunks, total);
 }
@@ -329,7 +333,8 @@ export class RegistryClient {
         }
       },
     });
-    res.body.on("error", (err) => verifying.destroy(err));
+    // A connection cut mid-body is a retryable registry failure, not a bare socket error.
+    res.body.on("error", (err) => verifying.destroy(classifyNetworkError(err, res.url)));
     verifying.on("close", () => {
       if (!res.body.readableEnded) res.body.destroy();
     });

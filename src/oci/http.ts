@@ -54,8 +54,9 @@ function errorCode(err: unknown): string | undefined {
 }
 
 /** Maps a thrown network error to a RegistryError that says what to do. */
-export function classifyNetworkError(err: unknown, url: URL): RegistryError | unknown {
+export function classifyNetworkError(err: unknown, url: URL): Error {
   if (err instanceof RegistryError) return err;
+  // An abort is the caller's own doing: pass it through untouched.
   if (err instanceof Error && err.name === "AbortError") return err;
   const code = errorCode(err) ?? "";
   const where = `${url.protocol}//${url.host}`;

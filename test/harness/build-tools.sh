@@ -64,10 +64,13 @@ build_one() {
 
   start=$(date +%s)
   echo "build-tools: building $tool $version (one-time; cached in $out)" >&2
-  # Progress for people: the cold Kubernetes build takes many minutes on 2 cores.
-  ( while sleep 30; do echo "build-tools:   $tool still building, $(( $(date +%s) - start ))s so far" >&2; done ) &
-  local ticker=$!
-  trap 'kill $ticker 2>/dev/null' EXIT
+  # Progress for people: the cold Kubernetes build takes minutes on 2 cores. The ticker's own
+  # sleep must not hold our stdout/stderr open after we finish.
+  (
+    trap 'kill $s 2>/dev/null; exit 0' TERM
+    while :; do sleep 30 >/dev/null 2>&1 & s=$!; wait $s; echo "build-tools:   $tool still building, $(( $(date +%s) - start ))s so far" >&2; done
+  ) >/dev/null &
+  ticker=$!
   local tmp="$out.tmp.$$"
   rm -rf "$tmp"; mkdir -p "$tmp"
   local status=0
@@ -88,12 +91,21 @@ build_one() {
       cat "$src/kustomize/stage/$f"; echo "---"
     done > "$tmp/kwok-stages.yaml" || status=$?
   fi
-  kill "$ticker" 2>/dev/null; wait "$ticker" 2>/dev/null || true
+  kill "$ticker" 2>/dev/null; wait "$ticker" 2>/dev/null || true; ticker=
   if [ $status != 0 ]; then rm -rf "$tmp"; echo "build-tools: $tool $version failed (exit $status)" >&2; return $status; fi
   rm -rf "$out"; mv "$tmp" "$out"   # publish atomically: a half-built folder is never used
   echo "build-tools: built $tool $version in $(( $(date +%s) - start ))s" >&2
   echo "$out"
 }
 
+ticker=
+trap '[ -n "$ticker" ] && kill "$ticker" 2>/dev/null; true' EXIT
 tools=("$@"); [ ${#tools[@]} -gt 0 ] || tools=("${all_tools[@]}")
-for t in "${tools[@]}"; do build_one "$t"; done
+mkdir -p "$cache/bin"
+for t in "${tools[@]}"; do
+  # One builder per tool at a time: concurrent test runs would race on the final rename.
+  exec {lock}>"$cache/bin/.$t.lock"
+  flock "$lock"
+  build_one "$t"
+  exec {lock}>&-
+done

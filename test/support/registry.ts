@@ -2,9 +2,11 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensureTool } from "./tools.js";
-import { freePort, startProcess, waitFor, type ManagedProcess } from "./processes.js";
-import { makeServingCertificate } from "./tls.js";
+import { createCertificateAuthority, issueServingCertificate } from "../harness/pki.js";
+import { pickFreePorts } from "../harness/ports.js";
+import { guardProcessGroup, readLogTail, spawnProcess, stopProcessGroup } from "../harness/process.js";
+import { waitFor } from "../harness/testing.js";
+import { ensureTools } from "../harness/tools.js";
 import { startTokenIssuer, type TokenIssuer } from "./token-issuer.js";
 
 /**
@@ -30,7 +32,8 @@ export interface TestRegistry {
   readonly username: string;
   readonly password: string;
   readonly tokenIssuer?: TokenIssuer;
-  readonly process: ManagedProcess;
+  /** The last lines of the registry's log, for failure messages. */
+  logTail(lines?: number): string;
   stop(): Promise<void>;
   /** Stops the server but keeps its storage, so `restart` brings the same content back. */
   restart(): Promise<void>;
@@ -46,8 +49,9 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   const username = options.username ?? "tester";
   const password = options.password ?? "s3cret-pass";
   const dir = mkdtempSync(join(tmpdir(), `mpo-${kind}-`));
-  const port = await freePort();
-  const certificates = options.tls === true ? makeServingCertificate() : undefined;
+  const [port = 0] = await pickFreePorts(1);
+  const certificates =
+    options.tls === true ? await issueServingCertificate(await createCertificateAuthority(dir), { ipSans: ["127.0.0.1"], dnsSans: ["localhost"] }) : undefined;
   if (certificates !== undefined) {
     writeFileSync(join(dir, "tls.crt"), certificates.certPem);
     writeFileSync(join(dir, "tls.key"), certificates.keyPem);
@@ -78,7 +82,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     args = ["serve", join(dir, "config.yml")];
   } else {
     if (auth === "token") throw new Error("the olareg test registry supports auth none or basic");
-    const olareg = await ensureTool("olareg");
+    const { olareg } = await ensureTools(["olareg"]);
     command = join(olareg, "olareg");
     args = ["serve", "--addr", "127.0.0.1", "--port", String(port), "--store-type", "dir", "--dir", join(dir, "data"), "--api-delete"];
     if (certificates !== undefined) args.push("--tls-cert", join(dir, "tls.crt"), "--tls-key", join(dir, "tls.key"));
@@ -103,20 +107,27 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
 
   const scheme = certificates !== undefined ? "https" : "http";
   const url = `${scheme}://127.0.0.1:${port}`;
-  const launch = async (): Promise<ManagedProcess> => {
-    const proc = startProcess(command, args, join(dir, `${kind}.log`));
+  const logPath = join(dir, `${kind}.log`);
+  const launch = async (): Promise<{ pid: number; release: () => void }> => {
+    const proc = await spawnProcess({ name: kind, command, args, logPath });
+    const release = guardProcessGroup(proc.pid);
     await waitFor(
+      `${kind} registry on ${url} (log: ${logPath})`,
       async () => {
+        if (proc.exitInfo() !== undefined) throw new Error(`${kind} exited:\n${readLogTail(logPath, 20)}`);
+        // Any HTTP answer means it listens (a TLS port answers plain HTTP with 400).
         const res = await fetch(`http://127.0.0.1:${port}/v2/`).catch(() => undefined);
-        // A TLS port answers plain HTTP with 400; any HTTP answer means it listens.
-        return res !== undefined && res.status > 0;
+        return res !== undefined ? true : undefined;
       },
-      20_000,
-      async () => `${kind} registry on ${url} did not start:\n${await proc.logTail()}`,
+      { timeoutMs: 20_000, intervalMs: 50 },
     );
-    return proc;
+    return { pid: proc.pid, release };
   };
-  let proc = await launch();
+  const stopServer = async (server: { pid: number; release: () => void }): Promise<void> => {
+    await stopProcessGroup(server.pid);
+    server.release();
+  };
+  let server = await launch();
   return {
     host: `127.0.0.1:${port}`,
     url,
@@ -124,15 +135,13 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     username,
     password,
     ...(tokenIssuer !== undefined && { tokenIssuer }),
-    get process() {
-      return proc;
-    },
+    logTail: (lines = 40) => readLogTail(logPath, lines),
     async restart() {
-      await proc.stop();
-      proc = await launch();
+      await stopServer(server);
+      server = await launch();
     },
     async stop() {
-      await proc.stop();
+      await stopServer(server);
       await tokenIssuer?.stop();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# `npm test`: every check CI runs, in order of cost: types, lint, generated-file drift, then the
+# unit and integration suites (integration tests start real registries and control planes on
+# loopback, building the Go tools on first use).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
+echo "== lint"; npx eslint .
+echo "== tests"; npx vitest run

@@ -1,0 +1,86 @@
+import { inspectArtifact, type ArtifactInspection } from "../../artifact/inspect.js";
+import { layerFilePath, parseLayerMediaType } from "../../modelpack/index.js";
+import { RegistryClient } from "../../oci/client.js";
+import { parseReference } from "../../oci/reference.js";
+import { formatBytes, shortDigest, table } from "../format.js";
+import { EXIT, print, type CliIo } from "../io.js";
+import { registryClientOptions, type RegistryFlags } from "../registry-options.js";
+
+export interface InspectOptions extends RegistryFlags {
+  readonly reference: string;
+  readonly output: "text" | "json";
+}
+
+/** The JSON shape of `inspect --output json`; stable for scripts. */
+export function inspectionJson(result: ArtifactInspection): Record<string, unknown> {
+  return {
+    reference: result.reference,
+    pinnedReference: result.pinnedReference,
+    digest: result.digest,
+    ...(result.indexDigest !== undefined && { indexDigest: result.indexDigest }),
+    mediaType: result.mediaType,
+    artifactType: result.artifactType ?? null,
+    valid: result.valid,
+    summary: result.summary ?? null,
+    config: result.configJson ?? null,
+    layers: (result.manifest?.layers ?? []).map((layer) => ({
+      mediaType: layer.mediaType,
+      digest: layer.digest,
+      size: layer.size,
+      path: layerFilePath(layer) ?? null,
+    })),
+    errors: result.errors,
+    warnings: result.warnings,
+    lint: result.lint,
+    ...(result.legacy !== undefined && { legacy: result.legacy }),
+  };
+}
+
+function inspectionText(result: ArtifactInspection): string {
+  const s = result.summary;
+  const model = s === undefined ? "-" : [s.name ?? "(unnamed)", s.family && `family ${s.family}`, s.version && `version ${s.version}`].filter(Boolean).join(", ");
+  const shape = s === undefined ? "-" : [s.architecture, s.format, s.paramSize && `${s.paramSize} parameters`, s.precision, s.quantization].filter(Boolean).join(", ") || "-";
+  const lines = [
+    table([
+      ["Reference:", result.reference],
+      ["Pinned:", result.pinnedReference],
+      ["Artifact type:", result.artifactType ?? "(none)"],
+      ["Model:", model],
+      ["Details:", shape],
+      ["Size:", s === undefined ? "-" : `${formatBytes(s.sizeBytes)} in ${s.layers} layer${s.layers === 1 ? "" : "s"} (${s.files} file${s.files === 1 ? "" : "s"})`],
+    ], ""),
+  ];
+  const layers = result.manifest?.layers ?? [];
+  if (layers.length > 0) {
+    lines.push("Layers:");
+    lines.push(table(layers.map((layer) => {
+      const parsed = parseLayerMediaType(layer.mediaType);
+      return [parsed?.class ?? "?", parsed?.encoding ?? layer.mediaType, formatBytes(layer.size), shortDigest(layer.digest), layerFilePath(layer) ?? "(no path)"];
+    })));
+  }
+  if (result.legacy !== undefined) lines.push(`Legacy: ${result.legacy.message}`);
+  lines.push(`Validation: ${result.valid ? "valid" : "INVALID"} (${result.errors.length} error${result.errors.length === 1 ? "" : "s"}, ${result.warnings.length} warning${result.warnings.length === 1 ? "" : "s"})`);
+  for (const e of result.errors) lines.push(`  error: ${e.path !== "" ? e.path + ": " : ""}${e.message} [${e.code}]`);
+  for (const w of result.warnings) lines.push(`  warning: ${w.path !== "" ? w.path + ": " : ""}${w.message} [${w.code}]`);
+  if (result.lint.length > 0) {
+    lines.push("Mountability:");
+    for (const f of result.lint) lines.push(`  ${f.code} ${f.severity}${f.layer !== undefined ? ` (layer ${f.layer})` : ""}: ${f.message}`);
+  }
+  return lines.join("\n");
+}
+
+/**
+ * `inspect REFERENCE`: resolves, verifies and validates a remote artifact and prints a summary.
+ * Exit 0 valid, 1 invalid artifact, 2 usage, 3 registry or network error (thrown to the caller).
+ */
+export async function inspectCommand(options: InspectOptions, io: CliIo): Promise<number> {
+  const ref = parseReference(options.reference);
+  const client = new RegistryClient(await registryClientOptions(options, ref.registry, io.env, (l) => print(io.stderr, l)));
+  try {
+    const result = await inspectArtifact(client, ref, io.signal);
+    print(io.stdout, options.output === "json" ? JSON.stringify(inspectionJson(result), null, 2) : inspectionText(result));
+    return result.valid ? EXIT.ok : EXIT.invalid;
+  } finally {
+    await client.close();
+  }
+}

@@ -1,0 +1,117 @@
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { describeError } from "../errors.js";
+import { RegistryError } from "../oci/errors.js";
+import { PullError } from "../puller/errors.js";
+import { inspectCommand } from "./commands/inspect.js";
+import { pullCommand } from "./commands/pull.js";
+import { validateCommand } from "./commands/validate.js";
+import { EXIT, print, type CliIo } from "./io.js";
+import { UsageError } from "./usage-error.js";
+
+export const VERSION = "0.1.0";
+
+const USAGE = `modelpack-operator — run CNCF ModelPack models from OCI registries on Kubernetes
+
+Usage:
+  modelpack-operator validate (--config FILE | --manifest FILE) [--output text|json]
+  modelpack-operator inspect REFERENCE [--output text|json] [registry flags]
+  modelpack-operator pull REFERENCE --dest DIR [--concurrency N] [--output text|json] [registry flags]
+
+Registry flags:
+  --plain-http            talk plain HTTP to the reference's registry (a local test registry)
+  --ca-file FILE          also trust this CA (PEM) for the registry's TLS certificate
+  --insecure              do not verify the registry's TLS certificate (digests are still verified)
+  --registry-config FILE  Docker config with credentials (default $DOCKER_CONFIG/config.json,
+                          then ~/.docker/config.json)
+
+Exit codes: 0 success/valid, 1 invalid artifact or document, 2 usage or local I/O error,
+3 registry or network error.
+`;
+
+const REGISTRY_FLAGS = {
+  "plain-http": { type: "boolean", default: false },
+  "ca-file": { type: "string" },
+  insecure: { type: "boolean", default: false },
+  "registry-config": { type: "string" },
+} as const satisfies ParseArgsConfig["options"];
+
+function outputFlag(value: string | undefined): "text" | "json" {
+  if (value === undefined || value === "text") return "text";
+  if (value === "json") return "json";
+  throw new UsageError(`--output must be "text" or "json", not "${value}"`);
+}
+
+function oneReference(positionals: readonly string[], command: string): string {
+  if (positionals.length !== 1) throw new UsageError(`${command} takes exactly one REFERENCE (got ${positionals.length})`);
+  return positionals[0] ?? "";
+}
+
+function parse<T extends NonNullable<ParseArgsConfig["options"]>>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options: { ...options, output: { type: "string" }, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(describeError(err));
+  }
+}
+
+/** Maps an error to the exit code and message the user sees. One place for every command. */
+function exitCodeFor(err: unknown): number {
+  if (err instanceof UsageError) return EXIT.usage;
+  if (err instanceof RegistryError) return err.code === "InvalidReference" ? EXIT.usage : EXIT.registry;
+  if (err instanceof PullError) return err.code === "Io" ? EXIT.usage : EXIT.invalid;
+  return EXIT.usage; // local I/O (ENOSPC, EACCES, …) and anything unexpected
+}
+
+/** Runs one CLI invocation; returns the exit code (never throws). */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case "validate": {
+        const { values } = parse(rest, { config: { type: "string" }, manifest: { type: "string" } });
+        if (values.help) return (print(io.stdout, USAGE), EXIT.ok);
+        return await validateCommand(
+          { ...(values.config !== undefined && { config: values.config }), ...(values.manifest !== undefined && { manifest: values.manifest }), output: outputFlag(values.output) },
+          io,
+        );
+      }
+      case "inspect": {
+        const { values, positionals } = parse(rest, REGISTRY_FLAGS);
+        if (values.help) return (print(io.stdout, USAGE), EXIT.ok);
+        return await inspectCommand({ reference: oneReference(positionals, "inspect"), output: outputFlag(values.output), ...registryFlags(values) }, io);
+      }
+      case "pull": {
+        const { values, positionals } = parse(rest, { ...REGISTRY_FLAGS, dest: { type: "string" }, concurrency: { type: "string", default: "4" } });
+        if (values.help) return (print(io.stdout, USAGE), EXIT.ok);
+        if (values.dest === undefined || values.dest === "") throw new UsageError("pull needs --dest DIR");
+        const concurrency = Number(values.concurrency);
+        if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new UsageError(`--concurrency must be an integer from 1 to 64, not "${values.concurrency}"`);
+        return await pullCommand({ reference: oneReference(positionals, "pull"), dest: values.dest, concurrency, output: outputFlag(values.output), ...registryFlags(values) }, io);
+      }
+      case "--version":
+      case "version":
+        print(io.stdout, VERSION);
+        return EXIT.ok;
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        print(command === undefined ? io.stderr : io.stdout, USAGE);
+        return command === undefined ? EXIT.usage : EXIT.ok;
+      default:
+        throw new UsageError(`unknown command "${command}"; run modelpack-operator --help`);
+    }
+  } catch (err) {
+    print(io.stderr, `error: ${describeError(err)}`);
+    return exitCodeFor(err);
+  }
+}
+
+function registryFlags(values: { "plain-http"?: boolean; "ca-file"?: string; insecure?: boolean; "registry-config"?: string }) {
+  return {
+    plainHttp: values["plain-http"] === true,
+    insecure: values.insecure === true,
+    ...(values["ca-file"] !== undefined && { caFile: values["ca-file"] }),
+    ...(values["registry-config"] !== undefined && { registryConfig: values["registry-config"] }),
+  };
+}

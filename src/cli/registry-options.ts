@@ -1,0 +1,63 @@
+import { readFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { parseDockerConfig, type CredentialStore } from "../oci/credentials.js";
+import type { RegistryClientOptions } from "../oci/client.js";
+import { UsageError } from "./usage-error.js";
+
+/** The registry flags every command that talks to a registry shares. */
+export interface RegistryFlags {
+  readonly plainHttp: boolean;
+  readonly caFile?: string;
+  readonly insecure: boolean;
+  readonly registryConfig?: string;
+}
+
+/** `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`. */
+export function defaultRegistryConfigPath(env: NodeJS.ProcessEnv): string {
+  return env.DOCKER_CONFIG !== undefined && env.DOCKER_CONFIG !== ""
+    ? join(env.DOCKER_CONFIG, "config.json")
+    : join(homedir(), ".docker", "config.json");
+}
+
+async function loadCredentials(flags: RegistryFlags, env: NodeJS.ProcessEnv): Promise<CredentialStore | undefined> {
+  const explicit = flags.registryConfig !== undefined;
+  const path = flags.registryConfig ?? defaultRegistryConfigPath(env);
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if (!explicit && (err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new UsageError(`cannot read registry config ${path}: ${(err as Error).message}`);
+  }
+  return parseDockerConfig(text, path);
+}
+
+/**
+ * Registry client options from the shared flags, for talking to `registry`. `--plain-http`
+ * applies to that registry only; `--insecure` prints a warning because it disables TLS checks.
+ */
+export async function registryClientOptions(
+  flags: RegistryFlags,
+  registry: string,
+  env: NodeJS.ProcessEnv,
+  warn: (line: string) => void,
+): Promise<RegistryClientOptions> {
+  let caPem: string | undefined;
+  if (flags.caFile !== undefined) {
+    caPem = await readFile(flags.caFile, "utf8").catch((err: Error) => {
+      throw new UsageError(`cannot read --ca-file ${flags.caFile}: ${err.message}`);
+    });
+  }
+  if (flags.insecure) {
+    warn(`WARNING: --insecure disables TLS certificate verification for ${registry}: anyone on the network path can impersonate it. Digests are still verified.`);
+  }
+  const credentials = await loadCredentials(flags, env);
+  return {
+    ...(flags.plainHttp && { plainHttp: [registry] }),
+    ...(caPem !== undefined && { caPem }),
+    ...(flags.insecure && { insecureSkipTlsVerify: true }),
+    ...(credentials !== undefined && { credentials }),
+    userAgent: "modelpack-operator-cli",
+  };
+}
