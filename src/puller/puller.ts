@@ -261,6 +261,6 @@ export async function pull(options: PullOptions): Promise<PullResult> {
     options.signal?.removeEventListener("abort", onOuterAbort);
     await rm(staging, { recursive: true, force: true });
   }
-  files.sort((a, b) => a.path.localeCompare(b.path));
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { pinnedReference: pinned, digest: manifestFetched.digest, files, bytesDownloaded };
 }

@@ -40,6 +40,8 @@ export interface BuildOptions {
   readonly config?: Record<string, unknown> | string;
   /** Last-moment edits to the manifest object. */
   readonly editManifest?: (manifest: Record<string, unknown>) => void;
+  /** Also set `org.opencontainers.image.title` (what oras and CRI-O name files by). Default true. */
+  readonly titleAnnotation?: boolean;
   /** Pre-built layers (e.g. big files on disk for benchmarks), appended after `files`. */
   readonly extraLayers?: readonly { descriptor: Record<string, unknown>; blob: BlobSource }[];
 }
@@ -83,6 +85,7 @@ export async function buildModelPackArtifact(files: readonly ArtifactFile[], opt
     blobs.set(digest, blob);
     diffIds.push(diffId);
     const annotations: Record<string, string> = {
+      ...(options.titleAnnotation !== false && { "org.opencontainers.image.title": file.path }),
       [`org.${family}.model.filepath`]: file.path,
       [`org.${family}.model.file.metadata+json`]: JSON.stringify({
         name: file.path.split("/").at(-1),
