@@ -1,0 +1,168 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.js";
+import { pickFreePorts } from "../harness/ports.js";
+import { buildModelPackArtifact, pushArtifact } from "../support/publisher.js";
+import { startRegistry, type TestRegistry } from "../support/registry.js";
+
+/** Runs the CLI in-process and captures what it prints. */
+async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = "";
+  let err = "";
+  stdout.on("data", (c: Buffer) => (out += c.toString()));
+  stderr.on("data", (c: Buffer) => (err += c.toString()));
+  const code = await main(args, { stdout, stderr, env: { HOME: "/nonexistent", ...env } });
+  return { code, stdout: out, stderr: err };
+}
+
+const validConfig = { descriptor: { name: "m" }, config: {}, modelfs: { type: "layers", diffIds: ["sha256:" + "a".repeat(64)] } };
+
+describe("modelpack-operator CLI", () => {
+  let registry: TestRegistry;
+  let work: string;
+
+  beforeAll(async () => {
+    registry = await startRegistry({ kind: "distribution", auth: "basic" });
+    work = await mkdtemp(join(tmpdir(), "mpo-cli-"));
+    const auth = Buffer.from(`${registry.username}:${registry.password}`).toString("base64");
+    await writeFile(join(work, "config.json"), JSON.stringify({ auths: { [registry.host]: { auth } } }));
+    await pushArtifact(registry, "models/good", "v1", await buildModelPackArtifact([{ path: "model.safetensors", content: "weights" }, { path: "README.md", content: "# hi" }]));
+    await pushArtifact(
+      registry,
+      "models/legacy",
+      "v1",
+      await buildModelPackArtifact([{ path: "model.bin", content: "w" }], { config: { descriptor: { name: "old" }, config: {}, modelfs: { type: "layers", diff_ids: ["sha256:" + "b".repeat(64)] } } }),
+    );
+  });
+  afterAll(async () => {
+    await registry?.stop();
+    if (work !== undefined) await rm(work, { recursive: true, force: true });
+  });
+
+  describe("validate", () => {
+    it("exits 0 for a valid config and prints JSON on request", async () => {
+      await writeFile(join(work, "good.json"), JSON.stringify(validConfig));
+      const text = await cli(["validate", "--config", join(work, "good.json")]);
+      expect(text.code).toBe(0);
+      expect(text.stdout).toContain("valid");
+      const json = await cli(["validate", "--config", join(work, "good.json"), "--output", "json"]);
+      expect(JSON.parse(json.stdout)).toEqual({ valid: true, errors: [], warnings: [] });
+    });
+
+    it("exits 1 for an invalid config with the reason", async () => {
+      await writeFile(join(work, "bad.json"), JSON.stringify({ ...validConfig, modelfs: { type: "layer", diffIds: [] } }));
+      const result = await cli(["validate", "--config", join(work, "bad.json"), "--output", "json"]);
+      expect(result.code).toBe(1);
+      const body = JSON.parse(result.stdout) as { valid: boolean; errors: { path: string }[] };
+      expect(body.valid).toBe(false);
+      expect(body.errors.map((e) => e.path)).toEqual(expect.arrayContaining(["modelfs.type", "modelfs.diffIds"]));
+    });
+
+    it("validates a manifest file and reports malformed JSON", async () => {
+      const artifact = await buildModelPackArtifact([{ path: "a.bin", content: "x" }]);
+      await writeFile(join(work, "manifest.json"), artifact.manifestBytes);
+      expect((await cli(["validate", "--manifest", join(work, "manifest.json")])).code).toBe(0);
+      await writeFile(join(work, "broken.json"), "{");
+      const broken = await cli(["validate", "--manifest", join(work, "broken.json")]);
+      expect(broken.code).toBe(1);
+      expect(broken.stdout).toContain("not valid JSON");
+    });
+
+    it.each([
+      [["validate"], "needs --config"],
+      [["validate", "--config", "/nonexistent/file.json"], "cannot read --config"],
+      [["validate", "--bogus"], "Unknown option"],
+      [["validate", "--config", "x", "--output", "yaml"], "--output must be"],
+      [["frobnicate"], "unknown command"],
+      [[], "Usage"],
+    ])("exits 2 for %j", async (args, message) => {
+      const result = await cli(args);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(message);
+    });
+  });
+
+  describe("inspect", () => {
+    const flags = (): string[] => ["--plain-http", "--registry-config", join(work, "config.json")];
+
+    it("prints a readable summary of a valid artifact and exits 0", async () => {
+      const result = await cli(["inspect", `${registry.host}/models/good:v1`, ...flags()]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/Pinned:\s+127\.0\.0\.1:\d+\/models\/good@sha256:[0-9a-f]{64}/);
+      expect(result.stdout).toContain("model.safetensors");
+      expect(result.stdout).toContain("Validation: valid");
+    });
+
+    it("prints JSON with the layers, pinned reference and findings", async () => {
+      const result = await cli(["inspect", `${registry.host}/models/good:v1`, "--output", "json", ...flags()]);
+      const body = JSON.parse(result.stdout) as Record<string, unknown>;
+      expect(body).toMatchObject({ valid: true, artifactType: "application/vnd.cncf.model.manifest.v1+json" });
+      expect(body.layers).toEqual([
+        expect.objectContaining({ path: "model.safetensors", mediaType: "application/vnd.cncf.model.weight.v1.raw" }),
+        expect.objectContaining({ path: "README.md", mediaType: "application/vnd.cncf.model.doc.v1.raw" }),
+      ]);
+      expect(String(body.pinnedReference)).toContain("@sha256:");
+    });
+
+    it("exits 1 for a legacy config and says which spec version it follows", async () => {
+      const result = await cli(["inspect", `${registry.host}/models/legacy:v1`, ...flags()]);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain("Legacy:");
+      expect(result.stdout).toContain("diff_ids");
+    });
+
+    it("exits 3 for a missing repository, missing credentials and an unreachable registry", async () => {
+      expect((await cli(["inspect", `${registry.host}/models/absent:v1`, ...flags()])).code).toBe(3);
+      const anonymous = await cli(["inspect", `${registry.host}/models/good:v1`, "--plain-http"]);
+      expect(anonymous.code).toBe(3);
+      expect(anonymous.stderr).toContain("no credentials are configured");
+      const [port] = await pickFreePorts(1);
+      const down = await cli(["inspect", `127.0.0.1:${port}/models/good:v1`, "--plain-http"]);
+      expect(down.code).toBe(3);
+      expect(down.stderr).toContain("cannot reach registry");
+    });
+
+    it("exits 2 for a malformed reference and warns loudly about --insecure", async () => {
+      const bad = await cli(["inspect", "Not A Reference"]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain("invalid reference");
+      const insecure = await cli(["inspect", `${registry.host}/models/good:v1`, "--insecure", ...flags()]);
+      expect(insecure.stderr).toContain("WARNING: --insecure");
+    });
+
+    it("reads credentials from $DOCKER_CONFIG", async () => {
+      const result = await cli(["inspect", `${registry.host}/models/good:v1`, "--plain-http"], { DOCKER_CONFIG: work });
+      expect(result.code, result.stderr).toBe(0);
+    });
+  });
+
+  describe("pull", () => {
+    it("pulls every file, verified, and exits 0; a second pull skips what is there", async () => {
+      const dest = join(work, "pulled");
+      const args = ["pull", `${registry.host}/models/good:v1`, "--dest", dest, "--plain-http", "--registry-config", join(work, "config.json")];
+      const first = await cli(args);
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stdout).toContain("2 files verified");
+      expect(await readFile(join(dest, "model.safetensors"), "utf8")).toBe("weights");
+      const second = await cli([...args, "--output", "json"]);
+      const body = JSON.parse(second.stdout) as { files: { skipped: boolean }[]; bytesDownloaded: number };
+      expect(body.files.every((f) => f.skipped)).toBe(true);
+      expect(body.bytesDownloaded).toBe(0);
+    });
+
+    it.each([
+      [["pull", "r.io/m:v1"], "needs --dest"],
+      [["pull", "--dest", "/tmp/x"], "exactly one REFERENCE"],
+      [["pull", "r.io/m:v1", "--dest", "/tmp/x", "--concurrency", "0"], "--concurrency must be"],
+    ])("exits 2 for %j", async (args, message) => {
+      const result = await cli(args);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(message);
+    });
+  });
+});
