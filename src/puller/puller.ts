@@ -12,7 +12,7 @@ import { pinnedReference, type ImageReference } from "../oci/reference.js";
 import { PullError } from "./errors.js";
 import { destinationPath, safeRelativePath } from "./paths.js";
 import { createStagingDir, placeEntries, stageStream, type StagedEntry } from "./staging.js";
-import { stageTarLayer } from "./tar.js";
+import { stageTarLayer, type TarEncoding } from "./tar.js";
 
 export interface PullProgress {
   readonly bytesDone: number;
@@ -67,15 +67,11 @@ const PullState = z.object({
 });
 type PullState = z.infer<typeof PullState>;
 
-interface LayerPlan {
-  readonly index: number;
-  readonly descriptor: Descriptor;
-  readonly encoding: "raw" | "tar" | "tar+gzip" | "tar+zstd";
-  /** For raw layers: where the file goes, with its metadata. */
-  readonly path?: string;
-  readonly mode?: number;
-  readonly mtime?: Date;
-}
+/** A raw layer is one file at a known path; an archive layer's paths are known once extracted. */
+type LayerPlan = { readonly index: number; readonly descriptor: Descriptor } & (
+  | { readonly kind: "file"; readonly path: string; readonly mode?: number; readonly mtime?: Date }
+  | { readonly kind: "archive"; readonly encoding: TarEncoding }
+);
 
 async function sha256File(path: string): Promise<string> {
   const hash = createHash("sha256");
@@ -98,7 +94,7 @@ function planLayers(manifest: OciManifest, what: string): LayerPlan[] {
         `${layerWhat} has media type "${descriptor.mediaType}", which is not a ModelPack layer type; the puller cannot place its content`,
       );
     }
-    if (parsed.encoding !== "raw") return { index, descriptor, encoding: parsed.encoding };
+    if (parsed.encoding !== "raw") return { index, descriptor, kind: "archive", encoding: parsed.encoding };
     const rawPath = layerFilePath(descriptor);
     if (rawPath === undefined) {
       throw new PullError(
@@ -111,7 +107,7 @@ function planLayers(manifest: OciManifest, what: string): LayerPlan[] {
     return {
       index,
       descriptor,
-      encoding: "raw",
+      kind: "file",
       path,
       ...(metadata?.mode !== undefined && { mode: metadata.mode }),
       ...(metadata?.mtime !== undefined && { mtime: new Date(metadata.mtime) }),
@@ -170,7 +166,7 @@ export async function pull(options: PullOptions): Promise<PullResult> {
   };
 
   const alreadyThere = async (plan: LayerPlan): Promise<boolean> => {
-    if (plan.path !== undefined) {
+    if (plan.kind === "file") {
       const target = destinationPath(dest, plan.path);
       return (await isRegularFileOfSize(target, plan.descriptor.size)) && (await sha256File(target)) === plan.descriptor.digest;
     }
@@ -189,7 +185,7 @@ export async function pull(options: PullOptions): Promise<PullResult> {
     if (await alreadyThere(plan)) {
       progress.bytesDone += plan.descriptor.size;
       progress.layersDone++;
-      const recorded = state.layers[digest]?.files ?? [{ path: plan.path ?? "", size: plan.descriptor.size }];
+      const recorded = plan.kind === "file" ? [{ path: plan.path, size: plan.descriptor.size }] : (state.layers[digest]?.files ?? []);
       for (const f of recorded) files.push({ path: f.path, size: f.size, layer: digest, skipped: true });
       options.onEvent?.({ type: "layer-skipped", digest, reason: "already present and verified" });
       report();
@@ -200,7 +196,7 @@ export async function pull(options: PullOptions): Promise<PullResult> {
       let counted = 0;
       try {
         const layerStaging = join(staging, `layer-${plan.index}`);
-        if (plan.path === undefined) await mkdir(layerStaging, { mode: 0o700 });
+        if (plan.kind === "archive") await mkdir(layerStaging, { mode: 0o700 });
         const stream: Readable = await client.openBlob(reference, plan.descriptor, abort.signal);
         // A "data" listener starts the flow: the consumer below must be attached in this same
         // tick (no await in between), or chunks would be lost.
@@ -210,12 +206,12 @@ export async function pull(options: PullOptions): Promise<PullResult> {
           report();
         });
         let entries: StagedEntry[];
-        if (plan.path !== undefined) {
+        if (plan.kind === "file") {
           const staged = join(staging, `${plan.index}.part`);
-          const { size, sha256 } = await stageStream(stream, staged);
-          entries = [{ type: "file", path: plan.path, staged, mode: plan.mode ?? 0o644, ...(plan.mtime !== undefined && { mtime: plan.mtime }), size, sha256 }];
+          const { size } = await stageStream(stream, staged, { hash: false });
+          entries = [{ type: "file", path: plan.path, staged, mode: plan.mode ?? 0o644, ...(plan.mtime !== undefined && { mtime: plan.mtime }), size, sha256: digest }];
         } else {
-          entries = await stageTarLayer(stream, plan.encoding as "tar", layerStaging, `${pinned}, layer ${plan.index}`);
+          entries = await stageTarLayer(stream, plan.encoding, layerStaging, `${pinned}, layer ${plan.index}`);
           state.layers[digest] = {
             files: entries.flatMap((e) => (e.type === "file" ? [{ path: e.path, size: e.size, sha256: e.sha256 }] : [])),
           };
@@ -252,7 +248,7 @@ export async function pull(options: PullOptions): Promise<PullResult> {
     })));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed !== undefined) throw failed.reason;
-    if (plans.some((p) => p.encoding !== "raw")) {
+    if (plans.some((p) => p.kind === "archive")) {
       const tmp = `${statePath}.tmp`;
       await writeFile(tmp, JSON.stringify(state));
       await rename(tmp, statePath);

@@ -9,7 +9,16 @@ import { destinationPath, prepareParents } from "./paths.js";
 
 /** One thing a layer puts in the destination, staged until the layer's digest is verified. */
 export type StagedEntry =
-  | { readonly type: "file"; readonly path: string; readonly staged: string; readonly mode: number; readonly mtime?: Date; readonly size: number; readonly sha256: string }
+  | {
+      readonly type: "file";
+      readonly path: string;
+      readonly staged: string;
+      readonly mode: number;
+      readonly mtime?: Date;
+      readonly size: number;
+      /** `sha256:<hex>` of the content. */
+      readonly sha256: string;
+    }
   | { readonly type: "directory"; readonly path: string; readonly mode: number }
   | { readonly type: "symlink"; readonly path: string; readonly target: string };
 
@@ -17,21 +26,29 @@ export type StagedEntry =
 export const permissionBits = (mode: number | undefined, fallback: number): number => (mode === undefined || mode === 0 ? fallback : mode & 0o777);
 
 /**
- * Writes a stream to a staging file while hashing it (sha256, for the pull state). The staging
- * file is private (0600) until it is placed.
+ * Writes a stream to a private (0600) staging file. With `hash`, also returns the content's
+ * sha256 (tar entries need it for the pull state; a raw layer's digest is already verified by
+ * the registry client, so hashing it twice would only cost time).
  */
-export async function stageStream(source: Readable | AsyncIterable<Uint8Array>, staged: string): Promise<{ size: number; sha256: string }> {
+export async function stageStream(
+  source: Readable | AsyncIterable<Uint8Array>,
+  staged: string,
+  options: { hash: boolean },
+): Promise<{ size: number; sha256?: string }> {
+  const file = createWriteStream(staged, { mode: 0o600, highWaterMark: 1024 * 1024 });
+  if (!options.hash) {
+    await pipeline(source, file);
+    return { size: file.bytesWritten };
+  }
   const hash = createHash("sha256");
-  let size = 0;
   const hashing = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       hash.update(chunk);
-      size += chunk.byteLength;
       callback(null, chunk);
     },
   });
-  await pipeline(source, hashing, createWriteStream(staged, { mode: 0o600 }));
-  return { size, sha256: `sha256:${hash.digest("hex")}` };
+  await pipeline(source, hashing, file);
+  return { size: file.bytesWritten, sha256: `sha256:${hash.digest("hex")}` };
 }
 
 /**
