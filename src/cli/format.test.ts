@@ -40,7 +40,7 @@ describe("formatting", () => {
     t = 1500;
     reporter.update({ bytesDone: 10, bytesTotal: 10, layersDone: 1, layersTotal: 1 });
     reporter.done();
-    expect(lines).toHaveLength(3);
+    expect(lines).toHaveLength(2);
     expect(lines.every((l) => l.startsWith("progress: "))).toBe(true);
   });
 });

@@ -24,7 +24,8 @@ export function createProgressReporter(stream: NodeJS.WriteStream, options: { no
   const start = now();
   const interactive = stream.isTTY === true;
   const interval = options.intervalMs ?? (interactive ? 100 : 5000);
-  let last = -Infinity;
+  // On a terminal, draw at once; in logs, wait one interval so quick pulls print only the summary.
+  let last = interactive ? -Infinity : start;
   let latest: ProgressSnapshot | undefined;
   return {
     update(p: ProgressSnapshot): void {

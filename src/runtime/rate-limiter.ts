@@ -54,3 +54,12 @@ export function maxOf<K>(...limiters: RateLimiter<K>[]): RateLimiter<K> {
     numRequeues: (item) => Math.max(0, ...limiters.map((l) => l.numRequeues(item))),
   };
 }
+
+/**
+ * controller-runtime's default controller rate limiter: the slower of per-item exponential
+ * backoff (5 ms doubling to 1000 s) and one token bucket shared by all items (10 qps, burst 100).
+ * `now` reads the clock the bucket refills by (pass the injected `Clock`'s `now`).
+ */
+export function defaultControllerRateLimiter<K>(now: () => number = Date.now): RateLimiter<K> {
+  return maxOf(exponentialFailureRateLimiter<K>(5, 1_000_000), bucketRateLimiter<K>(10, 100, now));
+}

@@ -1,0 +1,122 @@
+import { createHash, randomFillSync } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { Readable } from "node:stream";
+import { ensureTools } from "../test/harness/tools.js";
+import { buildModelPackArtifact, pushArtifact } from "../test/support/publisher.js";
+import { startRegistry } from "../test/support/registry.js";
+import { measure, median, type Measured } from "./measure.js";
+
+const MiB = 1024 * 1024;
+
+/** Writes `size` bytes of incompressible data (a random 4 MiB block, varied per block) and hashes it. */
+async function makeWeightFile(path: string, size: number, seed: number): Promise<string> {
+  const block = randomFillSync(Buffer.alloc(4 * MiB));
+  const hash = createHash("sha256");
+  let written = 0;
+  async function* blocks() {
+    while (written < size) {
+      const n = Math.min(block.length, size - written);
+      block.writeUInt32LE(seed, 0);
+      block.writeUInt32LE(written / block.length, 4); // every block differs
+      const chunk = Buffer.from(block.subarray(0, n));
+      hash.update(chunk);
+      written += n;
+      yield chunk;
+    }
+  }
+  await pipeline(Readable.from(blocks()), createWriteStream(path));
+  return `sha256:${hash.digest("hex")}`;
+}
+
+export interface PullBenchResult {
+  readonly bytes: number;
+  readonly rows: readonly { name: string; mbPerSecond: number; peakRssMiB?: number }[];
+  readonly summary: readonly string[];
+}
+
+/**
+ * Pulls a multi-layer artifact (default 2 GiB in 4 raw layers) from a loopback registry with our
+ * puller, `oras pull` and `modctl pull`, and hashes the same bytes with `sha256sum` as the
+ * ceiling, all in one run; medians of `runs` runs each.
+ */
+export async function benchPull(options: { gib?: number; layers?: number; runs?: number; log?: (l: string) => void } = {}): Promise<PullBenchResult> {
+  const log = options.log ?? ((l: string) => console.log(l));
+  const gib = options.gib ?? Number(process.env.BENCH_PULL_GIB ?? 2);
+  const layerCount = options.layers ?? 4;
+  const runs = options.runs ?? Number(process.env.BENCH_RUNS ?? 3);
+  const total = Math.round(gib * 1024 * MiB);
+  const perLayer = Math.floor(total / layerCount);
+  const { oras, modctl } = await ensureTools(["oras", "modctl"]);
+  const work = await mkdtemp(join(tmpdir(), "mpo-bench-pull-"));
+  const registry = await startRegistry({ kind: "distribution" });
+  try {
+    log(`pull bench: writing ${layerCount} × ${(perLayer / MiB).toFixed(0)} MiB of weights`);
+    const sources = join(work, "src");
+    await mkdir(sources);
+    const extraLayers = [];
+    const paths: string[] = [];
+    for (let i = 0; i < layerCount; i++) {
+      const path = join(sources, `model-${i}.safetensors`);
+      const digest = await makeWeightFile(path, perLayer, i);
+      paths.push(path);
+      extraLayers.push({
+        descriptor: {
+          mediaType: "application/vnd.cncf.model.weight.v1.raw",
+          digest,
+          size: perLayer,
+          annotations: { "org.cncf.model.filepath": `model-${i}.safetensors`, "org.opencontainers.image.title": `model-${i}.safetensors` },
+        },
+        blob: { path, size: perLayer, digest },
+      });
+    }
+    const artifact = await buildModelPackArtifact([{ path: "config.json", content: "{}" }], { extraLayers });
+    log("pull bench: pushing to a loopback registry");
+    await pushArtifact(registry, "bench/model", "v1", artifact);
+    const ref = `${registry.host}/bench/model:v1`;
+    const bytes = perLayer * layerCount;
+
+    const node = join(process.cwd(), "node_modules", ".bin", "node");
+    const cli = join(process.cwd(), "dist", "src", "cli", "bin.js");
+    const tools: Record<string, (dest: string) => [string, string[]]> = {
+      "modelpack-operator pull": (dest) => [node, [cli, "pull", ref, "--dest", dest, "--plain-http", "--output", "json"]],
+      "oras pull": (dest) => [join(oras, "oras"), ["pull", "--plain-http", ref, "-o", dest, "--concurrency", "4"]],
+      "modctl pull": (dest) => [join(modctl, "modctl"), ["--storage-dir", join(work, "modctl-store"), "--no-progress", "pull", "--plain-http", "--concurrency", "4", "--extract-dir", dest, "--extract-from-remote", ref]],
+      "sha256sum (ceiling)": () => ["sha256sum", paths],
+    };
+    const results = new Map<string, Measured[]>();
+    for (let run = 0; run < runs; run++) {
+      for (const [name, command] of Object.entries(tools)) {
+        const dest = join(work, `dest-${run}`);
+        await rm(dest, { recursive: true, force: true });
+        await rm(join(work, "modctl-store"), { recursive: true, force: true });
+        const [cmd, args] = command(dest);
+        const m = await measure(cmd, args);
+        results.set(name, [...(results.get(name) ?? []), m]);
+        await rm(dest, { recursive: true, force: true });
+        log(`  run ${run + 1}/${runs} ${name}: ${((bytes / MiB) / m.seconds).toFixed(0)} MB/s, peak RSS ${(m.peakRssBytes / MiB).toFixed(0)} MiB`);
+      }
+    }
+    const rows = [...results].map(([name, ms]) => ({
+      name,
+      mbPerSecond: bytes / MiB / median(ms.map((m) => m.seconds)),
+      peakRssMiB: Math.max(...ms.map((m) => m.peakRssBytes)) / MiB,
+    }));
+    const rate = (name: string): number => rows.find((r) => r.name === name)?.mbPerSecond ?? NaN;
+    const ours = rate("modelpack-operator pull");
+    const fasterGo = Math.max(rate("oras pull"), rate("modctl pull"));
+    const ceiling = rate("sha256sum (ceiling)");
+    const summary = [
+      `ours / faster Go tool: ${(ours / fasterGo).toFixed(2)}× (target ≥ 1.00)`,
+      `ours / sha256sum ceiling: ${((ours / ceiling) * 100).toFixed(0)}% (target ≥ 70%)`,
+      `our peak RSS: ${(rows.find((r) => r.name === "modelpack-operator pull")?.peakRssMiB ?? NaN).toFixed(0)} MiB (target < 200 MiB)`,
+    ];
+    return { bytes, rows, summary };
+  } finally {
+    await registry.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
