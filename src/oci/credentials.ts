@@ -81,7 +81,7 @@ export function parseDockerConfig(json: string, source: string): CredentialStore
   }
   const modern = DockerConfig.safeParse(raw);
   const isModern = modern.success && (modern.data.auths !== undefined || modern.data.credsStore !== undefined || modern.data.credHelpers !== undefined);
-  let auths: Record<string, AuthEntry> = {};
+  let auths: Record<string, AuthEntry>;
   let credsStore: string | undefined;
   let credHelpers: Record<string, string> = {};
   if (isModern) {
