@@ -1,0 +1,86 @@
+import type { Mountability } from "../modelpack/index.js";
+import { compareVersions, parseKubernetesVersion, parseRuntimeVersion, versionOf, type ClusterCapabilities, type NodeRuntime } from "./capabilities.js";
+
+export type RequestedStrategy = "Auto" | "ImageVolume" | "InitContainer";
+export type EffectiveStrategy = "ImageVolume" | "InitContainer";
+
+/** The outcome for one ModelDeployment: the strategy to use and the MountSupported condition. */
+export interface StrategyDecision {
+  /** What the webhook applies; undefined when the requested strategy cannot work (pods are refused). */
+  readonly strategy?: EffectiveStrategy;
+  readonly mountSupported: { readonly status: "True" | "False"; readonly reason: string; readonly message: string };
+}
+
+/** Kubelets before 1.35 have the ImageVolume gate off by default. */
+const KUBELET_IMAGE_VOLUME_DEFAULT_ON = [1, 35, 0];
+const MAX_NAMED_NODES = 3;
+
+/** Why one node cannot mount this artifact as an image volume, or undefined when it can. */
+export function nodeCannotMount(node: NodeRuntime, mount: Mountability): string | undefined {
+  const kubelet = parseKubernetesVersion(node.kubeletVersion);
+  if (kubelet !== undefined && compareVersions(kubelet, KUBELET_IMAGE_VOLUME_DEFAULT_ON) < 0) {
+    return `kubelet ${node.kubeletVersion} has the ImageVolume feature gate off by default`;
+  }
+  const runtime = parseRuntimeVersion(node.containerRuntimeVersion);
+  const outlook = runtime.runtime === "cri-o" ? mount.crio : runtime.runtime === "containerd" ? mount.containerd : undefined;
+  const label = `${runtime.runtime === "other" ? node.containerRuntimeVersion || "an unknown runtime" : `${runtime.runtime} ${runtime.version?.join(".") ?? "(unknown version)"}`}`;
+  if (outlook === undefined) return `${label} does not mount OCI artifacts as image volumes`;
+  if (!outlook.mountable) return `${label} cannot mount this artifact: ${outlook.reason}`;
+  if (runtime.version === undefined) return `${label}: cannot tell whether it mounts this artifact`;
+  if (outlook.minVersion !== undefined && compareVersions(runtime.version, versionOf(outlook.minVersion)) < 0) {
+    return `${label} is older than ${outlook.minVersion}, the first version that mounts this artifact`;
+  }
+  if (outlook.maxVersionExclusive !== undefined && compareVersions(runtime.version, versionOf(outlook.maxVersionExclusive)) >= 0) {
+    return `${label} no longer mounts this artifact (${outlook.reason})`;
+  }
+  return undefined;
+}
+
+/** Groups nodes by the reason they cannot mount, naming a few of each. */
+function describeBlockers(blockers: readonly { node: string; reason: string }[]): string {
+  const byReason = new Map<string, string[]>();
+  for (const b of blockers) byReason.set(b.reason, [...(byReason.get(b.reason) ?? []), b.node]);
+  return [...byReason]
+    .map(([reason, nodes]) => {
+      const named = nodes.slice(0, MAX_NAMED_NODES).join(", ") + (nodes.length > MAX_NAMED_NODES ? ` and ${nodes.length - MAX_NAMED_NODES} more` : "");
+      return `${nodes.length === 1 ? "node" : "nodes"} ${named}: ${reason}`;
+    })
+    .join("; ");
+}
+
+/**
+ * Decides the effective mount strategy (pure). ImageVolume needs the apiserver to keep the
+ * `image` volume field and every node's kubelet and runtime to mount this artifact; `Auto` falls
+ * back to InitContainer otherwise and says why. A forced ImageVolume that cannot work gets
+ * MountSupported=False and no strategy, so the webhook refuses pods that would run without
+ * their model.
+ */
+export function decideStrategy(requested: RequestedStrategy, capabilities: ClusterCapabilities, mount: Mountability): StrategyDecision {
+  if (requested === "InitContainer") {
+    return { strategy: "InitContainer", mountSupported: { status: "True", reason: "InitContainer", message: "the model is pulled and verified by an init container into an emptyDir volume" } };
+  }
+  let problem: { reason: string; message: string } | undefined;
+  if (capabilities.imageVolumeField === "dropped") {
+    problem = {
+      reason: "ImageVolumeUnsupported",
+      message: `the apiserver${capabilities.serverVersion !== undefined ? ` (${capabilities.serverVersion})` : ""} silently drops spec.volumes[].image: the ImageVolume feature gate is off`,
+    };
+  } else if (capabilities.imageVolumeField === "unknown") {
+    problem = { reason: "CapabilitiesUnknown", message: "could not yet check whether the apiserver keeps image volumes" };
+  } else if (capabilities.nodes.length === 0) {
+    problem = { reason: "NoNodes", message: "no nodes to check the container runtime of" };
+  } else {
+    const blockers = capabilities.nodes.flatMap((node) => {
+      const reason = nodeCannotMount(node, mount);
+      return reason === undefined ? [] : [{ node: node.name, reason }];
+    });
+    if (blockers.length > 0) problem = { reason: "RuntimeCannotMount", message: describeBlockers(blockers) };
+  }
+  if (problem === undefined) {
+    return { strategy: "ImageVolume", mountSupported: { status: "True", reason: "ImageVolume", message: "the apiserver keeps image volumes and every node's runtime mounts this artifact" } };
+  }
+  if (requested === "Auto") {
+    return { strategy: "InitContainer", mountSupported: { status: "True", reason: "InitContainerFallback", message: `${problem.message}; using InitContainer` } };
+  }
+  return { mountSupported: { status: "False", reason: problem.reason, message: `strategy ImageVolume cannot work: ${problem.message}; use strategy Auto or InitContainer` } };
+}
