@@ -6,4 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
 echo "== lint"; npx eslint .
+echo "== generated files"; bash scripts/check-crds.sh
 echo "== tests"; npx vitest run

@@ -21,4 +21,3 @@ export function parseDuration(text: string): number | undefined {
   }
   return ms;
 }
-

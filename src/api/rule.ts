@@ -97,18 +97,18 @@ export function celRaw(text: string): string {
  */
 export function patternRule(options: {
   id: string;
-  pattern: RegExp;
+  pattern: string;
   forbid?: boolean;
   message: string;
   reason?: RuleReason;
 }): Rule<string> {
-  const { pattern, forbid = false } = options;
-  if (pattern.flags !== "") throw new Error(`rule ${options.id}: flags are not portable to CEL`);
-  const matches = `self.matches(${celRaw(pattern.source)})`;
+  const { forbid = false } = options;
+  const regex = new RegExp(options.pattern);
+  const matches = `self.matches(${celRaw(options.pattern)})`;
   return {
     id: options.id,
     cel: forbid ? `!${matches}` : matches,
-    check: (value) => pattern.test(value) !== forbid,
+    check: (value) => regex.test(value) !== forbid,
     message: options.message,
     ...(options.reason !== undefined && { reason: options.reason }),
   };
