@@ -53,7 +53,7 @@ describe("nodeCannotMount", () => {
 
 describe("decideStrategy", () => {
   it.each<[string, Parameters<typeof decideStrategy>, string | undefined, string, string, string]>([
-    ["Auto on CRI-O 1.34 nodes", ["Auto", caps([node("n1", "cri-o://1.34.0"), node("n2", "cri-o://1.35.1")]), rawCncf], "ImageVolume", "True", "ImageVolume", "every node"],
+    ["Auto on CRI-O 1.34 nodes", ["Auto", caps([node("n1", "cri-o://1.34.0"), node("n2", "cri-o://1.35.1")]), rawCncf], "ImageVolume", "True", "ImageVolumeSupported", "every node"],
     ["Auto on containerd nodes", ["Auto", caps([node("n1", "containerd://2.1.0")]), rawCncf], "InitContainer", "True", "InitContainerFallback", "node n1: containerd 2.1.0 cannot mount this artifact: containerd mounts only images; using InitContainer"],
     ["Auto on mixed nodes", ["Auto", caps([node("n1", "cri-o://1.34.0"), node("n2", "containerd://2.2.0")]), rawCncf], "InitContainer", "True", "InitContainerFallback", "node n2"],
     ["Auto with the gate off", ["Auto", caps([node("n1", "cri-o://1.34.0")], "dropped"), rawCncf], "InitContainer", "True", "InitContainerFallback", "silently drops spec.volumes[].image"],
@@ -61,8 +61,9 @@ describe("decideStrategy", () => {
     ["Auto before the probe ran", ["Auto", caps([node("n1", "cri-o://1.34.0")], "unknown"), rawCncf], "InitContainer", "True", "InitContainerFallback", "could not yet check"],
     ["ImageVolume forced with the gate off", ["ImageVolume", caps([node("n1", "cri-o://1.34.0")], "dropped"), rawCncf], undefined, "False", "ImageVolumeUnsupported", "use strategy Auto or InitContainer"],
     ["ImageVolume forced on containerd", ["ImageVolume", caps([node("n1", "containerd://2.1.0")]), rawCncf], undefined, "False", "RuntimeCannotMount", "containerd 2.1.0"],
-    ["ImageVolume forced on CRI-O 1.34", ["ImageVolume", caps([node("n1", "cri-o://1.34.0")]), rawCncf], "ImageVolume", "True", "ImageVolume", "every node"],
-    ["InitContainer always works", ["InitContainer", caps([], "dropped"), rawCncf], "InitContainer", "True", "InitContainer", "init container"],
+    ["ImageVolume forced before the probe ran", ["ImageVolume", caps([node("n1", "cri-o://1.34.0")], "unknown"), rawCncf], undefined, "Unknown", "Progressing", "could not yet check"],
+    ["ImageVolume forced on CRI-O 1.34", ["ImageVolume", caps([node("n1", "cri-o://1.34.0")]), rawCncf], "ImageVolume", "True", "ImageVolumeSupported", "every node"],
+    ["InitContainer always works", ["InitContainer", caps([], "dropped"), rawCncf], "InitContainer", "True", "InitContainerRequested", "init container"],
   ])("%s", (_name, args, strategy, status, reason, message) => {
     const decision = decideStrategy(...args);
     expect(decision.strategy).toBe(strategy);

@@ -1,3 +1,4 @@
+import { Reason } from "../api/index.js";
 import type { Mountability } from "../modelpack/index.js";
 import { compareVersions, parseKubernetesVersion, parseRuntimeVersion, versionOf, type ClusterCapabilities, type NodeRuntime } from "./capabilities.js";
 
@@ -8,7 +9,7 @@ export type EffectiveStrategy = "ImageVolume" | "InitContainer";
 export interface StrategyDecision {
   /** What the webhook applies; undefined when the requested strategy cannot work (pods are refused). */
   readonly strategy?: EffectiveStrategy;
-  readonly mountSupported: { readonly status: "True" | "False"; readonly reason: string; readonly message: string };
+  readonly mountSupported: { readonly status: "True" | "False" | "Unknown"; readonly reason: Reason; readonly message: string };
 }
 
 /** Kubelets before 1.35 have the ImageVolume gate off by default. */
@@ -57,30 +58,32 @@ function describeBlockers(blockers: readonly { node: string; reason: string }[])
  */
 export function decideStrategy(requested: RequestedStrategy, capabilities: ClusterCapabilities, mount: Mountability): StrategyDecision {
   if (requested === "InitContainer") {
-    return { strategy: "InitContainer", mountSupported: { status: "True", reason: "InitContainer", message: "the model is pulled and verified by an init container into an emptyDir volume" } };
+    return { strategy: "InitContainer", mountSupported: { status: "True", reason: Reason.InitContainerRequested, message: "the model is pulled and verified by an init container into an emptyDir volume" } };
   }
-  let problem: { reason: string; message: string } | undefined;
+  let problem: { reason: Reason; message: string } | undefined;
   if (capabilities.imageVolumeField === "dropped") {
     problem = {
-      reason: "ImageVolumeUnsupported",
+      reason: Reason.ImageVolumeUnsupported,
       message: `the apiserver${capabilities.serverVersion !== undefined ? ` (${capabilities.serverVersion})` : ""} silently drops spec.volumes[].image: the ImageVolume feature gate is off`,
     };
   } else if (capabilities.imageVolumeField === "unknown") {
-    problem = { reason: "CapabilitiesUnknown", message: "could not yet check whether the apiserver keeps image volumes" };
+    problem = { reason: Reason.Progressing, message: "could not yet check whether the apiserver keeps image volumes" };
   } else if (capabilities.nodes.length === 0) {
-    problem = { reason: "NoNodes", message: "no nodes to check the container runtime of" };
+    problem = { reason: Reason.RuntimeCannotMount, message: "no nodes to check the container runtime of" };
   } else {
     const blockers = capabilities.nodes.flatMap((node) => {
       const reason = nodeCannotMount(node, mount);
       return reason === undefined ? [] : [{ node: node.name, reason }];
     });
-    if (blockers.length > 0) problem = { reason: "RuntimeCannotMount", message: describeBlockers(blockers) };
+    if (blockers.length > 0) problem = { reason: Reason.RuntimeCannotMount, message: describeBlockers(blockers) };
   }
   if (problem === undefined) {
-    return { strategy: "ImageVolume", mountSupported: { status: "True", reason: "ImageVolume", message: "the apiserver keeps image volumes and every node's runtime mounts this artifact" } };
+    return { strategy: "ImageVolume", mountSupported: { status: "True", reason: Reason.ImageVolumeSupported, message: "the apiserver keeps image volumes and every node's runtime mounts this artifact" } };
   }
   if (requested === "Auto") {
-    return { strategy: "InitContainer", mountSupported: { status: "True", reason: "InitContainerFallback", message: `${problem.message}; using InitContainer` } };
+    return { strategy: "InitContainer", mountSupported: { status: "True", reason: Reason.InitContainerFallback, message: `${problem.message}; using InitContainer` } };
   }
-  return { mountSupported: { status: "False", reason: problem.reason, message: `strategy ImageVolume cannot work: ${problem.message}; use strategy Auto or InitContainer` } };
+  // Not probed yet is not a verdict: Unknown keeps the resource Reconciling instead of Stalled.
+  const status = problem.reason === Reason.Progressing ? "Unknown" : "False";
+  return { mountSupported: { status, reason: problem.reason, message: `strategy ImageVolume cannot work: ${problem.message}; use strategy Auto or InitContainer` } };
 }
