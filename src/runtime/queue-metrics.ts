@@ -33,6 +33,7 @@ export interface WorkQueueMetrics {
   forQueue(name: string): QueueMetrics<string>;
 }
 
+/** Options of `createWorkQueueMetrics`. */
 export interface WorkQueueMetricsOptions {
   /** Where the families are registered. Registering a second provider on one registry throws. */
   registry: Registry;

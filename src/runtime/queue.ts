@@ -40,6 +40,7 @@ export interface WorkQueue<K extends string = string> {
   shuttingDown(): boolean;
 }
 
+/** Options of `createWorkQueue`. */
 export interface WorkQueueOptions<K extends string> {
   /** Hooks for depth, adds and latencies; default: none. See `createWorkQueueMetrics`. */
   metrics?: QueueMetrics<K>;

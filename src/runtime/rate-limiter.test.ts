@@ -24,7 +24,10 @@ describe("rate limiters", () => {
 
   it("maxOf takes the slowest answer", () => {
     let now = 0;
-    const limiter = maxOf(exponentialFailureRateLimiter<string>(5, 1000), bucketRateLimiter<string>(1, 1, () => now));
+    const limiter = maxOf(
+      exponentialFailureRateLimiter<string>(5, 1000),
+      bucketRateLimiter<string>(1, 1, () => now),
+    );
     expect(limiter.when("a")).toBe(5);
     expect(limiter.when("a")).toBe(1000);
     now = 10_000;

@@ -28,7 +28,11 @@ export function exponentialFailureRateLimiter<K>(baseMs = 5, maxMs = 1_000_000):
 }
 
 /** A token bucket shared by all items: `qps` sustained, `burst` at once. */
-export function bucketRateLimiter<K>(qps: number, burst: number, now: () => number = Date.now): RateLimiter<K> {
+export function bucketRateLimiter<K>(
+  qps: number,
+  burst: number,
+  now: () => number = Date.now,
+): RateLimiter<K> {
   let tokens = burst;
   let last = now();
   return {

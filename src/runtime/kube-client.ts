@@ -1,0 +1,165 @@
+/**
+ * Raw JSON calls and line streams against the Kubernetes API, authenticated exactly as
+ * `@kubernetes/client-node` does it (`KubeConfig.applySecurityAuthentication`: client
+ * certificates, bearer/exec/OIDC tokens, CA, proxy), but with what its `Watch` lacks:
+ * - an AbortSignal on every call, honoured while connecting too (client-node's `Watch` returns
+ *   its AbortController only after the response headers arrived);
+ * - the apiserver's Status (reason, code, retryAfterSeconds) in every error, as a `KubeApiError`;
+ * - no inactivity timer of its own on streams (client-node aborts every watch that is silent for
+ *   30 s); the informer runs its own watchdog on the injected clock;
+ * - exceptions thrown by the line callback propagate (client-node's `Watch` swallows them).
+ *
+ * Each call gets the dispatcher client-node builds for the kubeconfig and destroys it when done,
+ * so no socket outlives its call.
+ */
+import { HttpMethod, RequestContext, type KubeConfig } from "@kubernetes/client-node";
+import { request, type Dispatcher } from "undici";
+import { describeError } from "../errors.js";
+import { KubeApiError, kubeApiErrorFromResponse } from "./kube-errors.js";
+
+/** A query parameter value; undefined leaves the parameter out. */
+export type QueryValue = string | number | boolean | undefined;
+
+/** One call to the API. */
+export interface KubeRequestOptions {
+  method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  /** Path below the server URL, e.g. `/apis/coordination.k8s.io/v1/namespaces/ns/leases/name`. */
+  path: string;
+  /** Query parameters; undefined values are left out. */
+  query?: Record<string, QueryValue>;
+  /** Sent as JSON. */
+  body?: unknown;
+  /** Default `application/json` (use `application/apply-patch+yaml` etc. for patches). */
+  contentType?: string;
+  signal?: AbortSignal;
+  /** Limit for the response headers, and for each gap between body chunks. Default 60 s. */
+  timeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+interface Prepared {
+  url: URL;
+  what: string;
+  headers: Record<string, string>;
+  dispatcher: Dispatcher | undefined;
+}
+
+async function prepare(kubeConfig: KubeConfig, options: KubeRequestOptions): Promise<Prepared> {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (!cluster) {
+    throw new KubeApiError("Unreachable", "the kubeconfig has no current cluster; set a current context");
+  }
+  const method = options.method ?? "GET";
+  const url = new URL(cluster.server.replace(/\/+$/, "") + options.path);
+  for (const [key, value] of Object.entries(options.query ?? {})) {
+    if (value !== undefined) url.searchParams.set(key, String(value));
+  }
+  const context = new RequestContext(url.toString(), HttpMethod[method]);
+  await kubeConfig.applySecurityAuthentication(context);
+  const headers: Record<string, string> = { ...context.getHeaders(), accept: "application/json" };
+  if (options.body !== undefined) headers["content-type"] = options.contentType ?? "application/json";
+  return { url, what: `${method} ${options.path}`, headers, dispatcher: context.getDispatcher() };
+}
+
+function retryAfter(headers: Record<string, string | string[] | undefined>): number | undefined {
+  const value = headers["retry-after"];
+  const seconds = Number(Array.isArray(value) ? value[0] : value);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
+}
+
+function release(dispatcher: Dispatcher | undefined): void {
+  dispatcher?.destroy().catch(() => undefined);
+}
+
+/** A thrown value as a KubeApiError; the signal's reason when the caller aborted. */
+function transportError(what: string, err: unknown, signal: AbortSignal | undefined): unknown {
+  if (err instanceof KubeApiError) return err;
+  if (signal?.aborted) return signal.reason;
+  return new KubeApiError("Unreachable", `${what}: ${describeError(err)}`, { cause: err });
+}
+
+async function open(options: KubeRequestOptions, prepared: Prepared, bodyTimeout: number) {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const response = await request(prepared.url, {
+    method: options.method ?? "GET",
+    headers: prepared.headers,
+    ...(options.body !== undefined && { body: JSON.stringify(options.body) }),
+    ...(prepared.dispatcher && { dispatcher: prepared.dispatcher }),
+    ...(options.signal && { signal: options.signal }),
+    headersTimeout: timeoutMs,
+    bodyTimeout,
+  });
+  if (response.statusCode >= 300) {
+    const text = await response.body.text();
+    throw kubeApiErrorFromResponse(prepared.what, response.statusCode, text, retryAfter(response.headers));
+  }
+  return response;
+}
+
+/**
+ * One JSON request. Resolves with the parsed response body (undefined if empty). Rejects with a
+ * KubeApiError (the apiserver's Status, or `Unreachable`), or with the signal's reason if aborted.
+ */
+export async function kubeRequest(kubeConfig: KubeConfig, options: KubeRequestOptions): Promise<unknown> {
+  const prepared = await prepare(kubeConfig, options);
+  try {
+    const response = await open(options, prepared, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    const text = await response.body.text();
+    if (text.length === 0) return undefined;
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw new KubeApiError("InvalidResponse", `${prepared.what}: the response is not JSON`, { cause: err });
+    }
+  } catch (err) {
+    throw transportError(prepared.what, err, options.signal);
+  } finally {
+    release(prepared.dispatcher);
+  }
+}
+
+/**
+ * A streaming GET (a watch): calls `onLine` with each non-empty line of the body, in order.
+ * Resolves when the server ends the stream; rejects with a KubeApiError if it cannot be opened or
+ * breaks, with whatever `onLine` throws, or with the signal's reason once aborted. No timeout
+ * applies between lines: the caller watches for silence itself.
+ */
+export async function kubeStreamLines(
+  kubeConfig: KubeConfig,
+  options: KubeRequestOptions,
+  onLine: (line: string) => void,
+): Promise<void> {
+  const prepared = await prepare(kubeConfig, options);
+  let callbackError: { error: unknown } | undefined;
+  const emit = (line: string): void => {
+    if (line.length === 0) return;
+    try {
+      onLine(line);
+    } catch (err) {
+      callbackError = { error: err };
+      throw err;
+    }
+  };
+  try {
+    const response = await open(options, prepared, 0);
+    const decoder = new TextDecoder();
+    let pending = "";
+    for await (const chunk of response.body) {
+      if (!(chunk instanceof Uint8Array)) continue;
+      pending += decoder.decode(chunk, { stream: true });
+      let start = 0;
+      for (let newline = pending.indexOf("\n"); newline >= 0; newline = pending.indexOf("\n", start)) {
+        emit(pending.slice(start, newline).trim());
+        start = newline + 1;
+      }
+      pending = pending.slice(start);
+    }
+    emit((pending + decoder.decode()).trim());
+  } catch (err) {
+    if (callbackError) throw callbackError.error;
+    throw transportError(prepared.what, err, options.signal);
+  } finally {
+    release(prepared.dispatcher);
+  }
+}
