@@ -4,6 +4,7 @@ import { RegistryError } from "../oci/errors.js";
 import { PullError } from "../puller/errors.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { pullCommand } from "./commands/pull.js";
+import { runCommand } from "./commands/run.js";
 import { validateCommand } from "./commands/validate.js";
 import { EXIT, print, type CliIo } from "./io.js";
 import { UsageError } from "./usage-error.js";
@@ -16,6 +17,10 @@ Usage:
   modelpack-operator validate (--config FILE | --manifest FILE) [--output text|json]
   modelpack-operator inspect REFERENCE [--output text|json] [registry flags]
   modelpack-operator pull REFERENCE --dest DIR [--concurrency N] [--output text|json] [registry flags]
+  modelpack-operator run [--kubeconfig FILE] [--namespace NS] [--watch-namespace NS,…]
+                         [--allowed-registries R,…] [--plain-http-registries R,…] [--ca-file FILE]
+                         [--health-bind-address HOST:PORT] [--log-level LEVEL] [--workers N]
+                         [--disable-leader-election]
 
 Registry flags:
   --plain-http            talk plain HTTP to the reference's registry (a local test registry)
@@ -87,6 +92,40 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         const concurrency = Number(values.concurrency);
         if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new UsageError(`--concurrency must be an integer from 1 to 64, not "${values.concurrency}"`);
         return await pullCommand({ reference: oneReference(positionals, "pull"), dest: values.dest, concurrency, output: outputFlag(values.output), ...registryFlags(values) }, io);
+      }
+      case "run": {
+        const { values, positionals } = parse(rest, {
+          kubeconfig: { type: "string" },
+          namespace: { type: "string" },
+          "watch-namespace": { type: "string", multiple: true },
+          "allowed-registries": { type: "string" },
+          "plain-http-registries": { type: "string" },
+          "ca-file": { type: "string" },
+          "health-bind-address": { type: "string", default: "127.0.0.1:8081" },
+          "log-level": { type: "string", default: "info" },
+          workers: { type: "string", default: "4" },
+          "disable-leader-election": { type: "boolean", default: false },
+        });
+        if (values.help) return (print(io.stdout, USAGE), EXIT.ok);
+        if (positionals.length > 0) throw new UsageError(`run takes no arguments (got ${positionals.join(" ")})`);
+        const workers = Number(values.workers);
+        if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new UsageError(`--workers must be an integer from 1 to 64, not "${values.workers}"`);
+        const list = (value: string | string[] | undefined): string[] => [value ?? []].flat().flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
+        return await runCommand(
+          {
+            ...(values.kubeconfig !== undefined && { kubeconfig: values.kubeconfig }),
+            ...(values.namespace !== undefined && { namespace: values.namespace }),
+            watchNamespaces: list(values["watch-namespace"]),
+            leaderElection: values["disable-leader-election"] !== true,
+            allowedRegistries: list(values["allowed-registries"]),
+            plainHttpRegistries: list(values["plain-http-registries"]),
+            ...(values["ca-file"] !== undefined && { caFile: values["ca-file"] }),
+            healthBindAddress: values["health-bind-address"],
+            logLevel: values["log-level"],
+            workers,
+          },
+          io,
+        );
       }
       case "--version":
       case "version":

@@ -35,8 +35,10 @@ export interface TestRegistry {
   /** The last lines of the registry's log, for failure messages. */
   logTail(lines?: number): string;
   stop(): Promise<void>;
-  /** Stops the server but keeps its storage, so `restart` brings the same content back. */
-  restart(): Promise<void>;
+  /** Stops the server but keeps its storage (the registry is "down"). */
+  pause(): Promise<void>;
+  /** Starts it again on the same port with the same content. */
+  resume(): Promise<void>;
 }
 
 function htpasswdLine(username: string, password: string): string {
@@ -127,7 +129,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     await stopProcessGroup(server.pid);
     server.release();
   };
-  let server = await launch();
+  let server: { pid: number; release: () => void } | undefined = await launch();
   return {
     host: `127.0.0.1:${port}`,
     url,
@@ -136,12 +138,15 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     password,
     ...(tokenIssuer !== undefined && { tokenIssuer }),
     logTail: (lines = 40) => readLogTail(logPath, lines),
-    async restart() {
-      await stopServer(server);
-      server = await launch();
+    async pause() {
+      if (server !== undefined) await stopServer(server);
+      server = undefined;
+    },
+    async resume() {
+      server ??= await launch();
     },
     async stop() {
-      await stopServer(server);
+      if (server !== undefined) await stopServer(server);
       await tokenIssuer?.stop();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -1,0 +1,72 @@
+import { KubeConfig } from "@kubernetes/client-node";
+import { readFile } from "node:fs/promises";
+import { createOperator } from "../../controller/operator.js";
+import { systemClock } from "../../runtime/clock.js";
+import { createLogger } from "../../runtime/logger.js";
+import { EXIT, type CliIo } from "../io.js";
+import { UsageError } from "../usage-error.js";
+
+export interface RunOptions {
+  readonly kubeconfig?: string;
+  readonly namespace?: string;
+  readonly watchNamespaces: readonly string[];
+  readonly leaderElection: boolean;
+  readonly allowedRegistries: readonly string[];
+  readonly plainHttpRegistries: readonly string[];
+  readonly caFile?: string;
+  readonly healthBindAddress: string;
+  readonly logLevel: string;
+  readonly workers: number;
+}
+
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+
+/** `host:port` → parts; throws UsageError on anything else. */
+export function parseBindAddress(value: string): { host: string; port: number } {
+  const match = /^(.*):(\d+)$/.exec(value);
+  const port = Number(match?.[2]);
+  if (match === null || !Number.isInteger(port) || port > 65535) throw new UsageError(`--health-bind-address must be host:port, not "${value}"`);
+  return { host: match[1] === "" ? "0.0.0.0" : (match[1] ?? ""), port };
+}
+
+/**
+ * `run`: starts the operator until SIGTERM/SIGINT (io.signal), in a cluster (in-cluster config)
+ * or outside one (`--kubeconfig`, `$KUBECONFIG`, `~/.kube/config`). On the signal it stops taking
+ * work, finishes in-flight reconciles and releases its lease.
+ */
+export async function runCommand(options: RunOptions, io: CliIo): Promise<number> {
+  const kubeConfig = new KubeConfig();
+  try {
+    if (options.kubeconfig !== undefined) kubeConfig.loadFromFile(options.kubeconfig);
+    else kubeConfig.loadFromDefault();
+  } catch (err) {
+    throw new UsageError(`cannot load the kubeconfig${options.kubeconfig !== undefined ? ` ${options.kubeconfig}` : ""}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (kubeConfig.getCurrentCluster() === null) throw new UsageError("no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod");
+  const caPem = options.caFile === undefined ? undefined : await readFile(options.caFile, "utf8").catch((err: Error) => {
+    throw new UsageError(`cannot read --ca-file ${options.caFile}: ${err.message}`);
+  });
+  const level = LOG_LEVELS.find((l) => l === options.logLevel);
+  if (level === undefined) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
+  const { host, port } = parseBindAddress(options.healthBindAddress);
+  const logger = createLogger({ level, name: "modelpack-operator" });
+  const namespace = options.namespace ?? io.env.POD_NAMESPACE ?? "modelpack-system";
+  const operator = createOperator({
+    kubeConfig,
+    logger,
+    clock: systemClock,
+    namespace,
+    watchNamespaces: options.watchNamespaces,
+    leaderElection: options.leaderElection,
+    allowedRegistries: options.allowedRegistries,
+    plainHttpRegistries: options.plainHttpRegistries,
+    ...(caPem !== undefined && { caPem }),
+    healthHost: host,
+    healthPort: port,
+    workers: options.workers,
+  });
+  logger.info({ namespace, watchNamespaces: options.watchNamespaces, server: kubeConfig.getCurrentCluster()?.server, health: `${host}:${port}` }, "starting");
+  await operator.start(io.signal ?? new AbortController().signal);
+  logger.info({}, "stopped");
+  return EXIT.ok;
+}
