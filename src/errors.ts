@@ -18,3 +18,9 @@ export function describeError(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/** The `code` of a Node system error (`ENOENT`, `EACCES`, …), if it is one. */
+export function errnoCode(err: unknown): string | undefined {
+  const code = err instanceof Error && "code" in err ? err.code : undefined;
+  return typeof code === "string" ? code : undefined;
+}

@@ -27,7 +27,7 @@ Registry flags:
   --ca-file FILE          also trust this CA (PEM) for the registry's TLS certificate
   --insecure              do not verify the registry's TLS certificate (digests are still verified)
   --registry-config FILE  Docker config with credentials (default $DOCKER_CONFIG/config.json,
-                          then ~/.docker/config.json)
+                          then ~/.docker/config.json); repeat it to try several in order
 
 Exit codes: 0 success/valid, 1 invalid artifact or document, 2 usage or local I/O error,
 3 registry or network error.
@@ -37,7 +37,7 @@ const REGISTRY_FLAGS = {
   "plain-http": { type: "boolean", default: false },
   "ca-file": { type: "string" },
   insecure: { type: "boolean", default: false },
-  "registry-config": { type: "string" },
+  "registry-config": { type: "string", multiple: true },
 } as const satisfies ParseArgsConfig["options"];
 
 function outputFlag(value: string | undefined): "text" | "json" {
@@ -146,11 +146,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   }
 }
 
-function registryFlags(values: { "plain-http"?: boolean; "ca-file"?: string; insecure?: boolean; "registry-config"?: string }) {
+function registryFlags(values: { "plain-http"?: boolean; "ca-file"?: string; insecure?: boolean; "registry-config"?: string[] }) {
   return {
     plainHttp: values["plain-http"] === true,
     insecure: values.insecure === true,
     ...(values["ca-file"] !== undefined && { caFile: values["ca-file"] }),
-    ...(values["registry-config"] !== undefined && { registryConfig: values["registry-config"] }),
+    ...(values["registry-config"] !== undefined && { registryConfigs: values["registry-config"] }),
   };
 }

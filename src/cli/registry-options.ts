@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { parseDockerConfig, type CredentialStore } from "../oci/credentials.js";
+import { describeError, errnoCode } from "../errors.js";
+import { chainCredentialStores, parseDockerConfig, type CredentialStore } from "../oci/credentials.js";
 import type { RegistryClientOptions } from "../oci/client.js";
 import { UsageError } from "./usage-error.js";
 
@@ -10,7 +11,8 @@ export interface RegistryFlags {
   readonly plainHttp: boolean;
   readonly caFile?: string;
   readonly insecure: boolean;
-  readonly registryConfig?: string;
+  /** Docker configs with credentials, tried in order; default the user's Docker config. */
+  readonly registryConfigs?: readonly string[];
 }
 
 /** `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`. */
@@ -21,16 +23,21 @@ export function defaultRegistryConfigPath(env: NodeJS.ProcessEnv): string {
 }
 
 async function loadCredentials(flags: RegistryFlags, env: NodeJS.ProcessEnv): Promise<CredentialStore | undefined> {
-  const explicit = flags.registryConfig !== undefined;
-  const path = flags.registryConfig ?? defaultRegistryConfigPath(env);
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    if (!explicit && (err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new UsageError(`cannot read registry config ${path}: ${(err as Error).message}`);
+  const explicit = flags.registryConfigs !== undefined && flags.registryConfigs.length > 0;
+  const paths = explicit ? (flags.registryConfigs ?? []) : [defaultRegistryConfigPath(env)];
+  const stores: CredentialStore[] = [];
+  for (const path of paths) {
+    let text: string;
+    try {
+      text = await readFile(path, "utf8");
+    } catch (err) {
+      // Only the default location may be absent: a named file that is missing is a mistake.
+      if (!explicit && errnoCode(err) === "ENOENT") return undefined;
+      throw new UsageError(`cannot read registry config ${path}: ${describeError(err)}`);
+    }
+    stores.push(parseDockerConfig(text, path));
   }
-  return parseDockerConfig(text, path);
+  return chainCredentialStores(stores);
 }
 
 /**

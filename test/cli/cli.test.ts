@@ -135,6 +135,16 @@ describe("modelpack-operator CLI", () => {
       expect(insecure.stderr).toContain("WARNING: --insecure");
     });
 
+    it("tries several --registry-config files in order (one per pull secret in the init container)", async () => {
+      await writeFile(join(work, "other.json"), JSON.stringify({ auths: { "registry.example.com": { auth: Buffer.from("a:b").toString("base64") } } }));
+      const args = ["inspect", `${registry.host}/models/good:v1`, "--plain-http", "--registry-config", join(work, "other.json"), "--registry-config", join(work, "config.json")];
+      const result = await cli(args);
+      expect(result.code, result.stderr).toBe(0);
+      const missing = await cli(["inspect", `${registry.host}/models/good:v1`, "--plain-http", "--registry-config", join(work, "nope.json")]);
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toContain("cannot read registry config");
+    });
+
     it("reads credentials from $DOCKER_CONFIG", async () => {
       const result = await cli(["inspect", `${registry.host}/models/good:v1`, "--plain-http"], { DOCKER_CONFIG: work });
       expect(result.code, result.stderr).toBe(0);
