@@ -82,7 +82,7 @@ export async function benchPull(options: { gib?: number; layers?: number; runs?:
     const node = join(process.cwd(), "node_modules", ".bin", "node");
     const cli = join(process.cwd(), "dist", "src", "cli", "bin.js");
     const tools: Record<string, (dest: string) => [string, string[]]> = {
-      "modelpack-operator pull": (dest) => [node, [cli, "pull", ref, "--dest", dest, "--plain-http", "--output", "json"]],
+      "modelpack-operator pull": (dest) => [node, ["--max-semi-space-size=2", cli, "pull", ref, "--dest", dest, "--plain-http", "--output", "json"]],
       "oras pull": (dest) => [join(oras, "oras"), ["pull", "--plain-http", ref, "-o", dest, "--concurrency", "4"]],
       "modctl pull": (dest) => [join(modctl, "modctl"), ["--storage-dir", join(work, "modctl-store"), "--no-progress", "pull", "--plain-http", "--concurrency", "4", "--extract-dir", dest, "--extract-from-remote", ref]],
       "sha256sum (ceiling)": () => ["sha256sum", paths],

@@ -9,8 +9,11 @@
  *   30 s); the informer runs its own watchdog on the injected clock;
  * - exceptions thrown by the line callback propagate (client-node's `Watch` swallows them).
  *
- * Each call gets the dispatcher client-node builds for the kubeconfig and destroys it when done,
- * so no socket outlives its call.
+ * Connections are pooled per KubeConfig: the first dispatcher client-node builds for it (TLS
+ * client certificate, CA) is kept and reused, because a fresh TLS connection per call costs
+ * milliseconds and memory on every status write. Tokens are still applied per call, so rotated
+ * service-account tokens work; a kubeconfig whose client certificate changes needs a new
+ * KubeConfig object.
  */
 import { HttpMethod, RequestContext, type KubeConfig } from "@kubernetes/client-node";
 import { request, type Dispatcher } from "undici";
@@ -59,7 +62,7 @@ async function prepare(kubeConfig: KubeConfig, options: KubeRequestOptions): Pro
   await kubeConfig.applySecurityAuthentication(context);
   const headers: Record<string, string> = { ...context.getHeaders(), accept: "application/json" };
   if (options.body !== undefined) headers["content-type"] = options.contentType ?? "application/json";
-  return { url, what: `${method} ${options.path}`, headers, dispatcher: context.getDispatcher() };
+  return { url, what: `${method} ${options.path}`, headers, dispatcher: pooled(kubeConfig, context.getDispatcher()) };
 }
 
 function retryAfter(headers: Record<string, string | string[] | undefined>): number | undefined {
@@ -68,9 +71,21 @@ function retryAfter(headers: Record<string, string | string[] | undefined>): num
   return Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
 }
 
-function release(dispatcher: Dispatcher | undefined): void {
-  dispatcher?.destroy().catch(() => undefined);
+// Keyed by the injected KubeConfig, so it holds no state of its own beyond the pools' lifetime.
+const pools = new WeakMap<KubeConfig, Dispatcher>();
+
+/** The pooled dispatcher of this KubeConfig (keeping the first one built, dropping the others). */
+function pooled(kubeConfig: KubeConfig, fresh: Dispatcher | undefined): Dispatcher | undefined {
+  if (fresh === undefined) return undefined;
+  const existing = pools.get(kubeConfig);
+  if (existing === undefined) {
+    pools.set(kubeConfig, fresh);
+    return fresh;
+  }
+  if (existing !== fresh) fresh.destroy().catch(() => undefined);
+  return existing;
 }
+
 
 /** A thrown value as a KubeApiError; the signal's reason when the caller aborted. */
 function transportError(what: string, err: unknown, signal: AbortSignal | undefined): unknown {
@@ -114,8 +129,6 @@ export async function kubeRequest(kubeConfig: KubeConfig, options: KubeRequestOp
     }
   } catch (err) {
     throw transportError(prepared.what, err, options.signal);
-  } finally {
-    release(prepared.dispatcher);
   }
 }
 
@@ -159,7 +172,5 @@ export async function kubeStreamLines(
   } catch (err) {
     if (callbackError) throw callbackError.error;
     throw transportError(prepared.what, err, options.signal);
-  } finally {
-    release(prepared.dispatcher);
   }
 }
