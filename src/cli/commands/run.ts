@@ -64,6 +64,8 @@ export async function runCommand(options: RunOptions, io: CliIo): Promise<number
     healthHost: host,
     healthPort: port,
     workers: options.workers,
+    // In a pod, the pod name (downward API) names the lease holder; elsewhere the host name + a UUID.
+    ...(io.env.POD_NAME !== undefined && io.env.POD_NAME !== "" && { identity: io.env.POD_NAME }),
   });
   logger.info({ namespace, watchNamespaces: options.watchNamespaces, server: kubeConfig.getCurrentCluster()?.server, health: `${host}:${port}` }, "starting");
   await operator.start(io.signal ?? new AbortController().signal);

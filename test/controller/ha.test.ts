@@ -1,0 +1,93 @@
+import { CoordinationV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GROUP, PLURAL, VERSION } from "../../src/api/index.js";
+import { pickFreePorts } from "../harness/ports.js";
+import { createNamespace, useControlPlane, waitFor } from "../harness/testing.js";
+import { restartApiserver } from "../runtime/apiserver-restart.js";
+import { buildModelPackArtifact, pushArtifact } from "../support/publisher.js";
+import { startRegistry, type TestRegistry } from "../support/registry.js";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const plane = useControlPlane();
+
+/**
+ * The operator as users run it: `modelpack-operator run` processes, two replicas with leader
+ * election, one killed with SIGKILL; then an apiserver restart under a running operator.
+ */
+describe("the operator process: leader election, crash takeover, apiserver restart", () => {
+  let kubeConfig: KubeConfig;
+  let registry: TestRegistry;
+  let namespace: string;
+  const children: ChildProcess[] = [];
+
+  const startReplica = async (identityHint: string): Promise<{ child: ChildProcess; port: number }> => {
+    const [port = 0] = await pickFreePorts(1);
+    const child = spawn(join(ROOT, "node_modules", ".bin", "node"), ["--import", "tsx", join(ROOT, "src", "cli", "bin.ts"), "run",
+      "--kubeconfig", plane().kubeconfigPath, "--namespace", namespace, "--watch-namespace", namespace,
+      "--plain-http-registries", registry.host, "--health-bind-address", `127.0.0.1:${port}`, "--log-level", "warn"], {
+      stdio: ["ignore", "ignore", "inherit"],
+      env: { ...process.env, POD_NAME: identityHint },
+    });
+    children.push(child);
+    await waitFor(`replica ${identityHint} to serve /healthz`, async () => ((await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.status === 200 ? true : undefined), { timeoutMs: 30_000 });
+    return { child, port };
+  };
+  const holder = async (): Promise<string | undefined> =>
+    (await kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: "modelpack-operator", namespace }).catch(() => undefined))?.spec?.holderIdentity ?? undefined;
+  const apply = (name: string, tag: string) =>
+    kubeConfig.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group: GROUP, version: VERSION, plural: PLURAL, namespace,
+      body: { apiVersion: `${GROUP}/${VERSION}`, kind: "ModelDeployment", metadata: { name }, spec: { model: { reference: `${registry.host}/models/ha:${tag}` }, selector: { matchLabels: { app: name } }, mount: { path: "/models/m" } } },
+    });
+  const ready = async (name: string): Promise<boolean> => {
+    const md = (await kubeConfig.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name })) as { status?: { conditions?: { type: string; status: string }[] } };
+    return md.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+  };
+
+  beforeAll(async () => {
+    kubeConfig = plane().kubeConfig;
+    execFileSync("kubectl", ["--kubeconfig", plane().kubeconfigPath, "apply", "--server-side", "-f", join(ROOT, "crds")], { stdio: "pipe" });
+    namespace = await createNamespace(kubeConfig, "ha");
+    registry = await startRegistry({ kind: "distribution" });
+    for (const tag of ["v1", "v2", "v3"]) await pushArtifact(registry, "models/ha", tag, await buildModelPackArtifact([{ path: `${tag}.bin`, content: tag }]));
+  });
+  afterAll(async () => {
+    for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+    await registry?.stop();
+  });
+
+  it("runs two replicas, only one leads; SIGKILL of the leader hands over within the lease duration", async () => {
+    const a = await startReplica("replica-a");
+    const first = await waitFor("a leader", async () => holder(), { timeoutMs: 30_000 });
+    const b = await startReplica("replica-b");
+    await apply("ha-1", "v1");
+    await waitFor("ha-1 Ready", async () => ((await ready("ha-1")) ? true : undefined), { timeoutMs: 30_000 });
+    expect(await holder()).toBe(first);
+    const leader = first.startsWith("replica-a") ? a : b;
+    const follower = leader === a ? b : a;
+    const killedAt = Date.now();
+    leader.child.kill("SIGKILL");
+    const next = await waitFor("the other replica to lead", async () => {
+      const h = await holder();
+      return h !== undefined && h !== first ? h : undefined;
+    }, { timeoutMs: 40_000, intervalMs: 200 });
+    const takeoverMs = Date.now() - killedAt;
+    console.log(`leader takeover after SIGKILL: ${(takeoverMs / 1000).toFixed(1)} s (lease duration 15 s)`);
+    expect(takeoverMs).toBeLessThan(15_000 + 2 * 2_000 + 2_000);
+    await apply("ha-2", "v2");
+    await waitFor("ha-2 Ready under the new leader", async () => ((await ready("ha-2")) ? true : undefined), { timeoutMs: 30_000 });
+    expect(next).toBe(follower === a ? "replica-a" : "replica-b");
+  });
+
+  it("misses nothing when the apiserver restarts under it", async () => {
+    const restarted = await restartApiserver(plane(), { downMs: 1_000 });
+    try {
+      await apply("after-restart", "v3");
+      await waitFor("after-restart Ready", async () => ((await ready("after-restart")) ? true : undefined), { timeoutMs: 60_000 });
+    } finally {
+      await restarted.stop();
+    }
+  });
+});
