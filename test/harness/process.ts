@@ -291,6 +291,9 @@ export class OrphanWatchdog {
   /** Stops watching (call before stopping the groups yourself). Idempotent. */
   async dispose(): Promise<void> {
     await rm(this.#listPath, { force: true });
-    if (this.#pid !== undefined) signalGroup(this.#pid, "SIGKILL");
+    if (this.#pid !== undefined && signalGroup(this.#pid, "SIGKILL")) {
+      // Wait until it is gone, so "nothing left running" holds the moment stop() returns.
+      await waitForGroupExit(this.#pid, 2_000);
+    }
   }
 }
