@@ -151,13 +151,27 @@ describe("the ModelDeployment controller against a real apiserver and registries
     await waitForCondition("flaky", "Ready", "True", undefined, 60_000);
   });
 
-  it("shares registry round trips: 200 ModelDeployments over 10 models cost about 10 resolutions", async () => {
-    const names = Array.from({ length: 200 }, (_, i) => `many-${i}`);
+  it("re-resolves a moved tag after refreshInterval and records the new digest with an event", async () => {
+    const first = await pushArtifact(registry, "models/moving", "v1", await buildModelPackArtifact([{ path: "a.bin", content: "one" }]));
+    await apply("moving", { model: { reference: `${registry.host}/models/moving:v1`, refreshInterval: "30s" } });
+    expect((await waitForCondition("moving", "Ready", "True")).resolved?.digest).toBe(first);
+    const second = await pushArtifact(registry, "models/moving", "v1", await buildModelPackArtifact([{ path: "a.bin", content: "two" }]));
+    const moved = await waitFor("the new digest", async () => {
+      const s = await status("moving");
+      return s.resolved?.digest === second ? s : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 500 });
+    expect(condition(moved, "Ready")?.status).toBe("True");
+    const events = await kubeConfig.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace, fieldSelector: "involvedObject.name=moving" });
+    expect(events.items.map((e) => e.reason)).toContain("DigestChanged");
+  }, 90_000);
+
+  it("shares registry round trips: 500 ModelDeployments over 10 models cost about 10 resolutions", async () => {
+    const names = Array.from({ length: 500 }, (_, i) => `many-${i}`);
     await Promise.all(names.map((name, i) => apply(name, { model: { reference: `${registry.host}/models/many-${i % 10}:v1` } })));
-    await waitFor("all 200 Ready", async () => {
+    await waitFor("all 500 Ready", async () => {
       const list = (await custom().listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace })) as { items: { metadata: { name: string }; status?: Status }[] };
       const ready = list.items.filter((md) => md.metadata.name.startsWith("many-") && condition(md.status ?? {}, "Ready")?.status === "True");
-      return ready.length === 200 ? true : undefined;
+      return ready.length === 500 ? true : undefined;
     }, { timeoutMs: 120_000 });
     const metrics = await operator.metrics.getSingleMetricAsString("modelpack_registry_requests_total");
     const manifestFetches = [...metrics.matchAll(/operation="manifest",result="ok"\} (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);

@@ -1,0 +1,162 @@
+import { describe, expect, it } from "vitest";
+import { checkTarget } from "./check-target.js";
+import { DEFAULT_PULL_RESOURCES, initContainerPieces, pullArgs } from "./init-container.js";
+import type { CheckedTarget } from "./pieces.js";
+import type { InitContainerSettings, MountTarget } from "./types.js";
+
+const DIGEST = `sha256:${"a".repeat(64)}`;
+const IMAGE = `ghcr.io/modelpack/operator@sha256:${"f".repeat(64)}`;
+const settings: InitContainerSettings = { image: IMAGE, plainHttpRegistries: ["localhost:5000"] };
+const checked = (overrides: Partial<MountTarget> = {}): CheckedTarget => {
+  const result = checkTarget(
+    {
+      name: "llama",
+      namespace: "serving",
+      pinnedReference: `registry.example.com/models/llama@${DIGEST}`,
+      digest: DIGEST,
+      strategy: "InitContainer",
+      mountPath: "/models/llama",
+      pullSecrets: [],
+      sizeBytes: 2 * 1024 ** 3,
+      ...overrides,
+    },
+    settings,
+  );
+  if (!("target" in result)) throw new Error(result.problems.join("; "));
+  return result.target;
+};
+
+describe("initContainerPieces", () => {
+  it("builds the emptyDir, the locked-down pull container and the read-only mount", () => {
+    expect(initContainerPieces(checked(), settings)).toEqual({
+      volumes: [
+        { volume: { name: "modelpack-model-llama", emptyDir: { sizeLimit: "2560Mi" } }, role: "its model" },
+      ],
+      initContainer: {
+        name: "modelpack-pull-llama",
+        image: IMAGE,
+        args: ["pull", `registry.example.com/models/llama@${DIGEST}`, "--dest", "/modelpack/volume/model"],
+        volumeMounts: [{ name: "modelpack-model-llama", mountPath: "/modelpack/volume" }],
+        resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } },
+        securityContext: {
+          runAsNonRoot: true,
+          runAsUser: 65532,
+          runAsGroup: 0,
+          readOnlyRootFilesystem: true,
+          allowPrivilegeEscalation: false,
+          privileged: false,
+          capabilities: { drop: ["ALL"] },
+          seccompProfile: { type: "RuntimeDefault" },
+        },
+      },
+      mount: { name: "modelpack-model-llama", mountPath: "/models/llama", readOnly: true, subPath: "model" },
+      imagePullSecrets: [],
+    });
+  });
+
+  it("mounts each pull secret read-only with only its docker config, and the CA bundle", () => {
+    const pieces = initContainerPieces(checked({ pullSecrets: ["regcred", "other.creds"] }), {
+      ...settings,
+      caBundleConfigMap: "modelpack-ca-bundle",
+      imagePullPolicy: "IfNotPresent",
+    });
+    expect(pieces.volumes.map((v) => v.volume)).toEqual([
+      { name: "modelpack-model-llama", emptyDir: { sizeLimit: "2560Mi" } },
+      {
+        name: "modelpack-secret-regcred",
+        secret: {
+          secretName: "regcred",
+          items: [{ key: ".dockerconfigjson", path: "config.json" }],
+          defaultMode: 0o440,
+        },
+      },
+      {
+        name: expect.stringMatching(/^modelpack-secret-other-creds-[0-9a-f]{10}$/),
+        secret: {
+          secretName: "other.creds",
+          items: [{ key: ".dockerconfigjson", path: "config.json" }],
+          defaultMode: 0o440,
+        },
+      },
+      {
+        name: "modelpack-ca",
+        configMap: {
+          name: "modelpack-ca-bundle",
+          items: [{ key: "ca.crt", path: "ca.crt" }],
+          defaultMode: 0o444,
+        },
+      },
+    ]);
+    const otherVolume = pieces.volumes[2]?.volume.name ?? "";
+    expect(pieces.initContainer?.imagePullPolicy).toBe("IfNotPresent");
+    expect(pieces.initContainer?.volumeMounts).toEqual([
+      { name: "modelpack-model-llama", mountPath: "/modelpack/volume" },
+      {
+        name: "modelpack-secret-regcred",
+        mountPath: "/modelpack/registry-config/modelpack-secret-regcred",
+        readOnly: true,
+      },
+      { name: otherVolume, mountPath: `/modelpack/registry-config/${otherVolume}`, readOnly: true },
+      { name: "modelpack-ca", mountPath: "/modelpack/ca", readOnly: true },
+    ]);
+    expect(pieces.initContainer?.args).toEqual([
+      "pull",
+      `registry.example.com/models/llama@${DIGEST}`,
+      "--dest",
+      "/modelpack/volume/model",
+      "--ca-file",
+      "/modelpack/ca/ca.crt",
+      "--registry-config",
+      "/modelpack/registry-config/modelpack-secret-regcred/config.json",
+      "--registry-config",
+      `/modelpack/registry-config/${otherVolume}/config.json`,
+    ]);
+  });
+
+  it.each([
+    ["the whole model", undefined, "model"],
+    ["a folder", "weights", "model/weights"],
+    ["a file", "./a/model.safetensors", "model/a/model.safetensors"],
+  ])("shows %s at the same path as an image volume would", (_, subPath, expected) => {
+    const pieces = initContainerPieces(checked(subPath === undefined ? {} : { subPath }), settings);
+    expect(pieces.mount).toEqual({
+      name: "modelpack-model-llama",
+      mountPath: "/models/llama",
+      readOnly: true,
+      subPath: expected,
+    });
+  });
+
+  it("takes requests and limits from the settings, each defaulting on its own", () => {
+    const only = initContainerPieces(checked(), {
+      ...settings,
+      resources: { requests: { cpu: "1", memory: "1Gi" } },
+    });
+    expect(only.initContainer?.resources).toEqual({
+      requests: { cpu: "1", memory: "1Gi" },
+      limits: DEFAULT_PULL_RESOURCES.limits,
+    });
+    const none = initContainerPieces(checked(), { ...settings, resources: { requests: {}, limits: {} } });
+    expect(none.initContainer?.resources).toEqual({ requests: {}, limits: {} });
+  });
+
+  it("gives every call its own objects", () => {
+    const a = initContainerPieces(checked(), settings);
+    const b = initContainerPieces(checked(), settings);
+    expect(a.initContainer?.securityContext).not.toBe(b.initContainer?.securityContext);
+    expect(a.initContainer?.resources?.requests).not.toBe(DEFAULT_PULL_RESOURCES.requests);
+  });
+});
+
+describe("pullArgs --plain-http", () => {
+  it.each([
+    ["a listed registry with port", `localhost:5000/m@${DIGEST}`, ["localhost:5000"], true],
+    ["the same host on another port", `localhost:5001/m@${DIGEST}`, ["localhost:5000"], false],
+    ["a host listed with a port it does not use", `localhost/m@${DIGEST}`, ["localhost:5000"], false],
+    ["Docker Hub by its canonical name", `index.docker.io/library/m@${DIGEST}`, ["docker.io"], true],
+    ["an unlisted registry", `registry.example.com/m@${DIGEST}`, ["localhost:5000"], false],
+  ])("%s → %s", (_, pinnedReference, plainHttpRegistries, expected) => {
+    const args = pullArgs(checked({ pinnedReference }), { ...settings, plainHttpRegistries });
+    expect(args.includes("--plain-http")).toBe(expected);
+  });
+});
