@@ -1,11 +1,8 @@
-import { createWriteStream } from "node:fs";
 import { Transform, type Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { z } from "zod";
 import { systemClock, type Clock } from "../runtime/clock.js";
 import { exponentialFailureRateLimiter } from "../runtime/rate-limiter.js";
 import { parseChallenges, pullScope, TokenCache, type Challenge } from "./auth.js";
-import { downloadBlobToFile } from "./blob-download.js";
 import { anonymousCredentials, type Credential, type CredentialStore } from "./credentials.js";
 import { DigestVerifier, sha256Digest, verifyBytes } from "./digest.js";
 import { DigestMismatchError, RegistryError, type RegistryErrorCode } from "./errors.js";
@@ -347,44 +344,6 @@ export class RegistryClient {
   async close(): Promise<void> {
     await this.#http.close();
   }
-
-  /**
-   * Downloads a blob into a file (created or truncated, mode 0600), verified against the
-   * descriptor's size and digest; resolves with the byte count. Uses the fast socket path for
-   * the common answer and the general client for everything else (redirects, challenges,
-   * chunked bodies). Throws RegistryError or DigestMismatchError; the caller removes the file.
-   */
-  async downloadBlob(ref: ImageReference, descriptor: Descriptor, path: string, options: { signal?: AbortSignal; onBytes?: (bytes: number) => void } = {}): Promise<number> {
-    const what = `blob ${ref.registry}/${ref.repository}@${descriptor.digest}`;
-    const onBytes = options.onBytes ?? (() => undefined);
-    this.#checkAllowed(ref.registry);
-    if (this.#schemes.has(ref.registry) || this.#credentials.lookup(ref.registry) === undefined) {
-      const authorization = await this.#authorization(ref.registry, pullScope(ref.repository), options.signal);
-      const fast = await downloadBlobToFile(
-        {
-          url: new URL(`/v2/${ref.repository}/blobs/${descriptor.digest}`, this.#baseUrl(ref.registry)),
-          headers: { "user-agent": this.#options.userAgent ?? "modelpack-operator", ...(authorization !== undefined && { authorization }) },
-          ...(this.#options.caPem !== undefined && { caPem: this.#options.caPem }),
-          ...(this.#options.insecureSkipTlsVerify !== undefined && { insecureSkipTlsVerify: this.#options.insecureSkipTlsVerify }),
-          idleTimeoutMs: this.#options.bodyTimeoutMs ?? 60_000,
-          ...(options.signal !== undefined && { signal: options.signal }),
-        },
-        path,
-        new DigestVerifier(descriptor.digest, descriptor.size, what),
-        onBytes,
-      );
-      if (fast.kind === "done") {
-        this.#emit({ registry: ref.registry, operation: "blob", result: "ok", status: 200 });
-        return fast.bytes;
-      }
-    }
-    const stream = await this.openBlob(ref, descriptor, options.signal);
-    stream.on("data", (chunk: Buffer) => onBytes(chunk.byteLength));
-    const file = createWriteStream(path, { mode: 0o600, highWaterMark: 1024 * 1024 });
-    await pipeline(stream, file);
-    return file.bytesWritten;
-  }
-
 
   async #getBlobResponse(ref: ImageReference, descriptor: Descriptor, signal?: AbortSignal): Promise<HttpResponse> {
     const what = `blob ${ref.registry}/${ref.repository}@${descriptor.digest}`;

@@ -11,7 +11,7 @@ import { RegistryError } from "../oci/errors.js";
 import { pinnedReference, type ImageReference } from "../oci/reference.js";
 import { PullError } from "./errors.js";
 import { destinationPath, safeRelativePath } from "./paths.js";
-import { createStagingDir, placeEntries, type StagedEntry } from "./staging.js";
+import { createStagingDir, placeEntries, stageStream, type StagedEntry } from "./staging.js";
 import { stageTarLayer, type TarEncoding } from "./tar.js";
 
 export interface PullProgress {
@@ -195,22 +195,22 @@ export async function pull(options: PullOptions): Promise<PullResult> {
     for (let attempt = 1; ; attempt++) {
       let counted = 0;
       try {
-        const onBytes = (bytes: number): void => {
-          counted += bytes;
-          progress.bytesDone += bytes;
+        const layerStaging = join(staging, `layer-${plan.index}`);
+        if (plan.kind === "archive") await mkdir(layerStaging, { mode: 0o700 });
+        const stream: Readable = await client.openBlob(reference, plan.descriptor, abort.signal);
+        // A "data" listener starts the flow: the consumer below must be attached in this same
+        // tick (no await in between), or chunks would be lost.
+        stream.on("data", (chunk: Buffer) => {
+          counted += chunk.byteLength;
+          progress.bytesDone += chunk.byteLength;
           report();
-        };
+        });
         let entries: StagedEntry[];
         if (plan.kind === "file") {
           const staged = join(staging, `${plan.index}.part`);
-          const size = await client.downloadBlob(reference, plan.descriptor, staged, { signal: abort.signal, onBytes });
+          const { size } = await stageStream(stream, staged, { hash: false });
           entries = [{ type: "file", path: plan.path, staged, mode: plan.mode ?? 0o644, ...(plan.mtime !== undefined && { mtime: plan.mtime }), size, sha256: digest }];
         } else {
-          const layerStaging = join(staging, `layer-${plan.index}`);
-          await mkdir(layerStaging, { mode: 0o700 });
-          const stream: Readable = await client.openBlob(reference, plan.descriptor, abort.signal);
-          // A "data" listener starts the flow: the consumer must be attached in this same tick.
-          stream.on("data", (chunk: Buffer) => onBytes(chunk.byteLength));
           entries = await stageTarLayer(stream, plan.encoding, layerStaging, `${pinned}, layer ${plan.index}`);
           state.layers[digest] = {
             files: entries.flatMap((e) => (e.type === "file" ? [{ path: e.path, size: e.size, sha256: e.sha256 }] : [])),

@@ -25,9 +25,21 @@ export type StagedEntry =
 /** Only permission bits are kept: no setuid/setgid/sticky from untrusted metadata. */
 export const permissionBits = (mode: number | undefined, fallback: number): number => (mode === undefined || mode === 0 ? fallback : mode & 0o777);
 
-/** Writes a stream to a private (0600) staging file and returns its size and sha256. */
-export async function stageStream(source: Readable | AsyncIterable<Uint8Array>, staged: string): Promise<{ size: number; sha256: string }> {
+/**
+ * Writes a stream to a private (0600) staging file. With `hash`, also returns the content's
+ * sha256 (tar entries need it for the pull state; a raw layer's digest is already verified by
+ * the registry client, so hashing it twice would only cost time).
+ */
+export async function stageStream(
+  source: Readable | AsyncIterable<Uint8Array>,
+  staged: string,
+  options: { hash: boolean },
+): Promise<{ size: number; sha256?: string }> {
   const file = createWriteStream(staged, { mode: 0o600, highWaterMark: 1024 * 1024 });
+  if (!options.hash) {
+    await pipeline(source, file);
+    return { size: file.bytesWritten };
+  }
   const hash = createHash("sha256");
   const hashing = new Transform({
     transform(chunk: Buffer, _encoding, callback) {

@@ -30,7 +30,7 @@ export async function stageTarLayer(source: Readable, encoding: TarEncoding, sta
         case "contiguous-file": {
           const path = safeRelativePath(header.name, describe);
           const staged = join(stagingDir, `${counter++}.part`);
-          const { size, sha256 } = await stageStream(bytesOf(entry), staged);
+          const { size, sha256 = "" } = await stageStream(bytesOf(entry), staged, { hash: true });
           entries.push({ type: "file", path, staged, mode: header.mode, mtime: header.mtime, size, sha256 });
           break;
         }
