@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { pack } from "tar-stream";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { RegistryClient } from "../../src/oci/client.js";
+import { parseDockerConfig } from "../../src/oci/credentials.js";
 import { DigestMismatchError } from "../../src/oci/errors.js";
 import { parseReference } from "../../src/oci/reference.js";
 import { PullError } from "../../src/puller/errors.js";
@@ -207,5 +208,33 @@ describe("pull into a folder", () => {
       expect(events).toContain("layer-retry");
       expect((await readFile(join(dest, "model.safetensors"))).equals(Buffer.alloc(300_000, 5))).toBe(true);
     });
+  });
+});
+
+describe("pull over TLS and with Bearer tokens (the direct socket path and its fallbacks)", () => {
+  it.each([
+    ["TLS with a custom CA", { kind: "distribution", tls: true }],
+    ["Bearer token auth", { kind: "distribution", auth: "token" }],
+    ["Basic auth on olareg", { kind: "olareg", auth: "basic" }],
+  ] as const)("%s", async (_name, options) => {
+    const registry = await startRegistry(options);
+    const dir = await mkdtemp(join(tmpdir(), "mpo-pull-tls-"));
+    try {
+      const weights = Buffer.alloc(5 * 1024 * 1024 + 3, 0x42);
+      const artifact = await buildModelPackArtifact([{ path: "model.safetensors", content: weights }, { path: "README.md", content: "hi" }]);
+      await pushArtifact(registry, "models/secure", "v1", artifact);
+      const auth = Buffer.from(`${registry.username}:${registry.password}`).toString("base64");
+      const client = new RegistryClient({
+        ...(registry.caPem !== undefined ? { caPem: registry.caPem } : { plainHttp: [registry.host] }),
+        ...(options.kind === "olareg" || "auth" in options ? { credentials: parseDockerConfig(JSON.stringify({ auths: { [registry.host]: { auth } } }), "test") } : {}),
+      });
+      const result = await pull({ client, reference: parseReference(`${registry.host}/models/secure:v1`), dest: join(dir, "model") });
+      await client.close();
+      expect(result.files.map((f) => f.path)).toEqual(["README.md", "model.safetensors"]);
+      expect((await readFile(join(dir, "model", "model.safetensors"))).equals(weights)).toBe(true);
+    } finally {
+      await registry.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
