@@ -1,0 +1,191 @@
+import { describe, expect, it } from "vitest";
+import { ModelDeployment, type ModelDeploymentStatus } from "../api/index.js";
+import {
+  condition,
+  DIGEST,
+  imageVolumeUnsupportedStatus,
+  modelDeployment,
+  readyStatus,
+  REGISTRY,
+} from "../../test/webhook/fixtures.js";
+import { CandidateCache, compileCandidate } from "./candidates.js";
+
+const ready = readyStatus();
+const reconciling = {
+  ...ready,
+  conditions: [
+    condition("Resolved", "False", "RegistryUnavailable", "registry.example.com: connection refused"),
+    condition("Ready", "False", "RegistryUnavailable", "Resolved: registry.example.com: connection refused"),
+    condition(
+      "Reconciling",
+      "True",
+      "RegistryUnavailable",
+      "Resolved: registry.example.com: connection refused",
+    ),
+  ],
+};
+const stalledValidation = {
+  observedGeneration: 1,
+  conditions: [
+    condition("Validated", "False", "ValidationFailed", "x fails ModelPack validation"),
+    condition(
+      "Ready",
+      "False",
+      "ValidationFailed",
+      "Validated: x fails ModelPack validation: config.paramSize: not a size",
+    ),
+    condition(
+      "Stalled",
+      "True",
+      "ValidationFailed",
+      "Validated: x fails ModelPack validation: config.paramSize: not a size",
+    ),
+  ],
+};
+const rollingOut = {
+  ...ready,
+  conditions: [
+    ...ready.conditions!.filter((c) => c.type !== "Ready"),
+    condition("Ready", "False", "RollingOut", "1 of 2 pods"),
+  ],
+};
+
+describe("compileCandidate verdicts", () => {
+  const cases: [string, ModelDeploymentStatus | undefined, RegExp, number?][] = [
+    [
+      "no status",
+      undefined,
+      /not Ready: the operator has not processed it yet; wait for it \(kubectl wait --for=condition=Ready modeldeployment\/m -n serving\).*modelpack-operator is running/,
+    ],
+    [
+      "a status for generation 1 of generation 2",
+      { ...ready },
+      /has not processed generation 2 of its spec yet \(its status describes generation 1\)/,
+      2,
+    ],
+    [
+      "Ready from an older generation on the condition",
+      { ...ready, observedGeneration: 2 },
+      /has not processed generation 2 of its spec yet \(its status describes generation 1\)/,
+      2,
+    ],
+    [
+      "Reconciling",
+      reconciling,
+      /not Ready: RegistryUnavailable: Resolved: registry.example.com: connection refused\. The operator retries on its own/,
+    ],
+    [
+      "Stalled on validation",
+      stalledValidation,
+      /not Ready: Stalled, ValidationFailed: Validated: x fails ModelPack validation: config.paramSize: not a size\. This needs someone to act/,
+    ],
+    [
+      "forced ImageVolume on a cluster that drops it",
+      imageVolumeUnsupportedStatus(),
+      /Stalled, ImageVolumeUnsupported: MountSupported: strategy ImageVolume cannot work: the apiserver \(v1.35.8\) silently drops spec.volumes\[\].image/,
+    ],
+    [
+      "Ready without status.resolved",
+      { ...ready, resolved: undefined },
+      /says Ready, but its status has no status.resolved/,
+    ],
+    [
+      "Ready without status.strategy",
+      { ...ready, strategy: undefined },
+      /says Ready, but its status has no status.strategy/,
+    ],
+    [
+      "Ready Unknown",
+      { observedGeneration: 1, conditions: [condition("Ready", "Unknown", "Progressing", "…")] },
+      /its Ready condition is Unknown/,
+    ],
+  ];
+  it.each(cases)("denies: %s", (_, status, message, generation = 1) => {
+    const candidate = compileCandidate(
+      modelDeployment({ name: "m", generation, status: status && JSON.parse(JSON.stringify(status)) }),
+    );
+    expect(candidate?.verdict.admit).toBe(false);
+    if (candidate?.verdict.admit === false) {
+      expect(candidate.verdict.message).toMatch(/^ModelDeployment serving\/m selects this pod/);
+      expect(candidate.verdict.message).toMatch(message);
+      expect(candidate.verdict.message).toContain("ReplicaSet");
+    }
+  });
+
+  it("admits a Ready ModelDeployment with a MountTarget from its status and spec", () => {
+    const candidate = compileCandidate(
+      modelDeployment({
+        name: "m",
+        mount: { path: "/models/m", containers: ["server"], subPath: "weights" },
+        pullSecrets: ["regcred"],
+      }),
+    );
+    expect(candidate?.verdict).toEqual({
+      admit: true,
+      target: {
+        name: "m",
+        namespace: "serving",
+        pinnedReference: `${REGISTRY}/models/llama@${DIGEST}`,
+        digest: DIGEST,
+        strategy: "ImageVolume",
+        mountPath: "/models/m",
+        subPath: "weights",
+        containers: ["server"],
+        pullSecrets: ["regcred"],
+        sizeBytes: 1_048_576,
+      },
+    });
+  });
+
+  it("leaves out an empty subPath and absent containers", () => {
+    const candidate = compileCandidate(modelDeployment({ name: "m", mount: { path: "/m", subPath: "" } }));
+    expect(candidate?.verdict.admit && candidate.verdict.target).toMatchObject({ pullSecrets: [] });
+    expect(candidate?.verdict.admit && "subPath" in candidate.verdict.target).toBe(false);
+    expect(candidate?.verdict.admit && "containers" in candidate.verdict.target).toBe(false);
+  });
+
+  it("admits during a rollout (Ready False, reason RollingOut, every step done)", () => {
+    const candidate = compileCandidate(modelDeployment({ name: "m", status: rollingOut }));
+    expect(candidate?.verdict.admit).toBe(true);
+  });
+
+  it("compiles the selector", () => {
+    const candidate = compileCandidate(modelDeployment({ name: "m", matchLabels: { app: "x" } }));
+    expect(candidate?.matches({ app: "x", other: "y" })).toBe(true);
+    expect(candidate?.matches({ app: "y" })).toBe(false);
+  });
+
+  it("denies the pods of a ModelDeployment that fails the schema but has a selector", () => {
+    const raw = modelDeployment({ name: "bad", mount: { path: "relative/path" } });
+    expect(ModelDeployment.safeParse(raw).success).toBe(false);
+    const candidate = compileCandidate(raw);
+    expect(candidate?.matches({ app: "bad" })).toBe(true);
+    expect(candidate?.verdict.admit === false && candidate.verdict.message).toMatch(
+      /ModelDeployment serving\/bad selects this pod but does not match the modelpack.dev\/v1alpha1 schema at spec.mount.path/,
+    );
+  });
+
+  it("ignores an object with no usable selector", () => {
+    expect(compileCandidate({ metadata: { name: "x", namespace: "y" }, spec: {} })).toBeUndefined();
+    expect(compileCandidate("nonsense")).toBeUndefined();
+  });
+});
+
+describe("CandidateCache", () => {
+  it("compiles each object once and a replaced object again", () => {
+    const cache = new CandidateCache();
+    const first = modelDeployment({ name: "m", status: undefined });
+    const a = cache.get(first);
+    expect(cache.get(first)).toBe(a);
+    const second = modelDeployment({ name: "m" });
+    expect(cache.get(second)?.verdict.admit).toBe(true);
+    expect(a?.verdict.admit).toBe(false);
+  });
+
+  it("remembers objects that compile to nothing", () => {
+    const cache = new CandidateCache();
+    const raw = { metadata: {} };
+    expect(cache.get(raw)).toBeUndefined();
+    expect(cache.get(raw)).toBeUndefined();
+  });
+});

@@ -1,0 +1,180 @@
+/**
+ * ModelDeployments compiled for admission: each cached object is parsed, its selector compiled
+ * and its verdict decided — a MountTarget, or the refusal message — once per object version, not
+ * once per pod. The informer replaces an object on every change and never mutates one, so a
+ * WeakMap keyed by the object is exactly "once per version" and lets old versions be collected.
+ */
+import { z } from "zod";
+import {
+  ConditionType,
+  getCondition,
+  isReady,
+  LabelSelector,
+  ModelDeployment,
+  Reason,
+  type ModelDeploymentStatus,
+} from "../api/index.js";
+import type { MountTarget } from "../mount/types.js";
+import { compileLabelSelector, type LabelMatcher } from "./selector.js";
+
+/** What admission does with a pod this ModelDeployment selects. */
+export type Verdict =
+  | { readonly admit: true; readonly target: MountTarget }
+  | { readonly admit: false; readonly message: string };
+
+/** One ModelDeployment, ready for the hot path. */
+export interface Candidate {
+  readonly namespace: string;
+  readonly name: string;
+  readonly matches: LabelMatcher;
+  readonly verdict: Verdict;
+}
+
+/** Enough of a ModelDeployment that fails its schema to say which pods it meant to select. */
+const SelectorOnly = z.object({
+  metadata: z.object({ name: z.string(), namespace: z.string() }),
+  spec: z.object({ selector: LabelSelector }),
+});
+
+/**
+ * Compiles one cached ModelDeployment. Returns undefined for an object that selects nothing
+ * (no name, namespace or parseable selector). An object that fails the v1alpha1 schema but has a
+ * selector refuses the pods it selects: admitting them would start them without their model.
+ */
+export function compileCandidate(raw: unknown): Candidate | undefined {
+  const parsed = ModelDeployment.safeParse(raw);
+  if (!parsed.success) {
+    const partial = SelectorOnly.safeParse(raw);
+    if (!partial.success) return undefined;
+    const { name, namespace } = partial.data.metadata;
+    const issue = parsed.error.issues[0];
+    const where = issue === undefined ? "" : ` at ${issue.path.join(".") || "(root)"}: ${issue.message}`;
+    return {
+      namespace,
+      name,
+      matches: compileLabelSelector(partial.data.spec.selector),
+      verdict: {
+        admit: false,
+        message:
+          `${subject(namespace, name)} selects this pod but does not match the modelpack.dev/v1alpha1 schema${where}; ` +
+          `fix the ModelDeployment (kubectl apply validates it) — ${RETRY_HINT}`,
+      },
+    };
+  }
+  const md = parsed.data;
+  const { name, namespace } = md.metadata;
+  if (name === undefined || namespace === undefined) return undefined;
+  return {
+    namespace,
+    name,
+    matches: compileLabelSelector(md.spec.selector),
+    verdict: verdict(md, namespace, name),
+  };
+}
+
+/** Compiled candidates by cached object; share one per process. Never holds an object alive. */
+export class CandidateCache {
+  readonly #compiled = new WeakMap<object, Candidate | null>();
+
+  /** The compiled form of `raw`, compiling it on first sight. */
+  get(raw: object): Candidate | undefined {
+    let compiled = this.#compiled.get(raw);
+    if (compiled === undefined) {
+      compiled = compileCandidate(raw) ?? null;
+      this.#compiled.set(raw, compiled);
+    }
+    return compiled ?? undefined;
+  }
+}
+
+const RETRY_HINT =
+  "the pod's controller (e.g. its ReplicaSet) keeps retrying, so the pod is created once the ModelDeployment is Ready";
+
+function subject(namespace: string, name: string): string {
+  return `ModelDeployment ${namespace}/${name}`;
+}
+
+/**
+ * Admit when the status is Ready for the current generation, or Ready=False only because a
+ * rollout is in progress (reason RollingOut: every step is done; refusing the rollout's new pods
+ * would stall it), and the status names the pinned reference and the strategy. Refuse otherwise,
+ * saying which ModelDeployment, why, and what to do.
+ */
+export function verdict(md: ModelDeployment, namespace: string, name: string): Verdict {
+  const generation = md.metadata.generation ?? 0;
+  const status = md.status;
+  if (isReady(status, generation) || isRollingOut(status, generation)) {
+    const resolved = status?.resolved;
+    const strategy = status?.strategy;
+    if (resolved === undefined || strategy === undefined) {
+      return {
+        admit: false,
+        message:
+          `${subject(namespace, name)} selects this pod and says Ready, but its status has no ` +
+          `${resolved === undefined ? "status.resolved" : "status.strategy"}; the operator rewrites it on its next reconcile — ${RETRY_HINT}`,
+      };
+    }
+    const subPath = md.spec.mount.subPath;
+    const containers = md.spec.mount.containers;
+    return {
+      admit: true,
+      target: {
+        name,
+        namespace,
+        pinnedReference: resolved.reference,
+        digest: resolved.digest,
+        strategy,
+        mountPath: md.spec.mount.path,
+        ...(subPath !== undefined && subPath !== "" && { subPath }),
+        ...(containers !== undefined && containers.length > 0 && { containers }),
+        pullSecrets: (md.spec.model.pullSecrets ?? []).map((s) => s.name),
+        sizeBytes: status?.model?.sizeBytes ?? 0,
+      },
+    };
+  }
+  return {
+    admit: false,
+    message: `${subject(namespace, name)} selects this pod but is not Ready: ${notReadyCause(status, generation, namespace, name)}`,
+  };
+}
+
+function isRollingOut(status: ModelDeploymentStatus | undefined, generation: number): boolean {
+  if (status?.observedGeneration !== generation) return false;
+  const ready = getCondition(status.conditions, ConditionType.Ready);
+  return (
+    ready?.status === "False" &&
+    ready.reason === Reason.RollingOut &&
+    (ready.observedGeneration ?? generation) === generation
+  );
+}
+
+function notReadyCause(
+  status: ModelDeploymentStatus | undefined,
+  generation: number,
+  namespace: string,
+  name: string,
+): string {
+  const wait = `wait for it (kubectl wait --for=condition=Ready modeldeployment/${name} -n ${namespace}); ${RETRY_HINT}`;
+  if (status?.observedGeneration === undefined) {
+    return `the operator has not processed it yet; ${wait}. If this persists, check that modelpack-operator is running`;
+  }
+  const ready = getCondition(status.conditions, ConditionType.Ready);
+  const observed = Math.min(
+    status.observedGeneration,
+    ready?.observedGeneration ?? status.observedGeneration,
+  );
+  if (observed !== generation) {
+    return `the operator has not processed generation ${generation} of its spec yet (its status describes generation ${observed}); ${wait}`;
+  }
+  const stalled = getCondition(status.conditions, ConditionType.Stalled);
+  if (stalled?.status === "True") {
+    return (
+      `Stalled, ${stalled.reason}: ${stalled.message}. This needs someone to act: fix the cause above ` +
+      `(the ModelDeployment, its pull Secret, the artifact or the cluster; see kubectl describe modeldeployment ${name} -n ${namespace}) — ${RETRY_HINT}`
+    );
+  }
+  if (ready === undefined || ready.status === "Unknown") {
+    return `its Ready condition is ${ready === undefined ? "missing" : "Unknown"}; ${wait}`;
+  }
+  return `${ready.reason}: ${ready.message}. The operator retries on its own; ${wait}`;
+}

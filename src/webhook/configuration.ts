@@ -1,0 +1,211 @@
+/**
+ * The MutatingWebhookConfiguration the operator owns: built by a pure function from options and
+ * the CA bundle, and written with server-side apply under the field manager `modelpack-operator`,
+ * so re-applying the same configuration is a no-op and fields others own are left alone.
+ *
+ * Guarantees of the built object:
+ * - One webhook `pods.modelpack.dev` for pods CREATE (core/v1), `sideEffects: None` (dryRun
+ *   requests are answered the same way), `admissionReviewVersions: [v1]`,
+ *   `reinvocationPolicy: IfNeeded` (the planner is idempotent), `matchPolicy: Equivalent`.
+ * - `failurePolicy` Fail by default; `timeoutSeconds` 5 by default (1–30).
+ * - Never called for the operator's own namespace or kube-system: the namespaceSelector always
+ *   has `kubernetes.io/metadata.name NotIn [<operator namespace>, kube-system, …excluded]`, ANDed
+ *   with the user's namespaceSelector and, when the operator watches only some namespaces,
+ *   `kubernetes.io/metadata.name In [<watched>]`.
+ * - `clientConfig` is a URL (out of cluster, tests) or a Service reference (in cluster), with the
+ *   caBundle when one is given; without one the field is not applied, so cert-manager's CA
+ *   injector may own it.
+ */
+import type { KubeConfig } from "@kubernetes/client-node";
+import { kubeRequest } from "../runtime/kube-client.js";
+import type { LabelSelector, LabelSelectorRequirement } from "../runtime/label-selector.js";
+import { MUTATE_PODS_PATH } from "./handler.js";
+
+/** The field manager of everything the operator applies. */
+export const FIELD_MANAGER = "modelpack-operator";
+/** Default `metadata.name` of the MutatingWebhookConfiguration. */
+export const DEFAULT_CONFIGURATION_NAME = "modelpack-operator";
+/** The webhook's name, as `kubectl` and the apiserver's denial messages show it. */
+export const WEBHOOK_NAME = "pods.modelpack.dev";
+/** The label every namespace carries with its own name (Kubernetes ≥ 1.21). */
+export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
+
+/** How the apiserver reaches the webhook. */
+export type WebhookClientConfig =
+  | { readonly url: string }
+  | {
+      readonly service: {
+        readonly namespace: string;
+        readonly name: string;
+        readonly port?: number;
+        readonly path?: string;
+      };
+    };
+
+/** What the configuration says; `webhookConfiguration` fills in the defaults. */
+export interface WebhookConfigurationOptions {
+  /** Default DEFAULT_CONFIGURATION_NAME. */
+  readonly name?: string;
+  readonly clientConfig: WebhookClientConfig;
+  /** PEM bundle the apiserver verifies the serving certificate with. Absent: not applied. */
+  readonly caPem?: string;
+  /** Default Fail: a pod that should get a model is never created without it. */
+  readonly failurePolicy?: "Fail" | "Ignore";
+  /** 1–30. Default 5. */
+  readonly timeoutSeconds?: number;
+  /** The operator's own namespace: never sent to the webhook. */
+  readonly operatorNamespace: string;
+  /** More namespaces never sent to the webhook (kube-system always is excluded). */
+  readonly excludedNamespaces?: readonly string[];
+  /** When non-empty, only these namespaces are sent (the operator serves only them). */
+  readonly watchNamespaces?: readonly string[];
+  /** ANDed with the built-in exclusions. */
+  readonly namespaceSelector?: LabelSelector;
+  readonly objectSelector?: LabelSelector;
+}
+
+/** The object `webhookConfiguration` builds (plain JSON). */
+export interface MutatingWebhookConfiguration {
+  readonly apiVersion: "admissionregistration.k8s.io/v1";
+  readonly kind: "MutatingWebhookConfiguration";
+  readonly metadata: { readonly name: string; readonly labels: Readonly<Record<string, string>> };
+  readonly webhooks: readonly Readonly<Record<string, unknown>>[];
+}
+
+/** Thrown for options that would make an invalid or unsafe configuration. */
+export class WebhookConfigurationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "WebhookConfigurationError";
+  }
+}
+
+/**
+ * The MutatingWebhookConfiguration as a plain object (pure). Throws WebhookConfigurationError for
+ * a timeout outside 1–30 s or a URL that is not https without query or fragment (the apiserver's
+ * own rules), or a watched namespace that is also excluded.
+ */
+export function webhookConfiguration(options: WebhookConfigurationOptions): MutatingWebhookConfiguration {
+  const timeoutSeconds = options.timeoutSeconds ?? 5;
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > 30) {
+    throw new WebhookConfigurationError(`the webhook timeout must be 1 to 30 seconds, not ${timeoutSeconds}`);
+  }
+  const excluded = [
+    ...new Set([options.operatorNamespace, "kube-system", ...(options.excludedNamespaces ?? [])]),
+  ];
+  const watched = options.watchNamespaces ?? [];
+  const clash = watched.find((ns) => excluded.includes(ns));
+  if (clash !== undefined) {
+    throw new WebhookConfigurationError(
+      `namespace ${clash} is watched but excluded from the webhook (the operator's own namespace and kube-system always are)`,
+    );
+  }
+  const expressions: LabelSelectorRequirement[] = [
+    ...(options.namespaceSelector?.matchExpressions ?? []),
+    { key: NAMESPACE_NAME_LABEL, operator: "NotIn", values: excluded },
+    ...(watched.length > 0 ? [{ key: NAMESPACE_NAME_LABEL, operator: "In", values: [...watched] }] : []),
+  ];
+  const namespaceSelector = {
+    ...(options.namespaceSelector?.matchLabels !== undefined && {
+      matchLabels: options.namespaceSelector.matchLabels,
+    }),
+    matchExpressions: expressions,
+  };
+  return {
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "MutatingWebhookConfiguration",
+    metadata: {
+      name: options.name ?? DEFAULT_CONFIGURATION_NAME,
+      labels: {
+        "app.kubernetes.io/name": "modelpack-operator",
+        "app.kubernetes.io/managed-by": FIELD_MANAGER,
+      },
+    },
+    webhooks: [
+      {
+        name: WEBHOOK_NAME,
+        admissionReviewVersions: ["v1"],
+        sideEffects: "None",
+        failurePolicy: options.failurePolicy ?? "Fail",
+        matchPolicy: "Equivalent",
+        reinvocationPolicy: "IfNeeded",
+        timeoutSeconds,
+        rules: [
+          {
+            operations: ["CREATE"],
+            apiGroups: [""],
+            apiVersions: ["v1"],
+            resources: ["pods"],
+            scope: "Namespaced",
+          },
+        ],
+        namespaceSelector,
+        ...(options.objectSelector !== undefined && { objectSelector: options.objectSelector }),
+        clientConfig: clientConfig(options.clientConfig, options.caPem),
+      },
+    ],
+  };
+}
+
+function clientConfig(config: WebhookClientConfig, caPem: string | undefined): Record<string, unknown> {
+  const caBundle = caPem === undefined ? {} : { caBundle: Buffer.from(caPem).toString("base64") };
+  if ("url" in config) {
+    let url: URL;
+    try {
+      url = new URL(config.url);
+    } catch {
+      throw new WebhookConfigurationError(`the webhook URL ${config.url} does not parse`);
+    }
+    if (
+      url.protocol !== "https:" ||
+      url.search !== "" ||
+      url.hash !== "" ||
+      url.username !== "" ||
+      url.password !== ""
+    ) {
+      throw new WebhookConfigurationError(
+        `the webhook URL must be https:// without user, query or fragment, not ${config.url}`,
+      );
+    }
+    return { url: config.url, ...caBundle };
+  }
+  const { namespace, name, port = 443, path = MUTATE_PODS_PATH } = config.service;
+  return { service: { namespace, name, port, path }, ...caBundle };
+}
+
+/**
+ * Server-side applies `configuration` (from `webhookConfiguration`) with force, as
+ * FIELD_MANAGER. Rejects with a KubeApiError; the operator needs `patch` (and `create`, `get`) on
+ * mutatingwebhookconfigurations for it.
+ */
+export async function applyWebhookConfiguration(
+  kubeConfig: KubeConfig,
+  configuration: MutatingWebhookConfiguration,
+  signal?: AbortSignal,
+): Promise<void> {
+  const { name } = configuration.metadata;
+  await kubeRequest(kubeConfig, {
+    method: "PATCH",
+    path: `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${encodeURIComponent(name)}`,
+    query: { fieldManager: FIELD_MANAGER, force: true },
+    contentType: "application/apply-patch+yaml",
+    body: configuration,
+    timeoutMs: 15_000,
+    ...(signal !== undefined && { signal }),
+  });
+}
+
+/** The SANs a serving certificate needs for a client config: the URL's host, or the Service's names. */
+export function servingNames(config: WebhookClientConfig): { dnsNames: string[]; ipAddresses: string[] } {
+  if ("url" in config) {
+    const host = new URL(config.url).hostname.replace(/^\[(.*)\]$/, "$1");
+    return /^[\d.]+$/.test(host) || host.includes(":")
+      ? { dnsNames: [], ipAddresses: [host] }
+      : { dnsNames: [host], ipAddresses: [] };
+  }
+  const { name, namespace } = config.service;
+  return {
+    dnsNames: [`${name}.${namespace}.svc`, `${name}.${namespace}.svc.cluster.local`],
+    ipAddresses: [],
+  };
+}
