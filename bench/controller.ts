@@ -62,7 +62,7 @@ export async function benchController(sizes: readonly number[], models: number, 
       const [port = 0] = await pickFreePorts(1);
       const node = join(process.cwd(), "node_modules", ".bin", "node");
       const child = spawn(node, ["--max-semi-space-size=2", "dist/src/cli/bin.js", "run", "--kubeconfig", plane.kubeconfigPath, "--namespace", "default", "--watch-namespace", namespace,
-        "--plain-http-registries", registry.host, "--health-bind-address", `127.0.0.1:${port}`, "--log-level", "warn", "--disable-leader-election", "--workers", "8"], { stdio: ["ignore", "ignore", "inherit"] });
+        "--plain-http-registries", registry.host, "--health-bind-address", `127.0.0.1:${port}`, "--log-level", "warn", "--disable-leader-election", "--disable-webhook", "--workers", "8"], { stdio: ["ignore", "ignore", "inherit"] });
       try {
         const started = Date.now();
         await createAll(plane.kubeConfig, namespace, size, (i) => `${registry.host}/bench/model-${i % models}:v1`);

@@ -21,6 +21,9 @@ Usage:
                          [--allowed-registries R,…] [--plain-http-registries R,…] [--ca-file FILE]
                          [--health-bind-address HOST:PORT] [--log-level LEVEL] [--workers N]
                          [--disable-leader-election]
+                         [--init-image IMAGE] [--webhook-bind-address HOST:PORT] [--webhook-url URL]
+                         [--webhook-service NAME] [--webhook-cert-dir DIR] [--webhook-failure-policy Fail|Ignore]
+                         [--webhook-timeout-seconds N] [--disable-webhook]
 
 Registry flags:
   --plain-http            talk plain HTTP to the reference's registry (a local test registry)
@@ -105,11 +108,23 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
           "log-level": { type: "string", default: "info" },
           workers: { type: "string", default: "4" },
           "disable-leader-election": { type: "boolean", default: false },
+          "disable-webhook": { type: "boolean", default: false },
+          "init-image": { type: "string" },
+          "init-image-pull-policy": { type: "string" },
+          "webhook-bind-address": { type: "string", default: "0.0.0.0:9443" },
+          "webhook-url": { type: "string" },
+          "webhook-service": { type: "string", default: "modelpack-operator-webhook" },
+          "webhook-cert-dir": { type: "string" },
+          "webhook-cert-secret": { type: "string" },
+          "webhook-failure-policy": { type: "string", default: "Fail" },
+          "webhook-timeout-seconds": { type: "string", default: "5" },
+          "webhook-configuration-name": { type: "string" },
         });
         if (values.help) return (print(io.stdout, USAGE), EXIT.ok);
         if (positionals.length > 0) throw new UsageError(`run takes no arguments (got ${positionals.join(" ")})`);
         const workers = Number(values.workers);
         if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new UsageError(`--workers must be an integer from 1 to 64, not "${values.workers}"`);
+        const webhook = values["disable-webhook"] === true ? undefined : webhookFlags(values);
         const list = (value: string | string[] | undefined): string[] => [value ?? []].flat().flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
         return await runCommand(
           {
@@ -123,6 +138,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
             healthBindAddress: values["health-bind-address"],
             logLevel: values["log-level"],
             workers,
+            ...(webhook !== undefined && { webhook }),
           },
           io,
         );
@@ -153,4 +169,48 @@ function registryFlags(values: { "plain-http"?: boolean; "ca-file"?: string; ins
     ...(values["ca-file"] !== undefined && { caFile: values["ca-file"] }),
     ...(values["registry-config"] !== undefined && { registryConfigs: values["registry-config"] }),
   };
+}
+
+function webhookFlags(values: {
+  "init-image"?: string;
+  "init-image-pull-policy"?: string;
+  "webhook-bind-address": string;
+  "webhook-url"?: string;
+  "webhook-service": string;
+  "webhook-cert-dir"?: string;
+  "webhook-cert-secret"?: string;
+  "webhook-failure-policy": string;
+  "webhook-timeout-seconds": string;
+  "webhook-configuration-name"?: string;
+}) {
+  const initImage = values["init-image"];
+  if (initImage === undefined || initImage === "") {
+    throw new UsageError("run needs --init-image IMAGE (the operator's own image, for the InitContainer strategy) or --disable-webhook");
+  }
+  const failurePolicy = oneOf(values["webhook-failure-policy"], ["Fail", "Ignore"] as const, "--webhook-failure-policy");
+  const timeoutSeconds = Number(values["webhook-timeout-seconds"]);
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > 30) throw new UsageError("--webhook-timeout-seconds must be an integer from 1 to 30");
+  const pullPolicyFlag = values["init-image-pull-policy"];
+  const pullPolicy = pullPolicyFlag === undefined ? undefined : oneOf(pullPolicyFlag, ["Always", "IfNotPresent", "Never"] as const, "--init-image-pull-policy");
+  const url = values["webhook-url"];
+  if (url !== undefined && !url.startsWith("https://")) throw new UsageError(`--webhook-url must be an https:// URL, not "${url}"`);
+  return {
+    bindAddress: values["webhook-bind-address"],
+    service: values["webhook-service"],
+    failurePolicy,
+    timeoutSeconds,
+    initImage,
+    ...(pullPolicy !== undefined && { initImagePullPolicy: pullPolicy }),
+    ...(url !== undefined && { url }),
+    ...(values["webhook-cert-dir"] !== undefined && { certDir: values["webhook-cert-dir"] }),
+    ...(values["webhook-cert-secret"] !== undefined && { certSecret: values["webhook-cert-secret"] }),
+    ...(values["webhook-configuration-name"] !== undefined && { configurationName: values["webhook-configuration-name"] }),
+  };
+}
+
+/** The value if it is one of `allowed`, else a UsageError naming the flag and the choices. */
+function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
+  const found = allowed.find((a) => a === value);
+  if (found === undefined) throw new UsageError(`${flag} must be one of ${allowed.join(", ")}, not "${value}"`);
+  return found;
 }

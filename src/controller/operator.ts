@@ -54,6 +54,8 @@ export interface Operator {
   readonly metrics: Registry;
   /** The served ModelDeployments, as the informers see them. */
   readonly store: Store<KubeObject>;
+  /** Whether every ModelDeployment informer has listed once (the webhook answers 503 until then). */
+  hasSynced(): boolean;
   /** Runs until `signal` aborts; then stops intake, finishes in-flight work and releases the lease. */
   start(signal: AbortSignal): Promise<void>;
 }
@@ -160,6 +162,7 @@ export function createOperator(options: OperatorOptions): Operator {
     health,
     metrics: registry,
     store,
+    hasSynced: () => informers.every((i) => i.hasSynced()),
     async start(signal) {
       try {
         await manager.start(signal);

@@ -26,7 +26,7 @@ describe("the operator process: leader election, crash takeover, apiserver resta
     const [port = 0] = await pickFreePorts(1);
     const child = spawn(join(ROOT, "node_modules", ".bin", "node"), ["--import", "tsx", join(ROOT, "src", "cli", "bin.ts"), "run",
       "--kubeconfig", plane().kubeconfigPath, "--namespace", namespace, "--watch-namespace", namespace,
-      "--plain-http-registries", registry.host, "--health-bind-address", `127.0.0.1:${port}`, "--log-level", "warn"], {
+      "--plain-http-registries", registry.host, "--health-bind-address", `127.0.0.1:${port}`, "--log-level", "warn", "--disable-webhook"], {
       stdio: ["ignore", "ignore", "inherit"],
       env: { ...process.env, POD_NAME: identityHint },
     });

@@ -1,6 +1,7 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import { readFile } from "node:fs/promises";
 import { createOperator } from "../../controller/operator.js";
+import { createWebhook } from "../../webhook/index.js";
 import { systemClock } from "../../runtime/clock.js";
 import { createLogger } from "../../runtime/logger.js";
 import { EXIT, type CliIo } from "../io.js";
@@ -17,15 +18,29 @@ export interface RunOptions {
   readonly healthBindAddress: string;
   readonly logLevel: string;
   readonly workers: number;
+  readonly webhook?: {
+    readonly bindAddress: string;
+    /** Out of cluster: register the webhook by this https URL (port 0 = the port bound). */
+    readonly url?: string;
+    /** In cluster: the Service in --namespace that fronts the webhook. */
+    readonly service: string;
+    readonly certDir?: string;
+    readonly certSecret?: string;
+    readonly failurePolicy: "Fail" | "Ignore";
+    readonly timeoutSeconds: number;
+    readonly configurationName?: string;
+    readonly initImage: string;
+    readonly initImagePullPolicy?: "Always" | "IfNotPresent" | "Never";
+  };
 }
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 
 /** `host:port` → parts; throws UsageError on anything else. */
-export function parseBindAddress(value: string): { host: string; port: number } {
+export function parseBindAddress(value: string, flag = "--health-bind-address"): { host: string; port: number } {
   const match = /^(.*):(\d+)$/.exec(value);
   const port = Number(match?.[2]);
-  if (match === null || !Number.isInteger(port) || port > 65535) throw new UsageError(`--health-bind-address must be host:port, not "${value}"`);
+  if (match === null || !Number.isInteger(port) || port > 65535) throw new UsageError(`${flag} must be host:port, not "${value}"`);
   return { host: match[1] === "" ? "0.0.0.0" : (match[1] ?? ""), port };
 }
 
@@ -67,7 +82,33 @@ export async function runCommand(options: RunOptions, io: CliIo): Promise<number
     // In a pod, the pod name (downward API) names the lease holder; elsewhere the host name + a UUID.
     ...(io.env.POD_NAME !== undefined && io.env.POD_NAME !== "" && { identity: io.env.POD_NAME }),
   });
-  logger.info({ namespace, watchNamespaces: options.watchNamespaces, server: kubeConfig.getCurrentCluster()?.server, health: `${host}:${port}` }, "starting");
+  if (options.webhook !== undefined) {
+    const w = options.webhook;
+    const bind = parseBindAddress(w.bindAddress, "--webhook-bind-address");
+    const webhook = createWebhook({
+      kubeConfig,
+      logger,
+      clock: systemClock,
+      namespace,
+      store: operator.store,
+      hasSynced: () => operator.hasSynced(),
+      registry: operator.metrics,
+      settings: { image: w.initImage, ...(w.initImagePullPolicy !== undefined && { imagePullPolicy: w.initImagePullPolicy }), plainHttpRegistries: options.plainHttpRegistries },
+      host: bind.host,
+      port: bind.port,
+      certificates: w.certDir !== undefined ? { mode: "directory", dir: w.certDir } : { mode: "self-managed", ...(w.certSecret !== undefined && { secretName: w.certSecret }) },
+      configuration: {
+        clientConfig: w.url !== undefined ? { url: w.url } : { service: { namespace, name: w.service } },
+        failurePolicy: w.failurePolicy,
+        timeoutSeconds: w.timeoutSeconds,
+        watchNamespaces: options.watchNamespaces,
+        ...(w.configurationName !== undefined && { name: w.configurationName }),
+      },
+    });
+    operator.manager.add(webhook);
+    operator.health.addReadyCheck("webhook", () => webhook.isServing());
+  }
+  logger.info({ namespace, watchNamespaces: options.watchNamespaces, server: kubeConfig.getCurrentCluster()?.server, health: `${host}:${port}`, webhook: options.webhook?.url ?? options.webhook?.service }, "starting");
   await operator.start(io.signal ?? new AbortController().signal);
   logger.info({}, "stopped");
   return EXIT.ok;

@@ -1,0 +1,75 @@
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GROUP, PLURAL, VERSION } from "../../src/api/index.js";
+import { pickFreePorts } from "../harness/ports.js";
+import { createNamespace, useControlPlane, waitFor } from "../harness/testing.js";
+import { buildModelPackArtifact, pushArtifact } from "../support/publisher.js";
+import { startRegistry, type TestRegistry } from "../support/registry.js";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const plane = useControlPlane({ full: true });
+
+/**
+ * The whole product on a real control plane with fake nodes: `modelpack-operator run` as a
+ * process with its webhook registered by URL, a ModelDeployment and a Deployment; the
+ * Deployment's pods are admitted with the model mounted, pinned to the digest, and run.
+ */
+describe("modelpack-operator run: a Deployment's pods get the model", () => {
+  let kubeConfig: KubeConfig;
+  let registry: TestRegistry;
+  let namespace: string;
+  let operator: ChildProcess | undefined;
+  let digest: string;
+
+  beforeAll(async () => {
+    kubeConfig = plane().kubeConfig;
+    execFileSync("kubectl", ["--kubeconfig", plane().kubeconfigPath, "apply", "--server-side", "-f", join(ROOT, "crds")], { stdio: "pipe" });
+    await plane().createFakeNodes(2, { containerRuntimeVersion: "cri-o://1.34.0" });
+    namespace = await createNamespace(kubeConfig, "serving");
+    registry = await startRegistry({ kind: "distribution" });
+    digest = await pushArtifact(registry, "models/tiny", "v1", await buildModelPackArtifact([{ path: "model.safetensors", content: "weights" }]));
+    const [health = 0] = await pickFreePorts(1);
+    operator = spawn(join(ROOT, "node_modules", ".bin", "node"), ["--import", "tsx", join(ROOT, "src", "cli", "bin.ts"), "run",
+      "--kubeconfig", plane().kubeconfigPath, "--namespace", "default", "--plain-http-registries", registry.host,
+      "--health-bind-address", `127.0.0.1:${health}`, "--webhook-bind-address", "127.0.0.1:0", "--webhook-url", "https://127.0.0.1:0/mutate-pods",
+      "--init-image", "registry.example.com/modelpack-operator@sha256:" + "0".repeat(64), "--log-level", "warn"], { stdio: ["ignore", "ignore", "inherit"] });
+    await waitFor("the operator to be ready (caches synced, webhook serving and registered)", async () => ((await fetch(`http://127.0.0.1:${health}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined), { timeoutMs: 60_000 });
+  });
+  afterAll(async () => {
+    if (operator !== undefined && operator.exitCode === null) {
+      operator.kill("SIGTERM");
+      await new Promise((r) => operator?.once("exit", r));
+    }
+    await registry?.stop();
+  });
+
+  it("admits Running pods with the image volume pinned to the digest, and leaves other pods alone", async () => {
+    await kubeConfig.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group: GROUP, version: VERSION, plural: PLURAL, namespace,
+      body: { apiVersion: `${GROUP}/${VERSION}`, kind: "ModelDeployment", metadata: { name: "tiny" }, spec: { model: { reference: `${registry.host}/models/tiny:v1` }, selector: { matchLabels: { app: "server" } }, mount: { path: "/models/tiny" } } },
+    });
+    const apps = kubeConfig.makeApiClient(AppsV1Api);
+    for (const app of ["server", "other"]) {
+      await apps.createNamespacedDeployment({
+        namespace,
+        body: { metadata: { name: app }, spec: { replicas: 2, selector: { matchLabels: { app } }, template: { metadata: { labels: { app } }, spec: { containers: [{ name: "main", image: "registry.example.com/server:1" }] } } } },
+      });
+    }
+    const core = kubeConfig.makeApiClient(CoreV1Api);
+    const running = (app: string) =>
+      waitFor(`2 Running ${app} pods`, async () => {
+        const pods = await core.listNamespacedPod({ namespace, labelSelector: `app=${app}` });
+        const ready = pods.items.filter((p) => p.status?.phase === "Running");
+        return ready.length === 2 ? ready : undefined;
+      }, { timeoutMs: 90_000, intervalMs: 500 });
+    const served: V1Pod[] = await running("server");
+    for (const pod of served) {
+      const volume = pod.spec?.volumes?.find((v) => v.image !== undefined);
+      expect(volume?.image?.reference).toBe(`${registry.host}/models/tiny@${digest}`);
+      expect(pod.spec?.containers[0]?.volumeMounts).toContainEqual(expect.objectContaining({ mountPath: "/models/tiny", readOnly: true }));
+    }
+    for (const pod of await running("other")) expect(pod.spec?.volumes?.some((v) => v.image !== undefined) ?? false).toBe(false);
+  });
+});
