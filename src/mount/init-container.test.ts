@@ -5,7 +5,7 @@ import type { CheckedTarget } from "./pieces.js";
 import type { InitContainerSettings, MountTarget } from "./types.js";
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
-const IMAGE = `ghcr.io/modelpack/operator@sha256:${"f".repeat(64)}`;
+const IMAGE = `registry.example.com/modelpack/operator@sha256:${"f".repeat(64)}`;
 const settings: InitContainerSettings = { image: IMAGE, plainHttpRegistries: ["localhost:5000"] };
 const checked = (overrides: Partial<MountTarget> = {}): CheckedTarget => {
   const result = checkTarget(

@@ -13,7 +13,7 @@ import type { InitContainerSettings, MountPlan, MountTarget } from "./types.js";
 
 const DIGEST_A = `sha256:${"a".repeat(64)}`;
 const DIGEST_B = `sha256:${"b".repeat(64)}`;
-const IMAGE = `ghcr.io/modelpack/operator@sha256:${"f".repeat(64)}`;
+const IMAGE = `registry.example.com/modelpack/operator@sha256:${"f".repeat(64)}`;
 const SETTINGS: InitContainerSettings = { image: IMAGE, plainHttpRegistries: ["localhost:5000"] };
 const SECURITY_CONTEXT = {
   runAsNonRoot: true,

@@ -18,7 +18,7 @@ export const OTHER_DIGEST = `sha256:${"b".repeat(64)}`;
 export const REGISTRY = "registry.example.com";
 
 export const INIT_SETTINGS: InitContainerSettings = {
-  image: `ghcr.io/modelpack/modelpack-operator@sha256:${"c".repeat(64)}`,
+  image: `registry.example.com/modelpack/modelpack-operator@sha256:${"c".repeat(64)}`,
   plainHttpRegistries: [],
 };
 
@@ -181,7 +181,7 @@ export function pod(
     spec: {
       containers: containers.map((name, i) => ({
         name,
-        image: `ghcr.io/example/${name}@sha256:${String(i).repeat(64)}`,
+        image: `registry.example.com/example/${name}@sha256:${String(i).repeat(64)}`,
         args: ["--port", "8080", "--model", "/models/llama"],
         env: [
           { name: "LOG_LEVEL", value: "info" },
