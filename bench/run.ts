@@ -1,10 +1,11 @@
 import { execFileSync } from "node:child_process";
 import { benchController } from "./controller.js";
 import { benchPull } from "./pull.js";
+import { benchWebhook } from "./webhook.js";
 
 // `npm run bench`: every hot-path benchmark, each against a baseline measured in the same run.
-// BENCH=pull or BENCH=controller runs one; BENCH_PULL_GIB and BENCH_RUNS size the pull benchmark.
-const selected = new Set((process.env.BENCH ?? "pull,controller").split(","));
+// BENCH=pull, controller or webhook runs one; BENCH_PULL_GIB and BENCH_RUNS size the pull benchmark.
+const selected = new Set((process.env.BENCH ?? "pull,controller,webhook").split(","));
 execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" }); // benches run the compiled CLI
 
 if (selected.has("pull")) {
@@ -25,4 +26,13 @@ if (selected.has("controller")) {
     console.log(`  growth 200 → 2000: time ${(large.secondsToAllReady / small.secondsToAllReady).toFixed(2)}×, registry requests ${(large.registryRequests / Math.max(1, small.registryRequests)).toFixed(2)}×, RSS ${(large.peakRssMiB / small.peakRssMiB).toFixed(2)}×`);
     console.log(`  targets: all Ready < 60 s (${large.secondsToAllReady.toFixed(1)} s), registry requests ≤ 2 × 20 models (${large.registryRequests}), RSS < 250 MiB (${large.peakRssMiB.toFixed(0)} MiB)`);
   }
+}
+
+if (selected.has("webhook")) {
+  const { webhook, bare } = await benchWebhook();
+  console.log("\nWebhook benchmark: 50 ModelDeployments in the namespace, a matching pod, HTTPS, load from another process");
+  for (const [name, r] of [["modelpack-operator webhook", webhook], ["bare HTTPS server (fixed allow)", bare]] as const) {
+    console.log(`  ${name.padEnd(32)} p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms at 500/s   throughput ${r.throughput.toFixed(0)}/s`);
+  }
+  console.log(`  webhook / bare throughput: ${(webhook.throughput / bare.throughput).toFixed(2)}× (target ≥ 0.70); p99 at 500/s: ${webhook.p99.toFixed(2)} ms (target < 5 ms)`);
 }

@@ -1,0 +1,54 @@
+/**
+ * Load generator for the webhook benchmark, run as its own process so that it does not share an
+ * event loop with the server it measures. Input (JSON on argv[2]): url, caPem, body, rate, seconds,
+ * concurrency. Output (one JSON line): latencies at a fixed rate, and throughput at full speed.
+ */
+import { Pool } from "undici";
+import { z } from "zod";
+
+const Input = z.object({ url: z.string(), caPem: z.string(), body: z.string(), rate: z.number(), seconds: z.number(), concurrency: z.number() });
+const input = Input.parse(JSON.parse(process.argv[2] ?? "{}"));
+const url = new URL(input.url);
+const pool = new Pool(url.origin, { connections: input.concurrency, connect: { ca: input.caPem } });
+
+async function once(): Promise<number> {
+  const start = process.hrtime.bigint();
+  const res = await pool.request({ method: "POST", path: url.pathname, headers: { "content-type": "application/json" }, body: input.body });
+  await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+
+// Warm up connections and JIT on both sides.
+await Promise.all(Array.from({ length: 200 }, once));
+
+// Fixed rate: one request every 1000/rate ms, latencies measured from send to full response.
+const latencies: number[] = [];
+const pending: Promise<void>[] = [];
+const interval = 1000 / input.rate;
+const start = performance.now();
+for (let i = 0; i < input.rate * input.seconds; i++) {
+  const due = start + i * interval;
+  const wait = due - performance.now();
+  if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+  pending.push(once().then((ms) => void latencies.push(ms)));
+}
+await Promise.all(pending);
+latencies.sort((a, b) => a - b);
+
+// Full speed: `concurrency` requests in flight for `seconds`.
+let done = 0;
+const until = performance.now() + input.seconds * 1000;
+await Promise.all(
+  Array.from({ length: input.concurrency }, async () => {
+    while (performance.now() < until) {
+      await once();
+      done++;
+    }
+  }),
+);
+const throughput = done / input.seconds;
+await pool.close();
+console.log(JSON.stringify({ p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1), throughput }));
