@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../src/cli/main.js";
@@ -170,7 +170,6 @@ try {
     const info = await stat(join(dest, name));
     if (info.isFile()) console.log(`  ${(info.mode & 0o777).toString(8)}  ${String(info.size).padStart(6)}  ${name}`);
   }
-  await writeFile(join(work, ".done"), "");
 
   say("Done: the model reached the pods pinned to its digest, both ways. Cleaning up.");
 } catch (err) {
