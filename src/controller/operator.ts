@@ -1,4 +1,4 @@
-import type { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { Counter, Gauge, Registry } from "prom-client";
@@ -7,8 +7,8 @@ import type { Clock } from "../runtime/clock.js";
 import { createController } from "../runtime/controller.js";
 import { createControllerMetrics } from "../runtime/controller-metrics.js";
 import { createHealthServer, type HealthServer } from "../runtime/health-server.js";
-import { enqueueObjectKey, type Informer } from "../runtime/informer.js";
-import { createCustomResourceInformer, createNodeInformer } from "../runtime/kube-informers.js";
+import { enqueueMappedKeys, enqueueObjectKey, type Informer } from "../runtime/informer.js";
+import { createCustomResourceInformer, createNodeInformer, createPodInformer } from "../runtime/kube-informers.js";
 import type { KubeObject } from "../runtime/kube-object.js";
 import { createLeaderElector } from "../runtime/leader-election.js";
 import type { Logger } from "../runtime/logger.js";
@@ -19,6 +19,7 @@ import type { Store } from "../runtime/store.js";
 import { ArtifactCache } from "./artifact-cache.js";
 import { CapabilityProbe } from "./capability-probe.js";
 import { EventRecorder } from "./events.js";
+import { modelDeploymentKeysForPod } from "./pods.js";
 import { createModelDeploymentReconciler } from "./reconciler.js";
 
 /** Everything `modelpack-operator run` can set; the factory fills in the defaults. */
@@ -61,8 +62,8 @@ export interface Operator {
 }
 
 /** One Store over the informers of several namespaces (keys are `namespace/name`). */
-function unionStore(informers: readonly Informer<KubeObject>[], namespaces: readonly string[]): Store<KubeObject> {
-  const of = (namespace: string | undefined): Informer<KubeObject> | undefined =>
+function unionStore<T>(informers: readonly Informer<T>[], namespaces: readonly string[]): Store<T> {
+  const of = (namespace: string | undefined): Informer<T> | undefined =>
     namespaces.length === 0 ? informers[0] : informers[namespaces.indexOf(namespace ?? "")];
   return {
     get: (key) => of(key.split("/")[0])?.store.get(key),
@@ -76,7 +77,8 @@ function unionStore(informers: readonly Informer<KubeObject>[], namespaces: read
 
 /**
  * Wires the operator: ModelDeployment informers (one per watched namespace, or one for all), a
- * node informer for capability detection, the rate-limited work queue and controller, the shared
+ * node informer for capability detection, pod informers (the same namespaces) whose events
+ * enqueue the ModelDeployments selecting the pod, the rate-limited work queue and controller, the shared
  * artifact cache, leader election, and the health/metrics server. Only the leader reconciles;
  * every replica serves health and metrics.
  */
@@ -89,6 +91,11 @@ export function createOperator(options: OperatorOptions): Operator {
   );
   const store = unionStore(informers, namespaces);
   const nodes = createNodeInformer({ kubeConfig, logger, clock });
+  // Pods of the watched namespaces: status.pods counts them, rollouts find their owners.
+  const podInformers = (namespaces.length === 0 ? [undefined] : namespaces).map((namespace) =>
+    createPodInformer({ kubeConfig, logger, clock, ...(namespace !== undefined && { namespace }) }),
+  );
+  const pods = unionStore<V1Pod>(podInformers, namespaces);
 
   const registryRequests = new Counter({
     name: "modelpack_registry_requests_total",
@@ -127,6 +134,11 @@ export function createOperator(options: OperatorOptions): Operator {
 
   const queue = createRateLimitingQueue<string>({ clock, metrics: createWorkQueueMetrics({ registry, clock }).forQueue("modeldeployment") });
   for (const informer of informers) informer.addEventHandler(enqueueObjectKey(queue));
+  const selecting = (pod: V1Pod): string[] => {
+    const namespace = pod.metadata?.namespace;
+    return namespace === undefined ? [] : modelDeploymentKeysForPod(pod, store.list({ namespace }));
+  };
+  for (const informer of podInformers) informer.addEventHandler(enqueueMappedKeys(queue, selecting));
   const controller = createController({
     name: "modeldeployment",
     queue,
@@ -134,7 +146,7 @@ export function createOperator(options: OperatorOptions): Operator {
     clock,
     metrics: createControllerMetrics({ registry }),
     workers: options.workers ?? 4,
-    waitForSync: [...informers, nodes],
+    waitForSync: [...informers, nodes, ...podInformers],
     reconcile: createModelDeploymentReconciler({
       kubeConfig,
       store,
@@ -142,17 +154,18 @@ export function createOperator(options: OperatorOptions): Operator {
       capabilities,
       clock,
       events: new EventRecorder(kubeConfig, clock, logger),
+      pods,
       ...(options.blockedRecheckMs !== undefined && { blockedRecheckMs: options.blockedRecheckMs }),
     }),
   });
   const health = createHealthServer({ host: options.healthHost ?? "127.0.0.1", port: options.healthPort ?? 8081, registry, logger });
-  health.addReadyCheck("informers", () => informers.every((i) => i.hasSynced()) && nodes.hasSynced());
+  health.addReadyCheck("informers", () => informers.every((i) => i.hasSynced()) && nodes.hasSynced() && podInformers.every((i) => i.hasSynced()));
 
   const identity = options.identity ?? `${hostname()}_${randomUUID()}`;
   const manager = createManager({
     logger,
     clock,
-    runnables: [...informers, nodes, controller, health],
+    runnables: [...informers, nodes, ...podInformers, controller, health],
     ...(options.leaderElection !== false && {
       leaderElection: createLeaderElector({ kubeConfig, namespace: options.namespace, name: options.leaseName ?? "modelpack-operator", identity, logger, clock, ...options.lease }),
     }),

@@ -10,6 +10,7 @@ import {
   type ModelDeployment,
   type ModelDeploymentStatus,
   type ModelInfo,
+  type PodCounts,
 } from "../api/index.js";
 import type { ArtifactInspection } from "../artifact/inspect.js";
 import { mountability, modelManifestFamily, modelConfigFamily } from "../modelpack/index.js";
@@ -31,6 +32,11 @@ export interface Observation {
   readonly outcome: { readonly inspection: ArtifactInspection } | { readonly failure: ResolveFailure };
   readonly capabilities: ClusterCapabilities;
   readonly now: Date;
+  /**
+   * The selected pods, counted against the digest this reconcile resolved (`countPods`); absent
+   * when the operator does not watch pods, and then the previous counts are kept.
+   */
+  readonly pods?: PodCounts;
 }
 
 export interface PlannedEvent {
@@ -133,7 +139,8 @@ export function plan(observation: Observation): Plan {
   if (previous?.resolved !== undefined) status.resolved = previous.resolved;
   if (previous?.model !== undefined) status.model = previous.model;
   if (previous?.strategy !== undefined) status.strategy = previous.strategy;
-  if (previous?.pods !== undefined) status.pods = previous.pods;
+  if (observation.pods !== undefined) status.pods = observation.pods;
+  else if (previous?.pods !== undefined) status.pods = previous.pods;
 
   if ("failure" in observation.outcome) {
     const failure = observation.outcome.failure;

@@ -1,6 +1,6 @@
-import type { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
-import { API_VERSION, KIND, ModelDeployment, parseDuration, PLURAL, GROUP, VERSION, type ModelDeploymentStatus } from "../api/index.js";
+import { API_VERSION, KIND, ModelDeployment, parseDuration, PLURAL, GROUP, Reason, VERSION, type ModelDeploymentStatus } from "../api/index.js";
 import { RegistryError } from "../oci/errors.js";
 import { parseReference, type ImageReference } from "../oci/reference.js";
 import type { Clock } from "../runtime/clock.js";
@@ -13,7 +13,10 @@ import type { ArtifactCache } from "./artifact-cache.js";
 import type { CapabilityProbe } from "./capability-probe.js";
 import type { EventRecorder } from "./events.js";
 import { plan, resolveFailure, type Observation, type ResolveFailure } from "./plan.js";
+import { countPods, stalePods } from "./pods.js";
 import { loadPullSecrets } from "./pull-secrets.js";
+import { decideRollout, isReadyToRoll, rolloutAnnotation, rolloutMessage } from "./rollout.js";
+import { annotateTemplate, observeOwningWorkloads } from "./workloads.js";
 
 /** The field manager of every status write: stable, so server-side apply owns exactly our fields. */
 export const FIELD_MANAGER = "modelpack-operator";
@@ -29,12 +32,20 @@ export interface ModelDeploymentReconcilerOptions {
   readonly clock: Clock;
   /** How soon a ModelDeployment blocked on something a person must fix is checked again. Default 60 s. */
   readonly blockedRecheckMs?: number;
+  /**
+   * The pod informer's cache (the watched namespaces). With it, `status.pods` is counted and
+   * `updatePolicy: Rollout` restarts the owners of stale pods; without it, both are left alone.
+   */
+  readonly pods?: Store<V1Pod>;
 }
 
 /**
  * Reconciles one ModelDeployment: read it from the informer's store, read its pull secrets by
  * name, resolve and inspect the artifact (shared cache), probe the cluster, `plan` the status,
- * and write it with server-side apply only when it changed. Level-based and idempotent.
+ * counting the selected pods against the digest (`status.pods`), and write it with server-side
+ * apply only when it changed. Then, under `updatePolicy: Rollout`, annotate the pod templates of
+ * the workloads owning stale pods (`rollout.ts` decides, `workloads.ts` reads and patches), once
+ * the cached status already carries the digest. Level-based and idempotent.
  * Transient registry failures are written to status and then thrown, so the work queue backs off;
  * failures a person must fix are written and re-checked every minute (a secret may appear).
  */
@@ -49,7 +60,10 @@ export function createModelDeploymentReconciler(options: ModelDeploymentReconcil
     if (namespace === undefined) throw new TerminalError(`ModelDeployment key ${key} has no namespace`);
     const outcome = await observeArtifact(options, md, namespace, signal);
     const capabilities = await options.capabilities.get();
-    const next = plan({ modelDeployment: md, outcome, capabilities, now: new Date(options.clock.now()) });
+    const selected = options.pods?.list({ namespace, labelSelector: md.spec.selector });
+    const digest = countedDigest(outcome, md.status?.resolved?.digest);
+    const pods = selected === undefined ? undefined : countPods(selected, name, digest);
+    const next = plan({ modelDeployment: md, outcome, capabilities, now: new Date(options.clock.now()), ...(pods !== undefined && { pods }) });
 
     if (!isDeepStrictEqual(normalise(md.status), normalise(next.status))) {
       await applyStatus(options.kubeConfig, namespace, name, next.status, signal);
@@ -57,6 +71,30 @@ export function createModelDeploymentReconciler(options: ModelDeploymentReconcil
     }
     const subject = { apiVersion: API_VERSION, kind: KIND, namespace, name, ...(md.metadata.uid !== undefined && { uid: md.metadata.uid }) };
     await Promise.all(next.events.map((e) => options.events.record(subject, e.type, e.reason, e.message)));
+
+    // Roll out only once the cached status (what the webhook reads) carries the digest, so new
+    // pods get it: right after a status write the cache is behind, and the write's own watch
+    // event brings this key back with it.
+    const resolved = next.status.resolved?.digest;
+    if (selected !== undefined && resolved !== undefined && md.spec.updatePolicy === "Rollout" && md.status?.resolved?.digest === resolved) {
+      const stale = stalePods(selected, name, resolved);
+      if (stale.length > 0) {
+        const annotationKey = rolloutAnnotation(name);
+        const decision = decideRollout({
+          updatePolicy: md.spec.updatePolicy,
+          // Both what the webhook sees now and what this reconcile decided must admit pods.
+          readyToRoll: isReadyToRoll(md.status?.conditions, md.metadata.generation ?? 0) && isReadyToRoll(next.status.conditions, md.metadata.generation ?? 0),
+          annotationKey,
+          digest: resolved,
+          workloads: await observeOwningWorkloads(options.kubeConfig, namespace, stale, signal),
+        });
+        for (const w of decision.restart) await annotateTemplate(options.kubeConfig, namespace, w, annotationKey, resolved, signal);
+        if (decision.restart.length > 0) {
+          logger.info({ digest: resolved, workloads: decision.restart.map((w) => `${w.kind}/${w.name}`) }, "rollout started");
+          await options.events.record(subject, "Normal", Reason.RollingOut, rolloutMessage(decision.restart, resolved));
+        }
+      }
+    }
 
     const failure: ResolveFailure | undefined = "failure" in outcome ? outcome.failure : undefined;
     if (failure?.transient === true) throw new RegistryError("Unreachable", failure.message, { retryable: true });
@@ -89,6 +127,15 @@ async function observeArtifact(
     if (!(err instanceof RegistryError)) throw err;
     return { failure: resolveFailure(err.code, err.message) };
   }
+}
+
+/**
+ * The digest pods are counted against: the one just resolved; the last good one while the
+ * registry is unreachable (status keeps it); none after a failure a person must fix.
+ */
+function countedDigest(outcome: Observation["outcome"], previous: string | undefined): string | undefined {
+  if ("inspection" in outcome) return outcome.inspection.digest;
+  return outcome.failure.transient ? previous : undefined;
 }
 
 /** Status as compared: JSON round trip, so undefined fields and key order do not count. */

@@ -1,0 +1,100 @@
+/**
+ * Rollouts, the I/O shell (the decisions are in `rollout.ts`): reads the owners of stale pods by
+ * name — ReplicaSet → Deployment through ownerReferences, StatefulSet and DaemonSet directly,
+ * never a list — and annotates a workload's pod template with a JSON merge patch under the
+ * operator's field manager.
+ *
+ * RBAC: `get` on apps/v1 replicasets; `get` and `patch` on apps/v1 deployments, statefulsets
+ * and daemonsets in the watched namespaces.
+ */
+import type { KubeConfig, V1OwnerReference, V1Pod } from "@kubernetes/client-node";
+import { z } from "zod";
+import { kubeRequest } from "../runtime/kube-client.js";
+import { isNotFound } from "../runtime/kube-errors.js";
+import { distinctOwners, replicaSetOwner, templatePatch, type ObservedWorkload, type PodOwner, type WorkloadRef } from "./rollout.js";
+
+/** The field manager of the operator's writes. */
+const FIELD_MANAGER = "modelpack-operator";
+
+const PLURALS: Record<PodOwner["kind"], string> = {
+  ReplicaSet: "replicasets",
+  Deployment: "deployments",
+  StatefulSet: "statefulsets",
+  DaemonSet: "daemonsets",
+};
+
+/** What is read of an owner: its ownerReferences and its pod template's annotations. */
+const OwnerObject = z.looseObject({
+  metadata: z.looseObject({
+    ownerReferences: z
+      .array(z.looseObject({ apiVersion: z.string(), kind: z.string(), name: z.string(), uid: z.string(), controller: z.boolean().optional() }))
+      .optional(),
+  }),
+  spec: z
+    .looseObject({
+      template: z.looseObject({ metadata: z.looseObject({ annotations: z.record(z.string(), z.string()).optional() }).optional() }).optional(),
+    })
+    .optional(),
+});
+type OwnerObject = z.infer<typeof OwnerObject>;
+
+function objectPath(namespace: string, kind: PodOwner["kind"], name: string): string {
+  return `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/${PLURALS[kind]}/${encodeURIComponent(name)}`;
+}
+
+/** GETs one owner by name; undefined when it is gone (its pods are going too). Throws on other API errors. */
+async function getOwner(kubeConfig: KubeConfig, namespace: string, kind: PodOwner["kind"], name: string, signal?: AbortSignal): Promise<OwnerObject | undefined> {
+  try {
+    const raw = await kubeRequest(kubeConfig, { path: objectPath(namespace, kind, name), ...(signal !== undefined && { signal }) });
+    const parsed = OwnerObject.safeParse(raw);
+    if (!parsed.success) throw new Error(`${kind} ${namespace}/${name} from the API is malformed: ${parsed.error.message}`);
+    return parsed.data;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * The workloads that own `pods` (deduplicated), each read once with its template annotations.
+ * Pods owned by a bare ReplicaSet, a Job or nothing are skipped, as are owners deleted meanwhile.
+ * Throws KubeApiError on any other failure (e.g. Forbidden without the RBAC above).
+ */
+export async function observeOwningWorkloads(kubeConfig: KubeConfig, namespace: string, pods: Iterable<V1Pod>, signal?: AbortSignal): Promise<ObservedWorkload[]> {
+  const workloads = new Map<string, WorkloadRef>();
+  await Promise.all(
+    distinctOwners(pods).map(async (owner) => {
+      if (owner.kind !== "ReplicaSet") {
+        workloads.set(`${owner.kind}/${owner.name}`, owner);
+        return;
+      }
+      const rs = await getOwner(kubeConfig, namespace, "ReplicaSet", owner.name, signal);
+      const refs: V1OwnerReference[] | undefined = rs?.metadata.ownerReferences;
+      const deployment = replicaSetOwner(refs);
+      if (deployment !== undefined) workloads.set(`${deployment.kind}/${deployment.name}`, deployment);
+    }),
+  );
+  const observed = await Promise.all(
+    [...workloads.values()].map(async (w): Promise<ObservedWorkload | undefined> => {
+      const object = await getOwner(kubeConfig, namespace, w.kind, w.name, signal);
+      return object === undefined ? undefined : { ...w, templateAnnotations: object.spec?.template?.metadata?.annotations };
+    }),
+  );
+  return observed.filter((w): w is ObservedWorkload => w !== undefined);
+}
+
+/**
+ * Sets `annotationKey: digest` on the workload's pod template with a JSON merge patch (field
+ * manager `modelpack-operator`), which makes its controller roll out new pods under its own
+ * strategy. Patching again with the same value changes nothing. Throws KubeApiError.
+ */
+export async function annotateTemplate(kubeConfig: KubeConfig, namespace: string, workload: WorkloadRef, annotationKey: string, digest: string, signal?: AbortSignal): Promise<void> {
+  await kubeRequest(kubeConfig, {
+    method: "PATCH",
+    path: objectPath(namespace, workload.kind, workload.name),
+    query: { fieldManager: FIELD_MANAGER },
+    contentType: "application/merge-patch+json",
+    body: templatePatch(annotationKey, digest),
+    ...(signal !== undefined && { signal }),
+  });
+}
