@@ -1,0 +1,264 @@
+/**
+ * deploy/: the kustomize layout renders; its CRD is the generated one byte for byte; the Deployment
+ * is locked down (non-root 65532, read-only root, no privilege escalation, drop ALL, RuntimeDefault
+ * seccomp, probes on 8081, 2 replicas, downward-API identity); RBAC never lists or watches Secrets;
+ * every object is accepted by a real kube-apiserver, first with server-side dry-run, then for real;
+ * and the ServiceAccount can do exactly what DESIGN.md §5 allows (kubectl auth can-i).
+ */
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useControlPlane } from "../harness/testing.js";
+import {
+  CRD_FILE,
+  DEPLOY,
+  documentHeads,
+  items,
+  key,
+  kubectl,
+  ok,
+  read,
+  run,
+  type KubeObject,
+} from "./support.js";
+
+const plane = useControlPlane();
+const SA = "system:serviceaccount:modelpack-system:modelpack-operator";
+
+interface Container {
+  image: string;
+  args: string[];
+  env: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+  ports: { name: string; containerPort: number }[];
+  livenessProbe: { httpGet: { path: string; port: string } };
+  readinessProbe: { httpGet: { path: string; port: string } };
+  resources: { requests?: Record<string, string>; limits?: Record<string, string> };
+  securityContext: Record<string, unknown>;
+}
+interface DeploymentObject extends KubeObject {
+  spec: {
+    replicas: number;
+    template: {
+      spec: { securityContext: Record<string, unknown>; containers: Container[]; serviceAccountName: string };
+    };
+  };
+}
+interface Rule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+
+describe("deploy/ (plain manifests)", () => {
+  let rendered: string;
+  let objects: KubeObject[];
+
+  beforeAll(async () => {
+    rendered = await ok("kubectl", ["kustomize", DEPLOY]);
+    // Cluster-scoped objects first (the Namespace must exist before namespaced objects can be dry-run).
+    const admin = plane().kubeconfigPath;
+    const clusterScoped = await kubectl(
+      admin,
+      ["apply", "--server-side", "--dry-run=server", "-o", "json", "-f", "-"],
+      documentsOf(rendered, (kind) =>
+        ["Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"].includes(kind),
+      ),
+    );
+    expect(items(clusterScoped).length).toBe(6);
+    await kubectl(admin, ["apply", "--server-side", "-f", join(DEPLOY, "namespace.yaml")]);
+    objects = items(
+      await kubectl(admin, ["apply", "--server-side", "--dry-run=server", "-o", "json", "-f", "-"], rendered),
+    );
+  });
+
+  it("keeps crds/ a byte-for-byte copy of the generated CRD", () => {
+    expect(read(join(DEPLOY, "crds", "modelpack.dev_modeldeployments.yaml"))).toBe(read(CRD_FILE));
+  });
+
+  it("renders the expected objects, all in modelpack-system", () => {
+    const expected = [
+      "Namespace//modelpack-system",
+      "CustomResourceDefinition//modeldeployments.modelpack.dev",
+      "ServiceAccount/modelpack-system/modelpack-operator",
+      "ClusterRole//modelpack-operator",
+      "ClusterRole//modelpack-operator-cluster",
+      "ClusterRoleBinding//modelpack-operator",
+      "ClusterRoleBinding//modelpack-operator-cluster",
+      "Role/modelpack-system/modelpack-operator",
+      "RoleBinding/modelpack-system/modelpack-operator",
+      "Deployment/modelpack-system/modelpack-operator",
+      "PodDisruptionBudget/modelpack-system/modelpack-operator",
+      "Service/modelpack-system/modelpack-operator-webhook",
+      "Service/modelpack-system/modelpack-operator-metrics",
+    ];
+    expect(objects.map(key).sort()).toEqual(expected.sort());
+    expect(
+      documentHeads(rendered)
+        .map((d) => `${d.kind}/${d.namespace ?? ""}/${d.name}`)
+        .sort(),
+    ).toEqual(expected.sort());
+  });
+
+  it("runs a locked-down Deployment with two replicas, probes and the downward-API identity", () => {
+    const deployment = objects.find((o) => o.kind === "Deployment") as DeploymentObject;
+    expect(deployment.spec.replicas).toBe(2);
+    const pod = deployment.spec.template.spec;
+    expect(pod.serviceAccountName).toBe("modelpack-operator");
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    const [container] = pod.containers;
+    expect(container?.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      capabilities: { drop: ["ALL"] },
+    });
+    expect(container?.args).toEqual(
+      expect.arrayContaining([
+        "run",
+        "--health-bind-address=0.0.0.0:8081",
+        "--webhook-service=modelpack-operator-webhook",
+      ]),
+    );
+    // The init container runs the operator's own image: --init-image must name the image kustomize sets.
+    expect(container?.args).toContain(`--init-image=${container?.image}`);
+    expect(container?.image).toMatch(/:\d+\.\d+\.\d+$/);
+    expect(container?.env).toEqual(
+      expect.arrayContaining([
+        { name: "POD_NAME", valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.name" } } },
+        {
+          name: "POD_NAMESPACE",
+          valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.namespace" } },
+        },
+      ]),
+    );
+    expect(container?.ports.map((p) => [p.name, p.containerPort])).toEqual([
+      ["probes", 8081],
+      ["webhook", 9443],
+    ]);
+    expect(container?.livenessProbe.httpGet).toMatchObject({ path: "/healthz", port: "probes" });
+    expect(container?.readinessProbe.httpGet).toMatchObject({ path: "/readyz", port: "probes" });
+    expect(container?.resources.requests).toBeDefined();
+    expect(container?.resources.limits?.memory).toBeDefined();
+  });
+
+  it("fronts the webhook with 443 → 9443 and metrics with 8081, and keeps one replica through disruptions", () => {
+    const service = (name: string) =>
+      objects.find((o) => o.kind === "Service" && o.metadata.name === name) as KubeObject & {
+        spec: { ports: { port: number; targetPort: string }[] };
+      };
+    expect(service("modelpack-operator-webhook").spec.ports).toEqual([
+      expect.objectContaining({ port: 443, targetPort: "webhook" }),
+    ]);
+    expect(service("modelpack-operator-metrics").spec.ports).toEqual([
+      expect.objectContaining({ port: 8081, targetPort: "probes" }),
+    ]);
+    expect(objects.find((o) => o.kind === "PodDisruptionBudget")).toMatchObject({
+      spec: { minAvailable: 1 },
+    });
+  });
+
+  it("never grants list or watch on Secrets, nor wildcards", () => {
+    for (const role of objects.filter((o) => o.kind === "ClusterRole" || o.kind === "Role")) {
+      for (const rule of (role as KubeObject & { rules: Rule[] }).rules) {
+        expect(rule.verbs, key(role)).not.toContain("*");
+        expect(rule.resources, key(role)).not.toContain("*");
+        if (rule.resources.includes("secrets"))
+          expect(
+            rule.verbs.filter((v) => v === "list" || v === "watch"),
+            key(role),
+          ).toEqual([]);
+      }
+    }
+  });
+
+  it("is accepted by the apiserver for real, every object", async () => {
+    const admin = plane().kubeconfigPath;
+    await kubectl(admin, ["apply", "--server-side", "-k", DEPLOY]);
+    const stored = await Promise.all(
+      objects.map(async (o) =>
+        key(
+          items(
+            await kubectl(admin, [
+              "get",
+              o.kind.toLowerCase() + (o.apiVersion.includes("/") ? "." + o.apiVersion.split("/")[0] : ""),
+              o.metadata.name,
+              ...(o.metadata.namespace ? ["-n", o.metadata.namespace] : []),
+              "-o",
+              "json",
+            ]),
+          )[0] as KubeObject,
+        ),
+      ),
+    );
+    expect(stored.sort()).toEqual(objects.map(key).sort());
+    // Applying again changes nothing (a GitOps tool would see it in sync).
+    const again = await kubectl(admin, ["apply", "--server-side", "-k", DEPLOY]);
+    expect(again.split("\n").filter((l) => l.trim() !== "" && !l.endsWith("serverside-applied"))).toEqual([]);
+  });
+
+  it.each([
+    // [verb, resource, namespace, allowed]
+    ["get", "secrets/registry-creds", "serving", true],
+    ["list", "secrets", "serving", false],
+    ["watch", "secrets", "serving", false],
+    ["list", "secrets", "modelpack-system", false],
+    ["update", "secrets/modelpack-operator-webhook-tls", "modelpack-system", true],
+    ["update", "secrets/other", "modelpack-system", false],
+    ["create", "secrets", "serving", false],
+    ["watch", "modeldeployments.modelpack.dev", "serving", true],
+    ["patch", "modeldeployments.modelpack.dev --subresource=status", "serving", true],
+    ["patch", "modeldeployments.modelpack.dev", "serving", false],
+    ["update", "modeldeployments.modelpack.dev", "serving", false],
+    ["watch", "pods", "serving", true],
+    ["create", "pods", "serving", false],
+    ["create", "pods", "modelpack-system", true],
+    ["delete", "pods", "serving", false],
+    ["watch", "nodes", "", true],
+    ["patch", "deployments.apps", "serving", true],
+    ["delete", "deployments.apps", "serving", false],
+    ["create", "events", "serving", true],
+    ["update", "leases.coordination.k8s.io", "modelpack-system", true],
+    ["update", "leases.coordination.k8s.io", "serving", false],
+    ["patch", "mutatingwebhookconfigurations.admissionregistration.k8s.io/modelpack-operator", "", true],
+    ["patch", "mutatingwebhookconfigurations.admissionregistration.k8s.io/someone-else", "", false],
+    ["create", "mutatingwebhookconfigurations.admissionregistration.k8s.io", "", true],
+  ] as const)("lets the ServiceAccount %s %s in %s: %s", async (verb, resource, namespace, allowed) => {
+    const result = await kubectlCanI(plane().kubeconfigPath, verb, resource, namespace);
+    expect(result).toBe(allowed);
+  });
+});
+
+/** `kubectl auth can-i` as the operator's ServiceAccount; `resource` may end with ` --subresource=NAME`. */
+async function kubectlCanI(
+  kubeconfig: string,
+  verb: string,
+  resource: string,
+  namespace: string,
+): Promise<boolean> {
+  const result = await run("kubectl", [
+    "--kubeconfig",
+    kubeconfig,
+    "auth",
+    "can-i",
+    verb,
+    ...resource.split(" "),
+    `--as=${SA}`,
+    ...(namespace === "" ? [] : ["-n", namespace]),
+  ]);
+  if (result.stdout.trim() !== "yes" && result.stdout.trim() !== "no")
+    throw new Error(`kubectl auth can-i: ${result.stderr}`);
+  return result.stdout.trim() === "yes";
+}
+
+/** The documents of a multi-document YAML stream whose `kind:` passes `keep`. */
+function documentsOf(yaml: string, keep: (kind: string) => boolean): string {
+  return yaml
+    .split(/^---\s*$/m)
+    .filter((doc) => keep(/^kind: (\S+)$/m.exec(doc)?.[1] ?? ""))
+    .join("---\n");
+}
