@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { LabelSelector } from "../api/index.js";
 import { describeError } from "../errors.js";
 import { RegistryError } from "../oci/errors.js";
 import { PullError } from "../puller/errors.js";
@@ -23,7 +24,8 @@ Usage:
                          [--disable-leader-election]
                          [--init-image IMAGE] [--webhook-bind-address HOST:PORT] [--webhook-url URL]
                          [--webhook-service NAME] [--webhook-cert-dir DIR] [--webhook-failure-policy Fail|Ignore]
-                         [--webhook-timeout-seconds N] [--disable-webhook]
+                         [--webhook-timeout-seconds N] [--webhook-namespace-selector JSON]
+                         [--webhook-object-selector JSON] [--disable-webhook]
 
 Registry flags:
   --plain-http            talk plain HTTP to the reference's registry (a local test registry)
@@ -119,6 +121,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
           "webhook-failure-policy": { type: "string", default: "Fail" },
           "webhook-timeout-seconds": { type: "string", default: "5" },
           "webhook-configuration-name": { type: "string" },
+          "webhook-namespace-selector": { type: "string" },
+          "webhook-object-selector": { type: "string" },
         });
         if (values.help) return (print(io.stdout, USAGE), EXIT.ok);
         if (positionals.length > 0) throw new UsageError(`run takes no arguments (got ${positionals.join(" ")})`);
@@ -182,6 +186,8 @@ function webhookFlags(values: {
   "webhook-failure-policy": string;
   "webhook-timeout-seconds": string;
   "webhook-configuration-name"?: string;
+  "webhook-namespace-selector"?: string;
+  "webhook-object-selector"?: string;
 }) {
   const initImage = values["init-image"];
   if (initImage === undefined || initImage === "") {
@@ -205,7 +211,22 @@ function webhookFlags(values: {
     ...(values["webhook-cert-dir"] !== undefined && { certDir: values["webhook-cert-dir"] }),
     ...(values["webhook-cert-secret"] !== undefined && { certSecret: values["webhook-cert-secret"] }),
     ...(values["webhook-configuration-name"] !== undefined && { configurationName: values["webhook-configuration-name"] }),
+    ...(values["webhook-namespace-selector"] !== undefined && { namespaceSelector: labelSelectorFlag(values["webhook-namespace-selector"], "--webhook-namespace-selector") }),
+    ...(values["webhook-object-selector"] !== undefined && { objectSelector: labelSelectorFlag(values["webhook-object-selector"], "--webhook-object-selector") }),
   };
+}
+
+/** A LabelSelector given as JSON on the command line, e.g. `{"matchLabels":{"modelpack":"enabled"}}`. */
+function labelSelectorFlag(text: string, flag: string): LabelSelector {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new UsageError(`${flag} must be a JSON label selector such as {"matchLabels":{"modelpack":"enabled"}}, not ${text}`);
+  }
+  const parsed = LabelSelector.safeParse(raw);
+  if (!parsed.success) throw new UsageError(`${flag}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "selector"}: ${i.message}`).join("; ")}`);
+  return parsed.data;
 }
 
 /** The value if it is one of `allowed`, else a UsageError naming the flag and the choices. */

@@ -280,10 +280,11 @@ describe("Helm chart", () => {
     expect(result.stderr).toContain(field);
   });
 
-  it("refuses webhook selectors the operator cannot apply yet, with the reason", async () => {
-    const result = await template(["--set", "webhook.objectSelector.matchLabels.modelpack=enabled"]);
-    expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain("--webhook-object-selector");
+  it("passes webhook namespace and object selectors to the operator as JSON flags", async () => {
+    const result = await template(["--set", "webhook.objectSelector.matchLabels.modelpack=enabled", "--set", "webhook.namespaceSelector.matchLabels.team=a"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`--webhook-object-selector={"matchLabels":{"modelpack":"enabled"}}`);
+    expect(result.stdout).toContain(`--webhook-namespace-selector={"matchLabels":{"team":"a"}}`);
   });
 
   describe("helm install against the harness apiserver", () => {

@@ -1,5 +1,6 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import { readFile } from "node:fs/promises";
+import type { LabelSelector } from "../../api/index.js";
 import { createOperator } from "../../controller/operator.js";
 import { createWebhook } from "../../webhook/index.js";
 import { systemClock } from "../../runtime/clock.js";
@@ -31,6 +32,9 @@ export interface RunOptions {
     readonly configurationName?: string;
     readonly initImage: string;
     readonly initImagePullPolicy?: "Always" | "IfNotPresent" | "Never";
+    /** ANDed with the built-in exclusions (the operator's namespace, kube-system). */
+    readonly namespaceSelector?: LabelSelector;
+    readonly objectSelector?: LabelSelector;
   };
 }
 
@@ -103,6 +107,8 @@ export async function runCommand(options: RunOptions, io: CliIo): Promise<number
         timeoutSeconds: w.timeoutSeconds,
         watchNamespaces: options.watchNamespaces,
         ...(w.configurationName !== undefined && { name: w.configurationName }),
+        ...(w.namespaceSelector !== undefined && { namespaceSelector: w.namespaceSelector }),
+        ...(w.objectSelector !== undefined && { objectSelector: w.objectSelector }),
       },
     });
     operator.manager.add(webhook);
