@@ -6,5 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
 echo "== lint"; npx eslint .
+for script in $(git ls-files "*.sh" .ci/run); do bash -n "$script"; done
 echo "== generated files"; bash scripts/check-crds.sh
 echo "== tests"; npx vitest run
