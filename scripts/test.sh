@@ -7,5 +7,6 @@ cd "$(dirname "$0")/.."
 echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
 echo "== lint"; npx eslint .
 for script in $(git ls-files "*.sh" .ci/run); do bash -n "$script"; done
+npx dockerfilelint Dockerfile >/dev/null || npx dockerfilelint Dockerfile
 echo "== generated files"; bash scripts/check-crds.sh
 echo "== tests"; npx vitest run
