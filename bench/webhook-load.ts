@@ -51,4 +51,5 @@ await Promise.all(
 );
 const throughput = done / input.seconds;
 await pool.close();
-console.log(JSON.stringify({ p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1), throughput }));
+const requests = 200 + latencies.length + done;
+console.log(JSON.stringify({ p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1), throughput, requests }));

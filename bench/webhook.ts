@@ -7,12 +7,18 @@ import { selfSignedServingCertificates } from "../src/webhook/index.js";
 import { startInProcessWebhook } from "../test/webhook/fixtures.js";
 
 const run = promisify(execFile);
-const LoadResult = z.object({ p50: z.number(), p99: z.number(), max: z.number(), throughput: z.number() });
-export type LoadResult = z.infer<typeof LoadResult>;
+const LoadOutput = z.object({ p50: z.number(), p99: z.number(), max: z.number(), throughput: z.number(), requests: z.number() });
+/** Latencies and throughput seen by the load generator, and the server's own CPU per review. */
+export type LoadResult = z.infer<typeof LoadOutput> & { readonly cpuMicrosPerReview: number };
 
 async function load(url: string, caPem: string, body: string, options: { rate: number; seconds: number; concurrency: number }): Promise<LoadResult> {
+  // The servers run in this process: its CPU time over the run, per review, is what a review
+  // costs the server, independent of how much CPU the load generator takes on a small machine.
+  const before = process.cpuUsage();
   const { stdout } = await run(join(process.cwd(), "node_modules", ".bin", "tsx"), [join(import.meta.dirname, "webhook-load.ts"), JSON.stringify({ url, caPem, body, ...options })], { maxBuffer: 1 << 20 });
-  return LoadResult.parse(JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}"));
+  const cpu = process.cpuUsage(before);
+  const output = LoadOutput.parse(JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}"));
+  return { ...output, cpuMicrosPerReview: (cpu.user + cpu.system) / output.requests };
 }
 
 /** A bare Node HTTPS server answering every review with a fixed "allowed": the baseline. */
