@@ -1,6 +1,4 @@
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
-import { execFileSync } from "node:child_process";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GROUP, PLURAL, VERSION, type Condition } from "../../src/api/index.js";
 import { createOperator, type Operator } from "../../src/controller/operator.js";
@@ -8,9 +6,9 @@ import { systemClock } from "../../src/runtime/clock.js";
 import { createLogger } from "../../src/runtime/logger.js";
 import { createNamespace, useControlPlane, waitFor } from "../harness/testing.js";
 import { buildModelPackArtifact, pushArtifact } from "../support/publisher.js";
+import { installCrd } from "../support/crd.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
 
-const CRD = join(import.meta.dirname, "..", "..", "crds", "modelpack.dev_modeldeployments.yaml");
 const plane = useControlPlane();
 const files = [{ path: "model.safetensors", content: "weights" }, { path: "config.json", content: "{}" }];
 
@@ -52,8 +50,7 @@ describe("the ModelDeployment controller against a real apiserver and registries
 
   beforeAll(async () => {
     kubeConfig = plane().kubeConfig;
-    execFileSync("kubectl", ["--kubeconfig", plane().kubeconfigPath, "apply", "--server-side", "-f", CRD], { stdio: "pipe" });
-    await waitFor("the CRD to be served", async () => (await custom().listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }).then(() => true).catch(() => undefined)));
+    await installCrd(plane().kubeconfigPath, kubeConfig);
     namespace = await createNamespace(kubeConfig, "md");
     registry = await startRegistry({ kind: "distribution" });
     privateRegistry = await startRegistry({ kind: "distribution", auth: "token" });

@@ -1,15 +1,14 @@
 import { CoordinationV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
-import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { join } from "node:path";
+import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GROUP, PLURAL, VERSION } from "../../src/api/index.js";
-import { pickFreePorts } from "../harness/ports.js";
 import { createNamespace, useControlPlane, waitFor } from "../harness/testing.js";
 import { restartApiserver } from "../runtime/apiserver-restart.js";
 import { buildModelPackArtifact, pushArtifact } from "../support/publisher.js";
+import { installCrd } from "../support/crd.js";
+import { startOperatorProcess, type OperatorProcess } from "../support/operator-process.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
 
-const ROOT = join(import.meta.dirname, "..", "..");
 const plane = useControlPlane();
 
 /**
@@ -22,18 +21,19 @@ describe("the operator process: leader election, crash takeover, apiserver resta
   let namespace: string;
   const children: ChildProcess[] = [];
 
-  const startReplica = async (identityHint: string): Promise<{ child: ChildProcess; port: number }> => {
-    const [port = 0] = await pickFreePorts(1);
-    const child = spawn(join(ROOT, "node_modules", ".bin", "node"), ["--import", "tsx", join(ROOT, "src", "cli", "bin.ts"), "run",
-      "--kubeconfig", plane().kubeconfigPath, "--namespace", namespace, "--watch-namespace", namespace,
-      "--plain-http-registries", registry.host, "--health-bind-address", `127.0.0.1:${port}`, "--log-level", "warn", "--disable-webhook"], {
-      stdio: ["ignore", "ignore", "inherit"],
-      env: { ...process.env, POD_NAME: identityHint },
+  const startReplica = (identity: string): Promise<OperatorProcess> =>
+    startOperatorProcess({
+      kubeconfigPath: plane().kubeconfigPath,
+      plainHttpRegistries: [registry.host],
+      webhook: false,
+      // a replica that does not lead is alive but never ready
+      waitFor: "healthz",
+      args: ["--namespace", namespace, "--watch-namespace", namespace],
+      env: { POD_NAME: identity },
+    }).then((replica) => {
+      children.push(replica.child);
+      return replica;
     });
-    children.push(child);
-    await waitFor(`replica ${identityHint} to serve /healthz`, async () => ((await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.status === 200 ? true : undefined), { timeoutMs: 30_000 });
-    return { child, port };
-  };
   const holder = async (): Promise<string | undefined> =>
     (await kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: "modelpack-operator", namespace }).catch(() => undefined))?.spec?.holderIdentity ?? undefined;
   const apply = (name: string, tag: string) =>
@@ -48,7 +48,7 @@ describe("the operator process: leader election, crash takeover, apiserver resta
 
   beforeAll(async () => {
     kubeConfig = plane().kubeConfig;
-    execFileSync("kubectl", ["--kubeconfig", plane().kubeconfigPath, "apply", "--server-side", "-f", join(ROOT, "crds")], { stdio: "pipe" });
+    await installCrd(plane().kubeconfigPath, kubeConfig);
     namespace = await createNamespace(kubeConfig, "ha");
     registry = await startRegistry({ kind: "distribution" });
     for (const tag of ["v1", "v2", "v3"]) await pushArtifact(registry, "models/ha", tag, await buildModelPackArtifact([{ path: `${tag}.bin`, content: tag }]));

@@ -1,14 +1,12 @@
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GROUP, PLURAL, VERSION } from "../../src/api/index.js";
-import { pickFreePorts } from "../harness/ports.js";
 import { createNamespace, useControlPlane, waitFor } from "../harness/testing.js";
 import { buildModelPackArtifact, pushArtifact } from "../support/publisher.js";
+import { installCrd } from "../support/crd.js";
+import { startOperatorProcess, type OperatorProcess } from "../support/operator-process.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
 
-const ROOT = join(import.meta.dirname, "..", "..");
 const plane = useControlPlane({ full: true });
 
 /**
@@ -20,28 +18,20 @@ describe("modelpack-operator run: a Deployment's pods get the model", () => {
   let kubeConfig: KubeConfig;
   let registry: TestRegistry;
   let namespace: string;
-  let operator: ChildProcess | undefined;
+  let operator: OperatorProcess | undefined;
   let digest: string;
 
   beforeAll(async () => {
     kubeConfig = plane().kubeConfig;
-    execFileSync("kubectl", ["--kubeconfig", plane().kubeconfigPath, "apply", "--server-side", "-f", join(ROOT, "crds")], { stdio: "pipe" });
+    await installCrd(plane().kubeconfigPath, kubeConfig);
     await plane().createFakeNodes(2, { containerRuntimeVersion: "cri-o://1.34.0" });
     namespace = await createNamespace(kubeConfig, "serving");
     registry = await startRegistry({ kind: "distribution" });
     digest = await pushArtifact(registry, "models/tiny", "v1", await buildModelPackArtifact([{ path: "model.safetensors", content: "weights" }]));
-    const [health = 0] = await pickFreePorts(1);
-    operator = spawn(join(ROOT, "node_modules", ".bin", "node"), ["--import", "tsx", join(ROOT, "src", "cli", "bin.ts"), "run",
-      "--kubeconfig", plane().kubeconfigPath, "--namespace", "default", "--plain-http-registries", registry.host,
-      "--health-bind-address", `127.0.0.1:${health}`, "--webhook-bind-address", "127.0.0.1:0", "--webhook-url", "https://127.0.0.1:0/mutate-pods",
-      "--init-image", "registry.example.com/modelpack-operator@sha256:" + "0".repeat(64), "--log-level", "warn"], { stdio: ["ignore", "ignore", "inherit"] });
-    await waitFor("the operator to be ready (caches synced, webhook serving and registered)", async () => ((await fetch(`http://127.0.0.1:${health}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined), { timeoutMs: 60_000 });
+    operator = await startOperatorProcess({ kubeconfigPath: plane().kubeconfigPath, plainHttpRegistries: [registry.host], args: ["--namespace", "default"] });
   });
   afterAll(async () => {
-    if (operator !== undefined && operator.exitCode === null) {
-      operator.kill("SIGTERM");
-      await new Promise((r) => operator?.once("exit", r));
-    }
+    await operator?.stop();
     await registry?.stop();
   });
 

@@ -10,8 +10,6 @@ import {
   type KubeConfig,
   type V1Pod,
 } from "@kubernetes/client-node";
-import { execFileSync } from "node:child_process";
-import { join } from "node:path";
 import { GROUP, PLURAL, VERSION, type ModelDeploymentStatus } from "../../src/api/index.js";
 import { applyStatus } from "../../src/controller/reconciler.js";
 import { systemClock } from "../../src/runtime/clock.js";
@@ -28,25 +26,12 @@ import {
 import { waitFor } from "../harness/testing.js";
 import { INIT_SETTINGS, REGISTRY } from "./fixtures.js";
 
-export const CRD = join(import.meta.dirname, "..", "..", "crds", "modelpack.dev_modeldeployments.yaml");
 export const OPERATOR_NAMESPACE = "modelpack-system";
 
 export const testLogger = () =>
   createLogger({ level: process.env.TEST_LOG_LEVEL === "debug" ? "debug" : "silent" });
 
-/** Applies the CRD and waits until it is served. */
-export async function installCrd(kubeconfigPath: string, kubeConfig: KubeConfig): Promise<void> {
-  execFileSync("kubectl", ["--kubeconfig", kubeconfigPath, "apply", "--server-side", "-f", CRD], {
-    stdio: "pipe",
-  });
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-  await waitFor("the CRD to be served", () =>
-    custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }).then(
-      () => true,
-      () => undefined,
-    ),
-  );
-}
+export { CRD, installCrd } from "../support/crd.js";
 
 /** Creates a ModelDeployment selecting `app: <name>` (or `matchLabels`), mounting at /models/<name>. */
 export async function createModelDeployment(
