@@ -11,6 +11,7 @@
  */
 
 import type { V1Pod } from "@kubernetes/client-node";
+import { memoPerString } from "./memo.js";
 import { HASH_LENGTH, shortHash } from "./names.js";
 
 /** Pod annotations written by the planner, so status can count current and stale pods. */
@@ -35,7 +36,9 @@ export function isValidAnnotationKey(key: string): boolean {
 }
 
 /** The part of both keys after `model.` / `name.`: the name itself, or its shortened, hashed form. */
-function keySuffix(modelDeployment: string): string {
+const keySuffix = memoPerString(computeKeySuffix);
+
+function computeKeySuffix(modelDeployment: string): string {
   const plain = `${DIGEST_KEY}${modelDeployment}`;
   if (plain.length <= ANNOTATION_NAME_MAX_LENGTH && ANNOTATION_NAME.test(plain)) return modelDeployment;
   const room = ANNOTATION_NAME_MAX_LENGTH - DIGEST_KEY.length - 1 - HASH_LENGTH;

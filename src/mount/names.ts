@@ -14,6 +14,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { memoPerString } from "./memo.js";
 
 /** Kubernetes' limit for a DNS-1123 label (volume names, container names). */
 export const DNS_LABEL_MAX_LENGTH = 63;
@@ -54,12 +55,14 @@ export function dnsLabelName(prefix: string, name: string): string {
 }
 
 /** The volume that holds a ModelDeployment's model in the pod (image volume or emptyDir). */
-export const modelVolumeName = (modelDeployment: string): string =>
-  dnsLabelName(MODEL_VOLUME_PREFIX, modelDeployment);
+export const modelVolumeName = memoPerString((modelDeployment) =>
+  dnsLabelName(MODEL_VOLUME_PREFIX, modelDeployment),
+);
 
 /** The init container that pulls a ModelDeployment's model (InitContainer strategy). */
-export const pullContainerName = (modelDeployment: string): string =>
-  dnsLabelName(PULL_CONTAINER_PREFIX, modelDeployment);
+export const pullContainerName = memoPerString((modelDeployment) =>
+  dnsLabelName(PULL_CONTAINER_PREFIX, modelDeployment),
+);
 
 /** The volume that mounts one pull Secret into pull init containers; shared by every target naming it. */
-export const secretVolumeName = (secret: string): string => dnsLabelName(SECRET_VOLUME_PREFIX, secret);
+export const secretVolumeName = memoPerString((secret) => dnsLabelName(SECRET_VOLUME_PREFIX, secret));

@@ -41,6 +41,16 @@ export const pathsOverlap = (a: string, b: string): boolean => isSameOrInside(a,
  * not by us): like normaliseMountPath but never fails; `/` stays `/`.
  */
 export function normalisePodPath(path: string): string {
+  // Most paths are already normal; checking is cheaper than splitting (admission hot path).
+  if (
+    path.length > 1 &&
+    path.charCodeAt(0) === 47 &&
+    !path.endsWith("/") &&
+    !path.includes("//") &&
+    !path.includes("/.")
+  ) {
+    return path;
+  }
   const segments = path.split("/").filter((s) => s !== "" && s !== ".");
   return `/${segments.join("/")}`;
 }

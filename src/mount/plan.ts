@@ -26,11 +26,20 @@ import { imageVolumePieces } from "./image-volume.js";
 import { initContainerPieces } from "./init-container.js";
 import { pointer } from "./json-pointer.js";
 import { matches } from "./matches.js";
+import { memoPerObject } from "./memo.js";
 import { modelVolumeName, pullContainerName } from "./names.js";
 import { PatchBuilder } from "./patch-builder.js";
 import { isSameOrInside, normalisePodPath, pathsOverlap } from "./paths.js";
 import type { CheckedTarget, MountPieces, PlannedVolume } from "./pieces.js";
 import type { InitContainerSettings, JsonPatchOperation, MountPlan, MountTarget } from "./types.js";
+
+/** checkTarget, once per target object and settings object (see memo.ts). */
+const checkedTarget = memoPerObject(checkTarget);
+
+/** The volumes, mount and init container of a checked target, once per target and settings. */
+const piecesOf = memoPerObject((target: CheckedTarget, settings: InitContainerSettings): MountPieces =>
+  target.strategy === "ImageVolume" ? imageVolumePieces(target) : initContainerPieces(target, settings),
+);
 
 /**
  * The patch that mounts every target's model into the pod, or a refusal listing every conflict.
@@ -117,7 +126,7 @@ function checkTargets(
       );
       continue;
     }
-    const result = checkTarget(target, settings);
+    const result = checkedTarget(target, settings);
     if ("problems" in result) problems.push(...result.problems);
     else checked.push(result.target);
   }
@@ -182,10 +191,7 @@ class Planner {
   }
 
   add(target: CheckedTarget): void {
-    const pieces: MountPieces =
-      target.strategy === "ImageVolume"
-        ? imageVolumePieces(target)
-        : initContainerPieces(target, this.#settings);
+    const pieces = piecesOf(target, this.#settings);
     const containers = this.#selectContainers(target);
     for (const planned of pieces.volumes) this.#ensureVolume(planned, target);
     if (pieces.initContainer !== undefined) this.#ensureInitContainer(pieces.initContainer, target);
@@ -296,7 +302,7 @@ class Planner {
     const path = target.mountPath;
     let present = false;
     for (const existing of container.volumeMounts ?? []) {
-      if (matches(mount, existing)) {
+      if (existing.name === mount.name && matches(mount, existing)) {
         present = true;
         continue;
       }
