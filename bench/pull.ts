@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { createHash, randomFillSync } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
@@ -94,6 +95,9 @@ export async function benchPull(options: { gib?: number; layers?: number; runs?:
         await rm(dest, { recursive: true, force: true });
         await rm(join(work, "modctl-store"), { recursive: true, force: true });
         const [cmd, args] = command(dest);
+        // Every tool starts with no dirty pages left by the one before: writeback of another
+        // tool's 2 GiB would otherwise be charged to whoever runs next.
+        execFileSync("sync");
         const m = await measure(cmd, args);
         results.set(name, [...(results.get(name) ?? []), m]);
         await rm(dest, { recursive: true, force: true });

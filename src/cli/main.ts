@@ -3,14 +3,13 @@ import { LabelSelector } from "../api/index.js";
 import { describeError } from "../errors.js";
 import { RegistryError } from "../oci/errors.js";
 import { PullError } from "../puller/errors.js";
-import { inspectCommand } from "./commands/inspect.js";
-import { pullCommand } from "./commands/pull.js";
-import { runCommand } from "./commands/run.js";
-import { validateCommand } from "./commands/validate.js";
 import { EXIT, print, type CliIo } from "./io.js";
 import { UsageError } from "./usage-error.js";
 
 export const VERSION = "0.1.0";
+
+// Each command is imported when it runs: `pull` in an init container should not load the
+// Kubernetes client that only `run` needs (half a second and ~60 MB of memory at start).
 
 const USAGE = `modelpack-operator — run CNCF ModelPack models from OCI registries on Kubernetes
 
@@ -52,13 +51,19 @@ function outputFlag(value: string | undefined): "text" | "json" {
 }
 
 function oneReference(positionals: readonly string[], command: string): string {
-  if (positionals.length !== 1) throw new UsageError(`${command} takes exactly one REFERENCE (got ${positionals.length})`);
+  if (positionals.length !== 1)
+    throw new UsageError(`${command} takes exactly one REFERENCE (got ${positionals.length})`);
   return positionals[0] ?? "";
 }
 
 function parse<T extends NonNullable<ParseArgsConfig["options"]>>(args: string[], options: T) {
   try {
-    return parseArgs({ args, options: { ...options, output: { type: "string" }, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+    return parseArgs({
+      args,
+      options: { ...options, output: { type: "string" }, help: { type: "boolean", short: "h" } },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (err) {
     throw new UsageError(describeError(err));
   }
@@ -80,23 +85,54 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       case "validate": {
         const { values } = parse(rest, { config: { type: "string" }, manifest: { type: "string" } });
         if (values.help) return (print(io.stdout, USAGE), EXIT.ok);
-        return await validateCommand(
-          { ...(values.config !== undefined && { config: values.config }), ...(values.manifest !== undefined && { manifest: values.manifest }), output: outputFlag(values.output) },
+        return await (
+          await import("./commands/validate.js")
+        ).validateCommand(
+          {
+            ...(values.config !== undefined && { config: values.config }),
+            ...(values.manifest !== undefined && { manifest: values.manifest }),
+            output: outputFlag(values.output),
+          },
           io,
         );
       }
       case "inspect": {
         const { values, positionals } = parse(rest, REGISTRY_FLAGS);
         if (values.help) return (print(io.stdout, USAGE), EXIT.ok);
-        return await inspectCommand({ reference: oneReference(positionals, "inspect"), output: outputFlag(values.output), ...registryFlags(values) }, io);
+        return await (
+          await import("./commands/inspect.js")
+        ).inspectCommand(
+          {
+            reference: oneReference(positionals, "inspect"),
+            output: outputFlag(values.output),
+            ...registryFlags(values),
+          },
+          io,
+        );
       }
       case "pull": {
-        const { values, positionals } = parse(rest, { ...REGISTRY_FLAGS, dest: { type: "string" }, concurrency: { type: "string", default: "4" } });
+        const { values, positionals } = parse(rest, {
+          ...REGISTRY_FLAGS,
+          dest: { type: "string" },
+          concurrency: { type: "string", default: "4" },
+        });
         if (values.help) return (print(io.stdout, USAGE), EXIT.ok);
         if (values.dest === undefined || values.dest === "") throw new UsageError("pull needs --dest DIR");
         const concurrency = Number(values.concurrency);
-        if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new UsageError(`--concurrency must be an integer from 1 to 64, not "${values.concurrency}"`);
-        return await pullCommand({ reference: oneReference(positionals, "pull"), dest: values.dest, concurrency, output: outputFlag(values.output), ...registryFlags(values) }, io);
+        if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
+          throw new UsageError(`--concurrency must be an integer from 1 to 64, not "${values.concurrency}"`);
+        return await (
+          await import("./commands/pull.js")
+        ).pullCommand(
+          {
+            reference: oneReference(positionals, "pull"),
+            dest: values.dest,
+            concurrency,
+            output: outputFlag(values.output),
+            ...registryFlags(values),
+          },
+          io,
+        );
       }
       case "run": {
         const { values, positionals } = parse(rest, {
@@ -125,12 +161,21 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
           "webhook-object-selector": { type: "string" },
         });
         if (values.help) return (print(io.stdout, USAGE), EXIT.ok);
-        if (positionals.length > 0) throw new UsageError(`run takes no arguments (got ${positionals.join(" ")})`);
+        if (positionals.length > 0)
+          throw new UsageError(`run takes no arguments (got ${positionals.join(" ")})`);
         const workers = Number(values.workers);
-        if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new UsageError(`--workers must be an integer from 1 to 64, not "${values.workers}"`);
+        if (!Number.isInteger(workers) || workers < 1 || workers > 64)
+          throw new UsageError(`--workers must be an integer from 1 to 64, not "${values.workers}"`);
         const webhook = values["disable-webhook"] === true ? undefined : webhookFlags(values);
-        const list = (value: string | string[] | undefined): string[] => [value ?? []].flat().flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
-        return await runCommand(
+        const list = (value: string | string[] | undefined): string[] =>
+          [value ?? []]
+            .flat()
+            .flatMap((v) => v.split(","))
+            .map((v) => v.trim())
+            .filter((v) => v !== "");
+        return await (
+          await import("./commands/run.js")
+        ).runCommand(
           {
             ...(values.kubeconfig !== undefined && { kubeconfig: values.kubeconfig }),
             ...(values.namespace !== undefined && { namespace: values.namespace }),
@@ -166,7 +211,12 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   }
 }
 
-function registryFlags(values: { "plain-http"?: boolean; "ca-file"?: string; insecure?: boolean; "registry-config"?: string[] }) {
+function registryFlags(values: {
+  "plain-http"?: boolean;
+  "ca-file"?: string;
+  insecure?: boolean;
+  "registry-config"?: string[];
+}) {
   return {
     plainHttp: values["plain-http"] === true,
     insecure: values.insecure === true,
@@ -191,15 +241,26 @@ function webhookFlags(values: {
 }) {
   const initImage = values["init-image"];
   if (initImage === undefined || initImage === "") {
-    throw new UsageError("run needs --init-image IMAGE (the operator's own image, for the InitContainer strategy) or --disable-webhook");
+    throw new UsageError(
+      "run needs --init-image IMAGE (the operator's own image, for the InitContainer strategy) or --disable-webhook",
+    );
   }
-  const failurePolicy = oneOf(values["webhook-failure-policy"], ["Fail", "Ignore"] as const, "--webhook-failure-policy");
+  const failurePolicy = oneOf(
+    values["webhook-failure-policy"],
+    ["Fail", "Ignore"] as const,
+    "--webhook-failure-policy",
+  );
   const timeoutSeconds = Number(values["webhook-timeout-seconds"]);
-  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > 30) throw new UsageError("--webhook-timeout-seconds must be an integer from 1 to 30");
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > 30)
+    throw new UsageError("--webhook-timeout-seconds must be an integer from 1 to 30");
   const pullPolicyFlag = values["init-image-pull-policy"];
-  const pullPolicy = pullPolicyFlag === undefined ? undefined : oneOf(pullPolicyFlag, ["Always", "IfNotPresent", "Never"] as const, "--init-image-pull-policy");
+  const pullPolicy =
+    pullPolicyFlag === undefined
+      ? undefined
+      : oneOf(pullPolicyFlag, ["Always", "IfNotPresent", "Never"] as const, "--init-image-pull-policy");
   const url = values["webhook-url"];
-  if (url !== undefined && !url.startsWith("https://")) throw new UsageError(`--webhook-url must be an https:// URL, not "${url}"`);
+  if (url !== undefined && !url.startsWith("https://"))
+    throw new UsageError(`--webhook-url must be an https:// URL, not "${url}"`);
   return {
     bindAddress: values["webhook-bind-address"],
     service: values["webhook-service"],
@@ -210,9 +271,18 @@ function webhookFlags(values: {
     ...(url !== undefined && { url }),
     ...(values["webhook-cert-dir"] !== undefined && { certDir: values["webhook-cert-dir"] }),
     ...(values["webhook-cert-secret"] !== undefined && { certSecret: values["webhook-cert-secret"] }),
-    ...(values["webhook-configuration-name"] !== undefined && { configurationName: values["webhook-configuration-name"] }),
-    ...(values["webhook-namespace-selector"] !== undefined && { namespaceSelector: labelSelectorFlag(values["webhook-namespace-selector"], "--webhook-namespace-selector") }),
-    ...(values["webhook-object-selector"] !== undefined && { objectSelector: labelSelectorFlag(values["webhook-object-selector"], "--webhook-object-selector") }),
+    ...(values["webhook-configuration-name"] !== undefined && {
+      configurationName: values["webhook-configuration-name"],
+    }),
+    ...(values["webhook-namespace-selector"] !== undefined && {
+      namespaceSelector: labelSelectorFlag(
+        values["webhook-namespace-selector"],
+        "--webhook-namespace-selector",
+      ),
+    }),
+    ...(values["webhook-object-selector"] !== undefined && {
+      objectSelector: labelSelectorFlag(values["webhook-object-selector"], "--webhook-object-selector"),
+    }),
   };
 }
 
@@ -222,16 +292,22 @@ function labelSelectorFlag(text: string, flag: string): LabelSelector {
   try {
     raw = JSON.parse(text);
   } catch {
-    throw new UsageError(`${flag} must be a JSON label selector such as {"matchLabels":{"modelpack":"enabled"}}, not ${text}`);
+    throw new UsageError(
+      `${flag} must be a JSON label selector such as {"matchLabels":{"modelpack":"enabled"}}, not ${text}`,
+    );
   }
   const parsed = LabelSelector.safeParse(raw);
-  if (!parsed.success) throw new UsageError(`${flag}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "selector"}: ${i.message}`).join("; ")}`);
+  if (!parsed.success)
+    throw new UsageError(
+      `${flag}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "selector"}: ${i.message}`).join("; ")}`,
+    );
   return parsed.data;
 }
 
 /** The value if it is one of `allowed`, else a UsageError naming the flag and the choices. */
 function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
   const found = allowed.find((a) => a === value);
-  if (found === undefined) throw new UsageError(`${flag} must be one of ${allowed.join(", ")}, not "${value}"`);
+  if (found === undefined)
+    throw new UsageError(`${flag} must be one of ${allowed.join(", ")}, not "${value}"`);
   return found;
 }

@@ -1,8 +1,11 @@
+import { createWriteStream } from "node:fs";
 import { Transform, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { z } from "zod";
 import { systemClock, type Clock } from "../runtime/clock.js";
 import { exponentialFailureRateLimiter } from "../runtime/rate-limiter.js";
 import { parseChallenges, pullScope, TokenCache, type Challenge } from "./auth.js";
+import { downloadBlobToFile } from "./blob-download.js";
 import { anonymousCredentials, type Credential, type CredentialStore } from "./credentials.js";
 import { DigestVerifier, sha256Digest, verifyBytes } from "./digest.js";
 import { DigestMismatchError, RegistryError, type RegistryErrorCode } from "./errors.js";
@@ -145,7 +148,10 @@ async function readCapped(res: HttpResponse, cap: number, what: string): Promise
   const declared = Number(res.header("content-length") ?? NaN);
   if (declared > cap) {
     await res.discard();
-    throw new RegistryError("TooLarge", `${what} is ${declared} bytes, over the ${cap}-byte limit; refusing to read it`);
+    throw new RegistryError(
+      "TooLarge",
+      `${what} is ${declared} bytes, over the ${cap}-byte limit; refusing to read it`,
+    );
   }
   const chunks: Buffer[] = [];
   let total = 0;
@@ -191,6 +197,8 @@ export class RegistryClient {
   readonly #tokens: TokenCache;
   /** Which scheme each registry asked for, so later requests authenticate up front. */
   readonly #schemes = new Map<string, Challenge>();
+  /** Registries whose blob GETs redirect, so `downloadBlob` goes straight to the general client. */
+  readonly #redirectsBlobs = new Set<string>();
   readonly #content: ContentCache;
   readonly #tags = new Map<string, { digest: string; expiresAt: number }>();
   readonly #inflight = new Map<string, Promise<unknown>>();
@@ -208,7 +216,8 @@ export class RegistryClient {
   async ping(registry: string, signal?: AbortSignal): Promise<void> {
     const res = await this.#send({ registry, operation: "ping", method: "GET", path: "/v2/", signal });
     await res.discard();
-    if (res.status !== 200) throw await this.#failure(res, registry, "ping", `registry ${registry} (GET /v2/)`);
+    if (res.status !== 200)
+      throw await this.#failure(res, registry, "ping", `registry ${registry} (GET /v2/)`);
     this.#emit({ registry, operation: "ping", result: "ok", status: res.status });
   }
 
@@ -238,12 +247,20 @@ export class RegistryClient {
       this.#emit({ registry: ref.registry, operation: "resolve", result: "ok", status: res.status });
       if (digest === undefined) {
         const manifest = await this.getManifest(ref, signal);
-        return { digest: manifest.index?.digest ?? manifest.digest, mediaType: manifest.mediaType, size: manifest.bytes.byteLength };
+        return {
+          digest: manifest.index?.digest ?? manifest.digest,
+          mediaType: manifest.mediaType,
+          size: manifest.bytes.byteLength,
+        };
       }
       this.#rememberTag(key, digest);
       const size = Number(res.header("content-length"));
       const mediaType = res.header("content-type");
-      return { digest, ...(mediaType !== undefined && { mediaType }), ...(Number.isFinite(size) && { size }) };
+      return {
+        digest,
+        ...(mediaType !== undefined && { mediaType }),
+        ...(Number.isFinite(size) && { size }),
+      };
     });
   }
 
@@ -265,7 +282,11 @@ export class RegistryClient {
       const top = await this.#fetchManifest(ref, signal);
       if (!isIndexMediaType(top.mediaType)) return top;
       const index = IndexDocument.safeParse(top.json);
-      if (!index.success) throw new RegistryError("InvalidResponse", `index ${name}@${top.digest} has no valid "manifests" list`);
+      if (!index.success)
+        throw new RegistryError(
+          "InvalidResponse",
+          `index ${name}@${top.digest} has no valid "manifests" list`,
+        );
       const chosen = (this.#options.selectFromIndex ?? onlyManifest)(index.data.manifests);
       if (chosen === undefined) {
         throw new RegistryError(
@@ -274,9 +295,15 @@ export class RegistryClient {
             `reference the manifest you want by digest (${index.data.manifests.map((m) => m.digest).join(", ")})`,
         );
       }
-      const child = await this.#fetchManifest({ registry: ref.registry, repository: ref.repository, digest: chosen.digest }, signal);
+      const child = await this.#fetchManifest(
+        { registry: ref.registry, repository: ref.repository, digest: chosen.digest },
+        signal,
+      );
       if (isIndexMediaType(child.mediaType)) {
-        throw new RegistryError("InvalidResponse", `${name}@${chosen.digest} is a nested index; reference a manifest by digest`);
+        throw new RegistryError(
+          "InvalidResponse",
+          `${name}@${chosen.digest} is a nested index; reference a manifest by digest`,
+        );
       }
       return { ...child, index: { digest: top.digest, mediaType: top.mediaType } };
     });
@@ -290,7 +317,10 @@ export class RegistryClient {
     const cap = this.#options.maxSmallBlobBytes ?? 8 * 1024 * 1024;
     const what = `blob ${ref.registry}/${ref.repository}@${descriptor.digest}`;
     if (descriptor.size > cap) {
-      throw new RegistryError("TooLarge", `${what} declares ${descriptor.size} bytes, over the ${cap}-byte limit for configs`);
+      throw new RegistryError(
+        "TooLarge",
+        `${what} declares ${descriptor.size} bytes, over the ${cap}-byte limit for configs`,
+      );
     }
     const cached = this.#content.get(descriptor.digest);
     if (cached !== undefined) return cached;
@@ -298,7 +328,11 @@ export class RegistryClient {
       const res = await this.#getBlobResponse(ref, descriptor, signal);
       const bytes = await readCapped(res, Math.min(cap, descriptor.size), what);
       if (bytes.byteLength !== descriptor.size) {
-        throw new RegistryError("InvalidResponse", `${what}: received ${bytes.byteLength} bytes, descriptor declares ${descriptor.size}`, { retryable: true });
+        throw new RegistryError(
+          "InvalidResponse",
+          `${what}: received ${bytes.byteLength} bytes, descriptor declares ${descriptor.size}`,
+          { retryable: true },
+        );
       }
       verifyBytes(bytes, descriptor.digest, what);
       this.#content.set(descriptor.digest, bytes);
@@ -345,7 +379,67 @@ export class RegistryClient {
     await this.#http.close();
   }
 
-  async #getBlobResponse(ref: ImageReference, descriptor: Descriptor, signal?: AbortSignal): Promise<HttpResponse> {
+  /**
+   * Downloads a blob into a file (created or truncated, mode 0600), verified against the
+   * descriptor's size and digest; resolves with the byte count. Uses the fast socket path for
+   * the common answer and the general client for everything else (redirects, challenges,
+   * chunked bodies). Throws RegistryError or DigestMismatchError; the caller removes the file.
+   */
+  async downloadBlob(
+    ref: ImageReference,
+    descriptor: Descriptor,
+    path: string,
+    options: { signal?: AbortSignal; onBytes?: (bytes: number) => void } = {},
+  ): Promise<number> {
+    const what = `blob ${ref.registry}/${ref.repository}@${descriptor.digest}`;
+    const onBytes = options.onBytes ?? (() => undefined);
+    this.#checkAllowed(ref.registry);
+    const direct =
+      !this.#redirectsBlobs.has(ref.registry) &&
+      (this.#schemes.has(ref.registry) || this.#credentials.lookup(ref.registry) === undefined);
+    if (direct) {
+      const authorization = await this.#authorization(
+        ref.registry,
+        pullScope(ref.repository),
+        options.signal,
+      );
+      const fast = await downloadBlobToFile(
+        {
+          url: new URL(`/v2/${ref.repository}/blobs/${descriptor.digest}`, this.#baseUrl(ref.registry)),
+          headers: {
+            "user-agent": this.#options.userAgent ?? "modelpack-operator",
+            ...(authorization !== undefined && { authorization }),
+          },
+          ...(this.#options.caPem !== undefined && { caPem: this.#options.caPem }),
+          ...(this.#options.insecureSkipTlsVerify !== undefined && {
+            insecureSkipTlsVerify: this.#options.insecureSkipTlsVerify,
+          }),
+          idleTimeoutMs: this.#options.bodyTimeoutMs ?? 60_000,
+          ...(options.signal !== undefined && { signal: options.signal }),
+        },
+        path,
+        new DigestVerifier(descriptor.digest, descriptor.size, what),
+        onBytes,
+      );
+      if (fast.kind === "done") {
+        this.#emit({ registry: ref.registry, operation: "blob", result: "ok", status: 200 });
+        return fast.bytes;
+      }
+      // Registries that serve blobs from elsewhere (object storage) always redirect: stop trying.
+      if (fast.status >= 300 && fast.status < 400) this.#redirectsBlobs.add(ref.registry);
+    }
+    const stream = await this.openBlob(ref, descriptor, options.signal);
+    stream.on("data", (chunk: Buffer) => onBytes(chunk.byteLength));
+    const file = createWriteStream(path, { mode: 0o600, highWaterMark: 1024 * 1024 });
+    await pipeline(stream, file);
+    return file.bytesWritten;
+  }
+
+  async #getBlobResponse(
+    ref: ImageReference,
+    descriptor: Descriptor,
+    signal?: AbortSignal,
+  ): Promise<HttpResponse> {
     const what = `blob ${ref.registry}/${ref.repository}@${descriptor.digest}`;
     const res = await this.#send({
       registry: ref.registry,
@@ -359,7 +453,10 @@ export class RegistryClient {
     const length = res.header("content-length");
     if (length !== undefined && Number(length) !== descriptor.size) {
       await res.discard();
-      throw new RegistryError("InvalidResponse", `${what}: registry announces ${length} bytes, descriptor declares ${descriptor.size}`);
+      throw new RegistryError(
+        "InvalidResponse",
+        `${what}: registry announces ${length} bytes, descriptor declares ${descriptor.size}`,
+      );
     }
     this.#emit({ registry: ref.registry, operation: "blob", result: "ok", status: res.status });
     return res;
@@ -394,7 +491,12 @@ export class RegistryClient {
         throw new DigestMismatchError(what, announced, digest);
       }
     }
-    if (announced !== undefined && ref.digest !== undefined && announced !== ref.digest && announced.split(":")[0] === ref.digest.split(":")[0]) {
+    if (
+      announced !== undefined &&
+      ref.digest !== undefined &&
+      announced !== ref.digest &&
+      announced.split(":")[0] === ref.digest.split(":")[0]
+    ) {
       throw new DigestMismatchError(`${what} (Docker-Content-Digest)`, ref.digest, announced);
     }
     this.#emit({ registry: ref.registry, operation: "manifest", result: "ok", status: res.status });
@@ -403,11 +505,17 @@ export class RegistryClient {
     return this.#toManifest(ref, digest, bytes, res.header("content-type"));
   }
 
-  #toManifest(ref: ImageReference, digest: string, bytes: Uint8Array, contentType: string | undefined): FetchedManifest {
+  #toManifest(
+    ref: ImageReference,
+    digest: string,
+    bytes: Uint8Array,
+    contentType: string | undefined,
+  ): FetchedManifest {
     const what = `manifest ${ref.registry}/${ref.repository}@${digest}`;
     const json = parseJson(bytes, what);
     const field = MediaTypeField.safeParse(json);
-    const mediaType = (field.success ? field.data.mediaType : undefined) ?? contentType?.split(";")[0]?.trim() ?? "";
+    const mediaType =
+      (field.success ? field.data.mediaType : undefined) ?? contentType?.split(";")[0]?.trim() ?? "";
     return { registry: ref.registry, repository: ref.repository, digest, mediaType, bytes, json };
   }
 
@@ -446,13 +554,19 @@ export class RegistryClient {
   }
 
   /** Builds a RegistryError from a non-success response (the body is read for the registry's own words). */
-  async #failure(res: HttpResponse, registry: string, operation: RegistryRequestEvent["operation"], what: string): Promise<RegistryError> {
+  async #failure(
+    res: HttpResponse,
+    registry: string,
+    operation: RegistryRequestEvent["operation"],
+    what: string,
+  ): Promise<RegistryError> {
     let detail = "";
     if (res.body.readable) {
       try {
         const text = Buffer.from(await readCapped(res, 64 * 1024, what)).toString("utf8");
         const parsed = RegistryErrorBody.safeParse(JSON.parse(text));
-        if (parsed.success) detail = parsed.data.errors.map((e) => [e.code, e.message].filter(Boolean).join(": ")).join("; ");
+        if (parsed.success)
+          detail = parsed.data.errors.map((e) => [e.code, e.message].filter(Boolean).join(": ")).join("; ");
       } catch {
         // a body we cannot read or parse adds nothing
       }
@@ -460,19 +574,26 @@ export class RegistryClient {
     const code = errorCodeFor(res.status);
     const said = detail !== "" ? ` (registry said: ${detail})` : "";
     const hints: Partial<Record<RegistryErrorCode, string>> = {
-      NotFound: "check the repository name and the tag or digest; some registries also answer 404 for private repositories without credentials",
-      Unauthorized: "the registry needs credentials: add a pull secret (dockerconfigjson) or a Docker config entry for this registry",
-      Denied: "the credentials are valid but may not pull this repository: grant pull access or use other credentials",
+      NotFound:
+        "check the repository name and the tag or digest; some registries also answer 404 for private repositories without credentials",
+      Unauthorized:
+        "the registry needs credentials: add a pull secret (dockerconfigjson) or a Docker config entry for this registry",
+      Denied:
+        "the credentials are valid but may not pull this repository: grant pull access or use other credentials",
       RateLimited: "the registry is rate limiting; retrying later",
       ServerError: "the registry failed; retrying later",
     };
     this.#emit({ registry, operation, result: code, status: res.status });
     const retryAfterSeconds = parseRetryAfter(res.header("retry-after"), this.#clock.now());
-    return new RegistryError(code, `${what}: HTTP ${res.status}${said}; ${hints[code] ?? "unexpected answer from the registry"}`, {
-      status: res.status,
-      retryable: RETRYABLE_STATUS.has(res.status),
-      ...(retryAfterSeconds !== undefined && { retryAfterSeconds }),
-    });
+    return new RegistryError(
+      code,
+      `${what}: HTTP ${res.status}${said}; ${hints[code] ?? "unexpected answer from the registry"}`,
+      {
+        status: res.status,
+        retryable: RETRYABLE_STATUS.has(res.status),
+        ...(retryAfterSeconds !== undefined && { retryAfterSeconds }),
+      },
+    );
   }
 
   /**
@@ -492,36 +613,70 @@ export class RegistryClient {
     const url = new URL(req.path, this.#baseUrl(req.registry));
     const scope = req.repository !== undefined ? pullScope(req.repository) : "";
     const maxAttempts = Math.max(1, this.#options.maxAttempts ?? 4);
-    const backoff = exponentialFailureRateLimiter<string>(this.#options.retryBaseDelayMs ?? 200, this.#options.retryMaxDelayMs ?? 10_000);
+    const backoff = exponentialFailureRateLimiter<string>(
+      this.#options.retryBaseDelayMs ?? 200,
+      this.#options.retryMaxDelayMs ?? 10_000,
+    );
     for (let attempt = 1; ; attempt++) {
       try {
         let authorization = await this.#authorization(req.registry, scope, req.signal);
         for (let challenged = false; ; challenged = true) {
-          const headers: Record<string, string> = { "user-agent": this.#options.userAgent ?? "modelpack-operator", ...req.headers };
+          const headers: Record<string, string> = {
+            "user-agent": this.#options.userAgent ?? "modelpack-operator",
+            ...req.headers,
+          };
           if (authorization !== undefined) headers.authorization = authorization;
-          const res = await this.#http.send({ method: req.method, url, headers, ...(req.signal !== undefined && { signal: req.signal }) });
+          const res = await this.#http.send({
+            method: req.method,
+            url,
+            headers,
+            ...(req.signal !== undefined && { signal: req.signal }),
+          });
           if (res.status === 401 && !challenged) {
-            const challenge = parseChallenges(res.header("www-authenticate") ?? "").find((c) => c.scheme === "bearer" || c.scheme === "basic");
+            const challenge = parseChallenges(res.header("www-authenticate") ?? "").find(
+              (c) => c.scheme === "bearer" || c.scheme === "basic",
+            );
             await res.discard();
-            if (challenge === undefined) throw await this.#failure(res, req.registry, req.operation, `${req.method} ${url.pathname}`);
+            if (challenge === undefined)
+              throw await this.#failure(res, req.registry, req.operation, `${req.method} ${url.pathname}`);
             this.#schemes.set(req.registry, challenge);
             this.#tokens.delete(req.registry, scope);
-            authorization = await this.#authorization(req.registry, challenge.params.scope ?? scope, req.signal);
+            authorization = await this.#authorization(
+              req.registry,
+              challenge.params.scope ?? scope,
+              req.signal,
+            );
             if (authorization === undefined) {
-              throw this.#unauthorized(req.registry, `${req.method} ${url.pathname}`, "the registry requires authentication and no credentials are configured for it");
+              throw this.#unauthorized(
+                req.registry,
+                `${req.method} ${url.pathname}`,
+                "the registry requires authentication and no credentials are configured for it",
+              );
             }
             continue;
           }
           if (res.status === 401) {
             await res.discard();
-            throw this.#unauthorized(req.registry, `${req.method} ${url.pathname}`, "the registry rejected the configured credentials");
+            throw this.#unauthorized(
+              req.registry,
+              `${req.method} ${url.pathname}`,
+              "the registry rejected the configured credentials",
+            );
           }
-          if (RETRYABLE_STATUS.has(res.status)) throw await this.#failure(res, req.registry, req.operation, `${req.method} ${url.pathname}`);
+          if (RETRYABLE_STATUS.has(res.status))
+            throw await this.#failure(res, req.registry, req.operation, `${req.method} ${url.pathname}`);
           return res;
         }
       } catch (err) {
-        if (!(err instanceof RegistryError) || !err.retryable || attempt >= maxAttempts || req.signal?.aborted) throw err;
-        const delay = err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : backoff.when(req.path);
+        if (
+          !(err instanceof RegistryError) ||
+          !err.retryable ||
+          attempt >= maxAttempts ||
+          req.signal?.aborted
+        )
+          throw err;
+        const delay =
+          err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : backoff.when(req.path);
         await this.#clock.sleep(delay, req.signal);
       }
     }
@@ -557,24 +712,46 @@ export class RegistryClient {
     if (credential?.kind === "registryToken") return `Bearer ${credential.token}`;
     const cached = this.#tokens.get(registry, scope);
     if (cached !== undefined) return `Bearer ${cached}`;
-    const token = await this.#shared(`token ${registry} ${scope}`, () => this.#fetchToken(registry, challenge, scope, credential, signal));
+    const token = await this.#shared(`token ${registry} ${scope}`, () =>
+      this.#fetchToken(registry, challenge, scope, credential, signal),
+    );
     return `Bearer ${token}`;
   }
 
   /** Asks the challenge's realm for a bearer token (distribution token spec; OAuth2 refresh tokens too). */
-  async #fetchToken(registry: string, challenge: Challenge, scope: string, credential: Credential | undefined, signal?: AbortSignal): Promise<string> {
+  async #fetchToken(
+    registry: string,
+    challenge: Challenge,
+    scope: string,
+    credential: Credential | undefined,
+    signal?: AbortSignal,
+  ): Promise<string> {
     const realm = challenge.params.realm;
-    if (realm === undefined) throw new RegistryError("InvalidResponse", `registry ${registry} sent a Bearer challenge without a realm`);
+    if (realm === undefined)
+      throw new RegistryError(
+        "InvalidResponse",
+        `registry ${registry} sent a Bearer challenge without a realm`,
+      );
     const url = new URL(realm);
     const service = challenge.params.service;
     const headers: Record<string, string> = { "user-agent": this.#options.userAgent ?? "modelpack-operator" };
     let res: HttpResponse;
     if (credential?.kind === "identityToken") {
-      const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: credential.token, client_id: "modelpack-operator" });
+      const form = new URLSearchParams({
+        grant_type: "refresh_token",
+        refresh_token: credential.token,
+        client_id: "modelpack-operator",
+      });
       if (service !== undefined) form.set("service", service);
       if (scope !== "") form.set("scope", scope);
       headers["content-type"] = "application/x-www-form-urlencoded";
-      res = await this.#http.send({ method: "POST", url, headers, body: form.toString(), ...(signal !== undefined && { signal }) });
+      res = await this.#http.send({
+        method: "POST",
+        url,
+        headers,
+        body: form.toString(),
+        ...(signal !== undefined && { signal }),
+      });
     } else {
       if (service !== undefined) url.searchParams.set("service", service);
       if (scope !== "") url.searchParams.set("scope", scope);
@@ -585,15 +762,24 @@ export class RegistryClient {
     }
     if (res.status === 401 || res.status === 403) {
       await res.discard();
-      throw this.#unauthorized(registry, `token request to ${url.origin}${url.pathname}`, credential === undefined ? "the registry requires authentication and no credentials are configured for it" : "the registry rejected the configured credentials");
+      throw this.#unauthorized(
+        registry,
+        `token request to ${url.origin}${url.pathname}`,
+        credential === undefined
+          ? "the registry requires authentication and no credentials are configured for it"
+          : "the registry rejected the configured credentials",
+      );
     }
-    if (res.status !== 200) throw await this.#failure(res, registry, "token", `token request to ${url.origin}${url.pathname}`);
-    const body = TokenResponse.safeParse(parseJson(await readCapped(res, 1024 * 1024, "token response"), "token response"));
+    if (res.status !== 200)
+      throw await this.#failure(res, registry, "token", `token request to ${url.origin}${url.pathname}`);
+    const body = TokenResponse.safeParse(
+      parseJson(await readCapped(res, 1024 * 1024, "token response"), "token response"),
+    );
     const token = body.success ? (body.data.token ?? body.data.access_token) : undefined;
-    if (token === undefined || token === "") throw new RegistryError("InvalidResponse", `the token service of ${registry} answered without a token`);
+    if (token === undefined || token === "")
+      throw new RegistryError("InvalidResponse", `the token service of ${registry} answered without a token`);
     this.#tokens.set(registry, scope, token, body.success ? (body.data.expires_in ?? 60) : 60);
     this.#emit({ registry, operation: "token", result: "ok", status: res.status });
     return token;
   }
 }
-

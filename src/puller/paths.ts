@@ -9,7 +9,10 @@ import { PullError } from "./errors.js";
  */
 export function safeRelativePath(raw: string, what: string): string {
   const refuse = (why: string): never => {
-    throw new PullError("UnsafePath", `${what}: path "${raw}" ${why}; refusing to write outside the destination`);
+    throw new PullError(
+      "UnsafePath",
+      `${what}: path "${raw}" ${why}; refusing to write outside the destination`,
+    );
   };
   if (raw === "" || raw === "." || raw === "./") refuse("is empty");
   if (raw.includes("\0")) refuse("contains a NUL byte");
@@ -18,7 +21,8 @@ export function safeRelativePath(raw: string, what: string): string {
   const segments = raw.split("/");
   if (segments.includes("..")) refuse('contains a ".." segment');
   const normalised = posix.normalize(raw).replace(/\/+$/, "");
-  if (normalised === "" || normalised === "." || normalised.startsWith("../")) refuse("does not name a file inside the destination");
+  if (normalised === "" || normalised === "." || normalised.startsWith("../"))
+    refuse("does not name a file inside the destination");
   return normalised;
 }
 
@@ -52,10 +56,16 @@ export async function prepareParents(dest: string, relPath: string): Promise<voi
       continue;
     }
     if (stat.isSymbolicLink()) {
-      throw new PullError("UnsafePath", `path "${relPath}": parent "${relative(dest, current).split(sep).join("/")}" is a symlink; refusing to write through it`);
+      throw new PullError(
+        "UnsafePath",
+        `path "${relPath}": parent "${relative(dest, current).split(sep).join("/")}" is a symlink; refusing to write through it`,
+      );
     }
     if (!stat.isDirectory()) {
-      throw new PullError("UnsafePath", `path "${relPath}": parent "${relative(dest, current).split(sep).join("/")}" exists and is not a folder`);
+      throw new PullError(
+        "UnsafePath",
+        `path "${relPath}": parent "${relative(dest, current).split(sep).join("/")}" exists and is not a folder`,
+      );
     }
   }
 }

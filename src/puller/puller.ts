@@ -5,13 +5,20 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { z } from "zod";
-import { layerFilePath, OciManifest, parseFileMetadata, parseLayerMediaType, validateManifest, type Issue } from "../modelpack/index.js";
+import {
+  layerFilePath,
+  OciManifest,
+  parseFileMetadata,
+  parseLayerMediaType,
+  validateManifest,
+  type Issue,
+} from "../modelpack/index.js";
 import type { Descriptor, RegistryClient } from "../oci/client.js";
 import { RegistryError } from "../oci/errors.js";
 import { pinnedReference, type ImageReference } from "../oci/reference.js";
 import { PullError } from "./errors.js";
 import { destinationPath, safeRelativePath } from "./paths.js";
-import { createStagingDir, placeEntries, stageStream, type StagedEntry } from "./staging.js";
+import { createStagingDir, placeEntries, type StagedEntry } from "./staging.js";
 import { stageTarLayer, type TarEncoding } from "./tar.js";
 
 export interface PullProgress {
@@ -24,7 +31,12 @@ export interface PullProgress {
 export type PullEvent =
   | { readonly type: "manifest"; readonly digest: string; readonly warnings: readonly Issue[] }
   | { readonly type: "layer-skipped"; readonly digest: string; readonly reason: string }
-  | { readonly type: "layer-retry"; readonly digest: string; readonly attempt: number; readonly error: string }
+  | {
+      readonly type: "layer-retry";
+      readonly digest: string;
+      readonly attempt: number;
+      readonly error: string;
+    }
   | { readonly type: "layer-done"; readonly digest: string; readonly files: number };
 
 export interface PullOptions {
@@ -63,7 +75,10 @@ export interface PullResult {
  */
 export const PULL_STATE_FILE = ".modelpack-pull.json";
 const PullState = z.object({
-  layers: z.record(z.string(), z.object({ files: z.array(z.object({ path: z.string(), size: z.number(), sha256: z.string() })) })),
+  layers: z.record(
+    z.string(),
+    z.object({ files: z.array(z.object({ path: z.string(), size: z.number(), sha256: z.string() })) }),
+  ),
 });
 type PullState = z.infer<typeof PullState>;
 
@@ -131,7 +146,10 @@ export async function pull(options: PullOptions): Promise<PullResult> {
   const validation = validateManifest(manifestFetched.json);
   if (!parsed.success || validation.errors.length > 0) {
     const reasons = validation.errors.map((e) => `${e.path}: ${e.message}`).join("; ");
-    throw new PullError("InvalidArtifact", `${pinned} is not a valid ModelPack manifest: ${reasons || "unreadable manifest"}`);
+    throw new PullError(
+      "InvalidArtifact",
+      `${pinned} is not a valid ModelPack manifest: ${reasons || "unreadable manifest"}`,
+    );
   }
   options.onEvent?.({ type: "manifest", digest: manifestFetched.digest, warnings: validation.warnings });
   const manifest = parsed.data;
@@ -145,7 +163,12 @@ export async function pull(options: PullOptions): Promise<PullResult> {
   const placedBy = new Map<string, number>();
   let placing: Promise<void> = Promise.resolve();
   const files: PulledFile[] = [];
-  const progress = { bytesDone: 0, bytesTotal: plans.reduce((n, p) => n + p.descriptor.size, 0), layersDone: 0, layersTotal: plans.length };
+  const progress = {
+    bytesDone: 0,
+    bytesTotal: plans.reduce((n, p) => n + p.descriptor.size, 0),
+    layersDone: 0,
+    layersTotal: plans.length,
+  };
   const report = (): void => options.onProgress?.({ ...progress });
   let bytesDownloaded = 0;
 
@@ -157,7 +180,9 @@ export async function pull(options: PullOptions): Promise<PullResult> {
   /** Places a verified layer's entries; serialised so "the higher layer index wins" holds. */
   const place = (plan: LayerPlan, entries: StagedEntry[]): Promise<void> => {
     const run = placing.then(async () => {
-      const kept = entries.filter((e) => e.type === "directory" || (placedBy.get(e.path) ?? -1) <= plan.index);
+      const kept = entries.filter(
+        (e) => e.type === "directory" || (placedBy.get(e.path) ?? -1) <= plan.index,
+      );
       await placeEntries(dest, kept, `${pinned}, layer ${plan.index}`);
       for (const e of kept) if (e.type !== "directory") placedBy.set(e.path, plan.index);
     });
@@ -168,13 +193,17 @@ export async function pull(options: PullOptions): Promise<PullResult> {
   const alreadyThere = async (plan: LayerPlan): Promise<boolean> => {
     if (plan.kind === "file") {
       const target = destinationPath(dest, plan.path);
-      return (await isRegularFileOfSize(target, plan.descriptor.size)) && (await sha256File(target)) === plan.descriptor.digest;
+      return (
+        (await isRegularFileOfSize(target, plan.descriptor.size)) &&
+        (await sha256File(target)) === plan.descriptor.digest
+      );
     }
     const recorded = previous.success ? previous.data.layers[plan.descriptor.digest] : undefined;
     if (recorded === undefined) return false;
     for (const file of recorded.files) {
       const target = destinationPath(dest, file.path);
-      if (!(await isRegularFileOfSize(target, file.size)) || (await sha256File(target)) !== file.sha256) return false;
+      if (!(await isRegularFileOfSize(target, file.size)) || (await sha256File(target)) !== file.sha256)
+        return false;
     }
     state.layers[plan.descriptor.digest] = recorded;
     return true;
@@ -185,7 +214,10 @@ export async function pull(options: PullOptions): Promise<PullResult> {
     if (await alreadyThere(plan)) {
       progress.bytesDone += plan.descriptor.size;
       progress.layersDone++;
-      const recorded = plan.kind === "file" ? [{ path: plan.path, size: plan.descriptor.size }] : (state.layers[digest]?.files ?? []);
+      const recorded =
+        plan.kind === "file"
+          ? [{ path: plan.path, size: plan.descriptor.size }]
+          : (state.layers[digest]?.files ?? []);
       for (const f of recorded) files.push({ path: f.path, size: f.size, layer: digest, skipped: true });
       options.onEvent?.({ type: "layer-skipped", digest, reason: "already present and verified" });
       report();
@@ -195,32 +227,57 @@ export async function pull(options: PullOptions): Promise<PullResult> {
     for (let attempt = 1; ; attempt++) {
       let counted = 0;
       try {
-        const layerStaging = join(staging, `layer-${plan.index}`);
-        if (plan.kind === "archive") await mkdir(layerStaging, { mode: 0o700 });
-        const stream: Readable = await client.openBlob(reference, plan.descriptor, abort.signal);
-        // A "data" listener starts the flow: the consumer below must be attached in this same
-        // tick (no await in between), or chunks would be lost.
-        stream.on("data", (chunk: Buffer) => {
-          counted += chunk.byteLength;
-          progress.bytesDone += chunk.byteLength;
+        const onBytes = (bytes: number): void => {
+          counted += bytes;
+          progress.bytesDone += bytes;
           report();
-        });
+        };
         let entries: StagedEntry[];
         if (plan.kind === "file") {
           const staged = join(staging, `${plan.index}.part`);
-          const { size } = await stageStream(stream, staged, { hash: false });
-          entries = [{ type: "file", path: plan.path, staged, mode: plan.mode ?? 0o644, ...(plan.mtime !== undefined && { mtime: plan.mtime }), size, sha256: digest }];
+          const size = await client.downloadBlob(reference, plan.descriptor, staged, {
+            signal: abort.signal,
+            onBytes,
+          });
+          entries = [
+            {
+              type: "file",
+              path: plan.path,
+              staged,
+              mode: plan.mode ?? 0o644,
+              ...(plan.mtime !== undefined && { mtime: plan.mtime }),
+              size,
+              sha256: digest,
+            },
+          ];
         } else {
-          entries = await stageTarLayer(stream, plan.encoding, layerStaging, `${pinned}, layer ${plan.index}`);
+          const layerStaging = join(staging, `layer-${plan.index}`);
+          await mkdir(layerStaging, { mode: 0o700 });
+          const stream: Readable = await client.openBlob(reference, plan.descriptor, abort.signal);
+          // A "data" listener starts the flow: the consumer must be attached in this same tick.
+          stream.on("data", (chunk: Buffer) => onBytes(chunk.byteLength));
+          entries = await stageTarLayer(
+            stream,
+            plan.encoding,
+            layerStaging,
+            `${pinned}, layer ${plan.index}`,
+          );
           state.layers[digest] = {
-            files: entries.flatMap((e) => (e.type === "file" ? [{ path: e.path, size: e.size, sha256: e.sha256 }] : [])),
+            files: entries.flatMap((e) =>
+              e.type === "file" ? [{ path: e.path, size: e.size, sha256: e.sha256 }] : [],
+            ),
           };
         }
         await place(plan, entries);
         bytesDownloaded += counted;
         progress.layersDone++;
-        for (const e of entries) if (e.type === "file") files.push({ path: e.path, size: e.size, layer: digest, skipped: false });
-        options.onEvent?.({ type: "layer-done", digest, files: entries.filter((e) => e.type === "file").length });
+        for (const e of entries)
+          if (e.type === "file") files.push({ path: e.path, size: e.size, layer: digest, skipped: false });
+        options.onEvent?.({
+          type: "layer-done",
+          digest,
+          files: entries.filter((e) => e.type === "file").length,
+        });
         report();
         return;
       } catch (err) {
@@ -236,16 +293,23 @@ export async function pull(options: PullOptions): Promise<PullResult> {
 
   try {
     const queue = [...plans];
-    const workers = Array.from({ length: Math.max(1, Math.min(options.concurrency ?? 4, plans.length)) }, async () => {
-      for (let plan = queue.shift(); plan !== undefined; plan = queue.shift()) {
-        if (abort.signal.aborted) return;
-        await pullLayer(plan);
-      }
-    });
-    const results = await Promise.allSettled(workers.map((w) => w.catch((err: unknown) => {
-      abort.abort(err);
-      throw err;
-    })));
+    const workers = Array.from(
+      { length: Math.max(1, Math.min(options.concurrency ?? 4, plans.length)) },
+      async () => {
+        for (let plan = queue.shift(); plan !== undefined; plan = queue.shift()) {
+          if (abort.signal.aborted) return;
+          await pullLayer(plan);
+        }
+      },
+    );
+    const results = await Promise.allSettled(
+      workers.map((w) =>
+        w.catch((err: unknown) => {
+          abort.abort(err);
+          throw err;
+        }),
+      ),
+    );
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed !== undefined) throw failed.reason;
     if (plans.some((p) => p.kind === "archive")) {

@@ -23,23 +23,15 @@ export type StagedEntry =
   | { readonly type: "symlink"; readonly path: string; readonly target: string };
 
 /** Only permission bits are kept: no setuid/setgid/sticky from untrusted metadata. */
-export const permissionBits = (mode: number | undefined, fallback: number): number => (mode === undefined || mode === 0 ? fallback : mode & 0o777);
+export const permissionBits = (mode: number | undefined, fallback: number): number =>
+  mode === undefined || mode === 0 ? fallback : mode & 0o777;
 
-/**
- * Writes a stream to a private (0600) staging file. With `hash`, also returns the content's
- * sha256 (tar entries need it for the pull state; a raw layer's digest is already verified by
- * the registry client, so hashing it twice would only cost time).
- */
+/** Writes a stream to a private (0600) staging file and returns its size and sha256. */
 export async function stageStream(
   source: Readable | AsyncIterable<Uint8Array>,
   staged: string,
-  options: { hash: boolean },
-): Promise<{ size: number; sha256?: string }> {
+): Promise<{ size: number; sha256: string }> {
   const file = createWriteStream(staged, { mode: 0o600, highWaterMark: 1024 * 1024 });
-  if (!options.hash) {
-    await pipeline(source, file);
-    return { size: file.bytesWritten };
-  }
   const hash = createHash("sha256");
   const hashing = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
@@ -55,13 +47,21 @@ export async function stageStream(
  * Moves verified entries into `dest`. Files are renamed (atomic on one filesystem), so a reader
  * sees either nothing or the whole verified file. Symlinks must stay inside `dest`.
  */
-export async function placeEntries(dest: string, entries: readonly StagedEntry[], what: string): Promise<void> {
+export async function placeEntries(
+  dest: string,
+  entries: readonly StagedEntry[],
+  what: string,
+): Promise<void> {
   for (const entry of entries) {
     const target = destinationPath(dest, entry.path);
     await prepareParents(dest, entry.path);
     if (entry.type === "directory") {
       const existing = await lstat(target).catch(() => undefined);
-      if (existing?.isSymbolicLink()) throw new PullError("UnsafePath", `${what}: folder "${entry.path}" exists as a symlink; refusing to use it`);
+      if (existing?.isSymbolicLink())
+        throw new PullError(
+          "UnsafePath",
+          `${what}: folder "${entry.path}" exists as a symlink; refusing to use it`,
+        );
       if (existing === undefined) await mkdir(target, { mode: permissionBits(entry.mode, 0o755) | 0o700 });
       continue;
     }
@@ -69,7 +69,10 @@ export async function placeEntries(dest: string, entries: readonly StagedEntry[]
       const resolved = resolve(dirname(target), entry.target);
       const rel = relative(resolve(dest), resolved);
       if (entry.target.startsWith("/") || rel.startsWith("..") || rel === "") {
-        throw new PullError("UnsafePath", `${what}: symlink "${entry.path}" points to "${entry.target}", outside the destination; refusing it`);
+        throw new PullError(
+          "UnsafePath",
+          `${what}: symlink "${entry.path}" points to "${entry.target}", outside the destination; refusing it`,
+        );
       }
       await rm(target, { force: true });
       await symlink(entry.target, target);
@@ -77,7 +80,8 @@ export async function placeEntries(dest: string, entries: readonly StagedEntry[]
     }
     await rename(entry.staged, target);
     await chmod(target, permissionBits(entry.mode, 0o644));
-    if (entry.mtime !== undefined && !Number.isNaN(entry.mtime.getTime())) await utimes(target, entry.mtime, entry.mtime);
+    if (entry.mtime !== undefined && !Number.isNaN(entry.mtime.getTime()))
+      await utimes(target, entry.mtime, entry.mtime);
   }
 }
 

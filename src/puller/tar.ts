@@ -15,10 +15,16 @@ export type TarEncoding = "tar" | "tar+gzip" | "tar+zstd";
  * base-256 sizes (files over 8 GiB) are understood by tar-stream. Refused: unsafe names,
  * hard links, device files and FIFOs. The whole source is consumed, so its verification runs.
  */
-export async function stageTarLayer(source: Readable, encoding: TarEncoding, stagingDir: string, what: string): Promise<StagedEntry[]> {
+export async function stageTarLayer(
+  source: Readable,
+  encoding: TarEncoding,
+  stagingDir: string,
+  what: string,
+): Promise<StagedEntry[]> {
   const entries: StagedEntry[] = [];
   const tar = extract();
-  const decompress = encoding === "tar+gzip" ? createGunzip() : encoding === "tar+zstd" ? createZstdDecompress() : undefined;
+  const decompress =
+    encoding === "tar+gzip" ? createGunzip() : encoding === "tar+zstd" ? createZstdDecompress() : undefined;
   const feeding = decompress === undefined ? pipeline(source, tar) : pipeline(source, decompress, tar);
   let counter = 0;
   try {
@@ -30,7 +36,7 @@ export async function stageTarLayer(source: Readable, encoding: TarEncoding, sta
         case "contiguous-file": {
           const path = safeRelativePath(header.name, describe);
           const staged = join(stagingDir, `${counter++}.part`);
-          const { size, sha256 = "" } = await stageStream(bytesOf(entry), staged, { hash: true });
+          const { size, sha256 } = await stageStream(bytesOf(entry), staged);
           entries.push({ type: "file", path, staged, mode: header.mode, mtime: header.mtime, size, sha256 });
           break;
         }
