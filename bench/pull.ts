@@ -90,7 +90,9 @@ export async function benchPull(options: { gib?: number; layers?: number; runs?:
     };
     const results = new Map<string, Measured[]>();
     for (let run = 0; run < runs; run++) {
-      for (const [name, command] of Object.entries(tools)) {
+      // Each run starts with a different tool, so none is always the one after another's cleanup.
+      const order = Object.entries(tools);
+      for (const [name, command] of [...order.slice(run % order.length), ...order.slice(0, run % order.length)]) {
         const dest = join(work, `dest-${run}`);
         await rm(dest, { recursive: true, force: true });
         await rm(join(work, "modctl-store"), { recursive: true, force: true });
@@ -101,7 +103,7 @@ export async function benchPull(options: { gib?: number; layers?: number; runs?:
         const m = await measure(cmd, args);
         results.set(name, [...(results.get(name) ?? []), m]);
         await rm(dest, { recursive: true, force: true });
-        log(`  run ${run + 1}/${runs} ${name}: ${((bytes / MiB) / m.seconds).toFixed(0)} MB/s, peak RSS ${(m.peakRssBytes / MiB).toFixed(0)} MiB`);
+        log(`  run ${run + 1}/${runs} ${name}: ${((bytes / MiB) / m.seconds).toFixed(0)} MB/s, peak RSS ${(m.peakRssBytes / MiB).toFixed(0)} MiB, CPU ${m.cpuSeconds.toFixed(2)} s`);
       }
     }
     const rows = [...results].map(([name, ms]) => ({

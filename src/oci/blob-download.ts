@@ -4,6 +4,7 @@ import { rootCertificates, connect as connectTls, type ConnectionOptions } from 
 import { promisify } from "node:util";
 import type { DigestVerifier } from "./digest.js";
 import { RegistryError } from "./errors.js";
+import { workerHasher, type BufferHasher } from "./hasher.js";
 import { classifyNetworkError } from "./http.js";
 
 const openFile = promisify(open);
@@ -18,6 +19,8 @@ export interface BlobDownload {
   /** Longest silence allowed (connect, headers, or between body bytes). Default 60 s. */
   readonly idleTimeoutMs?: number;
   readonly signal?: AbortSignal;
+  /** Default `workerHasher` (a worker thread when possible). */
+  readonly hasher?: (algorithm: string) => BufferHasher;
 }
 
 /** `done`: written and verified. `fallback`: not a plain 200 with a length; use the general path. */
@@ -70,9 +73,10 @@ function transfer(
   return new Promise((resolve, reject) => {
     const { url } = request;
     const spare = Buffer.allocUnsafeSlow(MIN_READ_BYTES);
-    const free: Buffer[] = Array.from({ length: WRITE_BUFFERS }, () =>
-      Buffer.allocUnsafeSlow(WRITE_BUFFER_BYTES),
-    );
+    const hasher = (request.hasher ?? workerHasher)(verifier.algorithm);
+    const free: Buffer[] = Array.from({ length: WRITE_BUFFERS }, () => hasher.allocate(WRITE_BUFFER_BYTES));
+    /** Per buffer handed on: how many of its write and its hashing are still running. */
+    const holds = new Map<Buffer, number>();
     /** Full (or final) buffers waiting for their write, in file order. */
     const queued: { buffer: Buffer; length: number }[] = [];
     let filling: Buffer | undefined;
@@ -83,32 +87,61 @@ function transfer(
     let received = 0;
     let paused = false;
     let settled = false;
-    const settle = (): void => {
+    let finishing = false;
+    /** How the download ends, held back while a write runs: the caller closes the file after it. */
+    let outcome: (() => void) | undefined;
+    const settle = (then: () => void): void => {
       settled = true;
       request.signal?.removeEventListener("abort", onAbort);
       socket.destroy();
+      outcome = then;
+      if (!writing) outcome();
     };
     const onAbort = (): void => fail(request.signal?.reason);
 
     const fail = (err: unknown): void => {
       if (settled) return;
-      settle();
-      reject(
-        err instanceof RegistryError || (err instanceof Error && err.name === "AbortError")
-          ? err
-          : classifyNetworkError(err, url),
+      hasher.dispose();
+      settle(() =>
+        reject(
+          err instanceof RegistryError || (err instanceof Error && err.name === "AbortError")
+            ? err
+            : classifyNetworkError(err, url),
+        ),
       );
     };
     const maybeDone = (): void => {
-      if (settled || expected < 0 || received < expected || writing || queued.length > 0 || filled > 0)
+      if (finishing || settled || expected < 0 || received < expected || filled > 0) return;
+      if (writing || queued.length > 0 || holds.size > 0) return;
+      finishing = true;
+      hasher.digest().then(
+        (actual) => {
+          if (settled) return;
+          try {
+            verifier.verifyDigest(actual);
+            settle(() => resolve({ kind: "done", bytes: received }));
+          } catch (err) {
+            settle(() => reject(err));
+          }
+        },
+        (err: unknown) =>
+          fail(new RegistryError("InvalidResponse", `${url.href}: ${String(err)}`, { retryable: true })),
+      );
+    };
+    /** Drops one hold on `buffer`; the last one returns it to the pool and resumes reading. */
+    const release = (buffer: Buffer): void => {
+      const left = (holds.get(buffer) ?? 1) - 1;
+      if (left > 0) {
+        holds.set(buffer, left);
         return;
-      settle();
-      try {
-        verifier.verify();
-        resolve({ kind: "done", bytes: received });
-      } catch (err) {
-        reject(err);
       }
+      holds.delete(buffer);
+      free.push(buffer);
+      if (paused && !settled) {
+        paused = false;
+        socket.resume();
+      }
+      maybeDone();
     };
     const writeNext = (): void => {
       if (writing || settled) return;
@@ -117,27 +150,27 @@ function transfer(
       writing = true;
       const writeFrom = (offset: number): void =>
         write(fd, next.buffer, offset, next.length - offset, null, (err, written) => {
-          if (err) return fail(err);
-          if (offset + written < next.length) return writeFrom(offset + written);
+          if (err === null && offset + written < next.length && !settled) return writeFrom(offset + written);
           writing = false;
-          free.push(next.buffer);
-          if (paused && !settled) {
-            paused = false;
-            socket.resume();
-          }
+          if (outcome !== undefined) return outcome();
+          if (err !== null) return fail(err);
+          release(next.buffer);
           writeNext();
-          maybeDone();
         });
       writeFrom(0);
     };
+    /** Hands the buffer being filled on to the file write and the hasher. */
     const queueFilled = (): void => {
       if (filling === undefined || filled === 0) return;
-      queued.push({ buffer: filling, length: filled });
+      const buffer = filling;
+      holds.set(buffer, 2);
+      queued.push({ buffer, length: filled });
+      hasher.update(buffer, filled, () => release(buffer));
       filling = undefined;
       filled = 0;
       writeNext();
     };
-    /** Counts and hashes body bytes; false (after failing) when they are more than announced. */
+    /** Counts body bytes; false (after failing) when they are more than announced. */
     const accept = (chunk: Buffer): boolean => {
       if (received + chunk.length > expected) {
         fail(new RegistryError("InvalidResponse", `${url.href}: more bytes than Content-Length`));
@@ -145,7 +178,7 @@ function transfer(
       }
       received += chunk.length;
       try {
-        verifier.update(chunk);
+        verifier.count(chunk.length);
       } catch (err) {
         fail(err);
         return false;
@@ -204,8 +237,8 @@ function transfer(
       const coded =
         fields.has("transfer-encoding") || (fields.get("content-encoding") ?? "identity") !== "identity";
       if (status !== 200 || !Number.isSafeInteger(length) || coded) {
-        settle();
-        resolve({ kind: "fallback", status });
+        hasher.dispose();
+        settle(() => resolve({ kind: "fallback", status }));
         return undefined;
       }
       expected = length;

@@ -21,7 +21,10 @@ function algorithmOf(digest: string, what: string): Algorithm {
     );
   }
   if (encoded === undefined || !new RegExp(`^[a-f0-9]{${ALGORITHMS[algorithm]}}$`).test(encoded)) {
-    throw new RegistryError("InvalidResponse", `${what}: "${digest}" is not a well-formed ${algorithm} digest`);
+    throw new RegistryError(
+      "InvalidResponse",
+      `${what}: "${digest}" is not a well-formed ${algorithm} digest`,
+    );
   }
   return algorithm;
 }
@@ -60,19 +63,37 @@ export class DigestVerifier {
     return this.#bytes;
   }
 
+  /** The digest algorithm, e.g. `sha256`. */
+  get algorithm(): string {
+    return this.#algorithm;
+  }
+
   update(chunk: Uint8Array): void {
-    this.#bytes += chunk.byteLength;
+    this.count(chunk.byteLength);
+    this.#hash.update(chunk);
+  }
+
+  /**
+   * Counts bytes that are hashed elsewhere (a hash worker, see hasher.ts); throws like `update`
+   * once they exceed the declared size.
+   */
+  count(bytes: number): void {
+    this.#bytes += bytes;
     if (this.expectedSize !== undefined && this.#bytes > this.expectedSize) {
       throw new RegistryError(
         "TooLarge",
         `${this.what}: more than the ${this.expectedSize} bytes its descriptor declares; refusing the rest`,
       );
     }
-    this.#hash.update(chunk);
   }
 
   /** Throws unless the bytes seen match the declared size and digest. */
   verify(): void {
+    this.verifyDigest(`${this.#algorithm}:${this.#hash.digest("hex")}`);
+  }
+
+  /** Throws unless the bytes counted match the declared size and `actual` (`algorithm:hex`) the digest. */
+  verifyDigest(actual: string): void {
     if (this.expectedSize !== undefined && this.#bytes !== this.expectedSize) {
       throw new RegistryError(
         "InvalidResponse",
@@ -80,7 +101,6 @@ export class DigestVerifier {
         { retryable: true },
       );
     }
-    const actual = `${this.#algorithm}:${this.#hash.digest("hex")}`;
     if (actual !== this.expected) throw new DigestMismatchError(this.what, this.expected, actual);
   }
 }
