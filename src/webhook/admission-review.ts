@@ -4,7 +4,8 @@
  *
  * Parsing checks the envelope and what the webhook reads (uid, kind, operation, namespace, the
  * pod's metadata and container names); the rest of the pod is kept as sent, unchecked, for the
- * mount planner. Mutating admission runs before the apiserver validates the pod, but after it
+ * mount planner. The schemas only check (`checkedAs`): the webhook goes on with the object it
+ * parsed, not zod's copy, because copying a whole pod costs more than the rest of an admission. Mutating admission runs before the apiserver validates the pod, but after it
  * decoded it into the typed Pod, so field types are the API's.
  */
 import { z } from "zod";
@@ -16,11 +17,11 @@ export const ADMISSION_KIND = "AdmissionReview";
 const StringMap = z.record(z.string(), z.string());
 
 /** The pod in a CREATE request, as far as the webhook reads it; every other field is kept as sent. */
-export const AdmissionPod = z.looseObject({
+export const AdmissionPod = z.object({
   apiVersion: z.string().optional(),
   kind: z.string().optional(),
   metadata: z
-    .looseObject({
+    .object({
       name: z.string().optional(),
       generateName: z.string().optional(),
       namespace: z.string().optional(),
@@ -28,16 +29,16 @@ export const AdmissionPod = z.looseObject({
       annotations: StringMap.optional(),
     })
     .optional(),
-  spec: z.looseObject({
-    containers: z.array(z.looseObject({ name: z.string() })),
+  spec: z.object({
+    containers: z.array(z.object({ name: z.string() })),
   }),
 });
 export type AdmissionPod = z.infer<typeof AdmissionPod>;
 
-const GroupVersionKind = z.looseObject({ group: z.string(), version: z.string(), kind: z.string() });
+const GroupVersionKind = z.object({ group: z.string(), version: z.string(), kind: z.string() });
 
 /** The request part of an AdmissionReview. `object` is parsed separately, only for pod CREATE. */
-export const AdmissionRequest = z.looseObject({
+export const AdmissionRequest = z.object({
   uid: z.string().min(1),
   kind: GroupVersionKind,
   namespace: z.string().optional(),
@@ -49,12 +50,25 @@ export const AdmissionRequest = z.looseObject({
 export type AdmissionRequest = z.infer<typeof AdmissionRequest>;
 
 /** An AdmissionReview as the apiserver sends it to a webhook registered for v1 only. */
-export const AdmissionReview = z.looseObject({
+export const AdmissionReview = z.object({
   apiVersion: z.literal(ADMISSION_API_VERSION),
   kind: z.literal(ADMISSION_KIND),
   request: AdmissionRequest,
 });
 export type AdmissionReview = z.infer<typeof AdmissionReview>;
+
+/**
+ * `schema.safeParse(value)`, but on success the data is `value` itself with every field the
+ * schema does not name still there (the schemas here have no defaults or transforms, so a value
+ * that passes is already of the schema's type).
+ */
+export function checkedAs<T>(
+  schema: z.ZodType<T>,
+  value: unknown,
+): { success: true; data: T } | { success: false; error: z.ZodError } {
+  const result = schema.safeParse(value);
+  return result.success ? { success: true, data: value as T } : { success: false, error: result.error };
+}
 
 /** `metav1.Status` in a response: why a request was refused. */
 export interface AdmissionStatus {

@@ -11,6 +11,7 @@ import type { Store } from "../runtime/store.js";
 import {
   AdmissionPod,
   allowed,
+  checkedAs,
   denied,
   patched,
   type AdmissionReview,
@@ -56,7 +57,7 @@ export function admit(review: AdmissionReview, context: AdmitContext): Admission
   const { uid } = request;
   if (request.operation !== "CREATE" || request.kind.kind !== "Pod" || request.kind.group !== "")
     return allowed(uid);
-  const parsed = AdmissionPod.safeParse(request.object);
+  const parsed = checkedAs(AdmissionPod, request.object);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new WebhookRequestError(

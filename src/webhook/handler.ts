@@ -16,7 +16,7 @@ import type { Logger } from "../runtime/logger.js";
 import type { KubeObject } from "../runtime/kube-object.js";
 import type { Store } from "../runtime/store.js";
 import type { InitContainerSettings } from "../mount/types.js";
-import { AdmissionReview, resultOf, type AdmissionReviewResponse } from "./admission-review.js";
+import { AdmissionReview, checkedAs, resultOf, type AdmissionReviewResponse } from "./admission-review.js";
 import { admit, type AdmitContext, type PlanMounts } from "./admit.js";
 import { CandidateCache } from "./candidates.js";
 import { WebhookRequestError } from "./errors.js";
@@ -190,7 +190,7 @@ export function parseReview(body: string): AdmissionReview {
   } catch (err) {
     throw new WebhookRequestError("MalformedReview", `the body is not JSON: ${describeError(err)}`);
   }
-  const parsed = AdmissionReview.safeParse(json);
+  const parsed = checkedAs(AdmissionReview, json);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   throw new WebhookRequestError(
