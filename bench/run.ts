@@ -29,9 +29,9 @@ if (selected.has("controller")) {
 }
 
 if (selected.has("webhook")) {
-  const { webhook, bare } = await benchWebhook();
+  const { webhook, unmatched, bare } = await benchWebhook();
   console.log("\nWebhook benchmark: 50 ModelDeployments in the namespace, a matching pod, HTTPS, load from another process");
-  for (const [name, r] of [["modelpack-operator webhook", webhook], ["bare HTTPS server (fixed allow)", bare]] as const) {
+  for (const [name, r] of [["modelpack-operator webhook", webhook], ["  same, a pod nothing selects", unmatched], ["bare HTTPS server (fixed allow)", bare]] as const) {
     console.log(`  ${name.padEnd(32)} p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms at 500/s   throughput ${r.throughput.toFixed(0)}/s   server CPU ${r.cpuMicrosPerReview.toFixed(0)} µs/review (capacity ${(1e6 / r.cpuMicrosPerReview).toFixed(0)}/s per core)`);
   }
   console.log(`  webhook / bare throughput with the load generator on the same cores: ${(webhook.throughput / bare.throughput).toFixed(2)}×; server capacity (CPU per review): ${(bare.cpuMicrosPerReview / webhook.cpuMicrosPerReview).toFixed(2)}× (target ≥ 0.70); p99 at 500/s: ${webhook.p99.toFixed(2)} ms (target < 5 ms)`);

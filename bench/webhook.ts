@@ -43,14 +43,16 @@ async function startBareServer(): Promise<{ url: string; caPem: string; stop: ()
  * pod that one of them selects, against a bare Node HTTPS server with a fixed allow, both driven
  * by a load generator in another process: p50/p99 at 500 reviews/s and throughput at full speed.
  */
-export async function benchWebhook(options: { seconds?: number; rate?: number; concurrency?: number } = {}): Promise<{ webhook: LoadResult; bare: LoadResult }> {
+export async function benchWebhook(options: { seconds?: number; rate?: number; concurrency?: number } = {}): Promise<{ webhook: LoadResult; unmatched: LoadResult; bare: LoadResult }> {
   const settings = { rate: options.rate ?? 500, seconds: options.seconds ?? 5, concurrency: options.concurrency ?? 16 };
   const webhook = await startInProcessWebhook({ count: 50 });
   const bare = await startBareServer();
   try {
     const bareResult = await load(bare.url, bare.caPem, webhook.matchingReviewBody, settings);
     const webhookResult = await load(webhook.url, webhook.caPem, webhook.matchingReviewBody, settings);
-    return { webhook: webhookResult, bare: bareResult };
+    // A pod no ModelDeployment selects: parsed and matched, answered with a plain allow.
+    const unmatched = await load(webhook.url, webhook.caPem, webhook.unmatchedReviewBody, settings);
+    return { webhook: webhookResult, unmatched, bare: bareResult };
   } finally {
     await webhook.stop();
     await bare.stop();
