@@ -164,7 +164,8 @@ try {
   work = await mkdtemp(join(tmpdir(), "modelpack-demo-"));
   const args = JSON.parse(initArgs) as string[];
   const dest = join(work, "model");
-  const pullArgs = args.map((a, i) => (args[i - 1] === "--dest" ? dest : a)).filter((a, i, all) => !(a.startsWith("--registry-config") || all[i - 1] === "--registry-config"));
+  const state = join(work, "pull-state.json");
+  const pullArgs = args.map((a, i) => (args[i - 1] === "--dest" ? dest : args[i - 1] === "--state-file" ? state : a)).filter((a, i, all) => !(a.startsWith("--registry-config") || all[i - 1] === "--registry-config"));
   await cli(pullArgs);
   for (const name of (await readdir(dest, { recursive: true })).map(String).sort()) {
     const info = await stat(join(dest, name));

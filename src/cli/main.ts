@@ -17,6 +17,7 @@ Usage:
   modelpack-operator validate (--config FILE | --manifest FILE) [--output text|json]
   modelpack-operator inspect REFERENCE [--output text|json] [registry flags]
   modelpack-operator pull REFERENCE --dest DIR [--concurrency N] [--output text|json] [registry flags]
+                          [--state-file FILE] [--world-readable]
   modelpack-operator run [--kubeconfig FILE] [--namespace NS] [--watch-namespace NS,…]
                          [--allowed-registries R,…] [--plain-http-registries R,…] [--ca-file FILE]
                          [--health-bind-address HOST:PORT] [--log-level LEVEL] [--workers N]
@@ -32,6 +33,12 @@ Registry flags:
   --insecure              do not verify the registry's TLS certificate (digests are still verified)
   --registry-config FILE  Docker config with credentials (default $DOCKER_CONFIG/config.json,
                           then ~/.docker/config.json); repeat it to try several in order
+
+Pull flags:
+  --state-file FILE       where to record extracted archive layers, so a second pull can verify and
+                          skip them (default DIR/.modelpack-pull.json)
+  --world-readable        make every pulled file and folder readable by all users (the init
+                          container does: the pod's containers may run as another user)
 
 Exit codes: 0 success/valid, 1 invalid artifact or document, 2 usage or local I/O error,
 3 registry or network error.
@@ -115,6 +122,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
           ...REGISTRY_FLAGS,
           dest: { type: "string" },
           concurrency: { type: "string", default: "4" },
+          "state-file": { type: "string" },
+          "world-readable": { type: "boolean", default: false },
         });
         if (values.help) return (print(io.stdout, USAGE), EXIT.ok);
         if (values.dest === undefined || values.dest === "") throw new UsageError("pull needs --dest DIR");
@@ -128,6 +137,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
             reference: oneReference(positionals, "pull"),
             dest: values.dest,
             concurrency,
+            ...(values["state-file"] !== undefined && { stateFile: values["state-file"] }),
+            worldReadable: values["world-readable"],
             output: outputFlag(values.output),
             ...registryFlags(values),
           },

@@ -4,9 +4,8 @@
  * `modelpack-operator pull <repo@digest> --dest <dir> [--plain-http] [--ca-file F] [--registry-config F]...`.
  *
  * Layout inside the init container (its root filesystem is read-only; only these are mounted):
- * - `/modelpack/volume`: the emptyDir, writable; the model is pulled into its `model/` folder, so
- *   anything kept beside that folder stays out of the pod's containers (today the puller still
- *   writes its `.modelpack-pull.json` state file inside `--dest`, where the containers see it);
+ * - `/modelpack/volume`: the emptyDir, writable; the model is pulled into its `model/` folder and
+ *   the puller's state file (`--state-file`) is kept beside it, out of the pod's containers' view;
  * - `/modelpack/registry-config/<secret volume>/config.json`: each pull secret, read-only;
  * - `/modelpack/ca/ca.crt`: the operator's CA bundle, read-only, when it has one.
  *
@@ -27,6 +26,8 @@ export const PULL_VOLUME_PATH = "/modelpack/volume";
 export const MODEL_FOLDER = "model";
 /** The `--dest` of the pull. */
 export const PULL_DEST = `${PULL_VOLUME_PATH}/${MODEL_FOLDER}`;
+/** The `--state-file` of the pull: beside the model folder, so the containers do not see it. */
+export const PULL_STATE = `${PULL_VOLUME_PATH}/.modelpack-pull.json`;
 /** Parent of one folder per pull secret, each holding `config.json`. */
 export const REGISTRY_CONFIG_PATH = "/modelpack/registry-config";
 /** Where the CA bundle ConfigMap is mounted; the file is `ca.crt`. */
@@ -98,6 +99,10 @@ export function pullArgs(target: CheckedTarget, settings: InitContainerSettings)
     target.pinnedReference,
     "--dest",
     PULL_DEST,
+    "--state-file",
+    PULL_STATE,
+    // The pod's containers run as their own users; the puller runs as PULL_UID.
+    "--world-readable",
     ...(settings.plainHttpRegistries.includes(target.registry) ? ["--plain-http"] : []),
     ...(settings.caBundleConfigMap !== undefined ? ["--ca-file", `${CA_PATH}/${CA_KEY}`] : []),
     ...target.pullSecrets.flatMap((s) => [

@@ -236,7 +236,7 @@ describe("planMounts: InitContainer", () => {
           {
             name: "modelpack-pull-llama",
             image: IMAGE,
-            args: ["pull", t.pinnedReference, "--dest", "/modelpack/volume/model"],
+            args: ["pull", t.pinnedReference, "--dest", "/modelpack/volume/model", "--state-file", "/modelpack/volume/.modelpack-pull.json", "--world-readable"],
             volumeMounts: [{ name: "modelpack-model-llama", mountPath: "/modelpack/volume" }],
             resources: RESOURCES,
             securityContext: SECURITY_CONTEXT,
@@ -268,6 +268,9 @@ describe("planMounts: InitContainer", () => {
       t.pinnedReference,
       "--dest",
       "/modelpack/volume/model",
+      "--state-file",
+      "/modelpack/volume/.modelpack-pull.json",
+      "--world-readable",
       "--plain-http",
       "--ca-file",
       "/modelpack/ca/ca.crt",

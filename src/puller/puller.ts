@@ -44,6 +44,17 @@ export interface PullOptions {
   readonly reference: ImageReference;
   /** The folder that receives the model's files; created if missing. */
   readonly dest: string;
+  /**
+   * Where extracted archive layers are recorded (see PULL_STATE_FILE). Default inside `dest`;
+   * the init container keeps it beside the model folder, out of the pod's view.
+   */
+  readonly stateFile?: string;
+  /**
+   * Add read permission for everyone to every file (and read and search to every folder), on
+   * top of the modes from the artifact: the pod's containers may run as another user than the
+   * puller. Default false: modes exactly as the artifact says.
+   */
+  readonly worldReadable?: boolean;
   /** Layers downloaded at once. Default 4. */
   readonly concurrency?: number;
   /** Attempts per layer for retryable failures (resets, truncation, 5xx). Default 3. */
@@ -157,7 +168,7 @@ export async function pull(options: PullOptions): Promise<PullResult> {
   const plans = planLayers(manifest, pinned);
 
   await mkdir(dest, { recursive: true });
-  const statePath = join(dest, PULL_STATE_FILE);
+  const statePath = options.stateFile ?? join(dest, PULL_STATE_FILE);
   const previous = PullState.safeParse(JSON.parse(await readFile(statePath, "utf8").catch(() => "{}")));
   const state: PullState = { layers: {} };
   const placedBy = new Map<string, number>();
@@ -183,7 +194,9 @@ export async function pull(options: PullOptions): Promise<PullResult> {
       const kept = entries.filter(
         (e) => e.type === "directory" || (placedBy.get(e.path) ?? -1) <= plan.index,
       );
-      await placeEntries(dest, kept, `${pinned}, layer ${plan.index}`);
+      await placeEntries(dest, kept, `${pinned}, layer ${plan.index}`, {
+        ...(options.worldReadable === true && { worldReadable: true }),
+      });
       for (const e of kept) if (e.type !== "directory") placedBy.set(e.path, plan.index);
     });
     placing = run.catch(() => undefined);

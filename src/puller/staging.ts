@@ -51,7 +51,10 @@ export async function placeEntries(
   dest: string,
   entries: readonly StagedEntry[],
   what: string,
+  options: { worldReadable?: boolean } = {},
 ): Promise<void> {
+  const fileBits = options.worldReadable === true ? 0o444 : 0;
+  const folderBits = options.worldReadable === true ? 0o555 : 0;
   for (const entry of entries) {
     const target = destinationPath(dest, entry.path);
     await prepareParents(dest, entry.path);
@@ -62,7 +65,11 @@ export async function placeEntries(
           "UnsafePath",
           `${what}: folder "${entry.path}" exists as a symlink; refusing to use it`,
         );
-      if (existing === undefined) await mkdir(target, { mode: permissionBits(entry.mode, 0o755) | 0o700 });
+      if (existing === undefined) {
+        const mode = permissionBits(entry.mode, 0o755) | 0o700 | folderBits;
+        await mkdir(target, { mode });
+        if (folderBits !== 0) await chmod(target, mode); // exact, whatever the umask
+      }
       continue;
     }
     if (entry.type === "symlink") {
@@ -79,7 +86,7 @@ export async function placeEntries(
       continue;
     }
     await rename(entry.staged, target);
-    await chmod(target, permissionBits(entry.mode, 0o644));
+    await chmod(target, permissionBits(entry.mode, 0o644) | fileBits);
     if (entry.mtime !== undefined && !Number.isNaN(entry.mtime.getTime()))
       await utimes(target, entry.mtime, entry.mtime);
   }

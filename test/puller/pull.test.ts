@@ -100,6 +100,21 @@ describe("pull into a folder", () => {
     expect(second.files.every((f) => f.skipped)).toBe(true);
   });
 
+  it("keeps its state file where told and, with worldReadable, lets every user read what it placed", async () => {
+    const { reference } = await publish([
+      { path: "secret-mode.bin", content: "weights", mode: 0o600 },
+      { path: "docs/README.md", content: "# readme\n", encoding: "tar", mode: 0o600 },
+    ]);
+    const dest = await newDir();
+    const stateFile = join(dest, "..", "state.json");
+    await pull({ client, reference, dest, stateFile, worldReadable: true });
+    expect(await tree(dest)).not.toContain(PULL_STATE_FILE);
+    expect(JSON.parse(await readFile(stateFile, "utf8"))).toHaveProperty("layers");
+    for (const file of ["secret-mode.bin", "docs/README.md"]) expect((await stat(join(dest, file))).mode & 0o777).toBe(0o644);
+    const second = await pull({ client, reference, dest, stateFile, worldReadable: true });
+    expect(second.files.every((f) => f.skipped)).toBe(true);
+  });
+
   it("re-downloads a file that was changed on disk", async () => {
     const { reference } = await publish([{ path: "model.safetensors", content: Buffer.alloc(1000, 1) }]);
     const dest = await newDir();

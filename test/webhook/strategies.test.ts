@@ -6,7 +6,7 @@
  * against the registry, produces the model files.
  */
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
@@ -146,11 +146,17 @@ describe("strategies on a cluster that drops image volumes", () => {
 
     const dest = mkdtempSync(join(tmpdir(), "webhook-pull-"));
     try {
-      const local = args.map((arg, i) => (args[i - 1] === "--dest" ? dest : arg));
+      // The init container's own paths, moved under a local folder: the model, and its state beside it.
+      const local = args.map((arg, i) =>
+        args[i - 1] === "--dest" ? join(dest, "model") : args[i - 1] === "--state-file" ? join(dest, "state.json") : arg,
+      );
       const out = new PassThrough();
       const code = await main(local, { stdout: out, stderr: out, env: {} });
       expect(code).toBe(0);
-      for (const file of files) expect(readFileSync(join(dest, file.path), "utf8")).toBe(file.content);
+      for (const file of files) {
+        expect(readFileSync(join(dest, "model", file.path), "utf8")).toBe(file.content);
+        expect(statSync(join(dest, "model", file.path)).mode & 0o444).toBe(0o444); // --world-readable
+      }
     } finally {
       rmSync(dest, { recursive: true, force: true });
     }

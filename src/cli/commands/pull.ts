@@ -12,6 +12,8 @@ export interface PullCommandOptions extends RegistryFlags {
   readonly dest: string;
   readonly concurrency: number;
   readonly output: "text" | "json";
+  readonly stateFile?: string;
+  readonly worldReadable?: boolean;
 }
 
 /**
@@ -29,6 +31,8 @@ export async function pullCommand(options: PullCommandOptions, io: CliIo): Promi
       reference: ref,
       dest: resolve(options.dest),
       concurrency: options.concurrency,
+      ...(options.stateFile !== undefined && { stateFile: resolve(options.stateFile) }),
+      ...(options.worldReadable === true && { worldReadable: true }),
       ...(io.signal !== undefined && { signal: io.signal }),
       onProgress: (p) => progress.update(p),
       onEvent: (event) => {
