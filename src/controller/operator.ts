@@ -17,6 +17,7 @@ import { createWorkQueueMetrics } from "../runtime/queue-metrics.js";
 import { createRateLimitingQueue } from "../runtime/rate-limiting-queue.js";
 import type { Store } from "../runtime/store.js";
 import { ArtifactCache } from "./artifact-cache.js";
+import { CaBundlePublisher } from "./ca-bundle.js";
 import { CapabilityProbe } from "./capability-probe.js";
 import { EventRecorder } from "./events.js";
 import { modelDeploymentKeysForPod } from "./pods.js";
@@ -39,6 +40,10 @@ export interface OperatorOptions {
   /** Registry policy: only these registries (empty: any), these over plain HTTP, this CA bundle. */
   readonly allowedRegistries?: readonly string[];
   readonly plainHttpRegistries?: readonly string[];
+  /**
+   * The registries' CA bundle (PEM). The operator trusts it, and publishes it as ConfigMap
+   * CA_BUNDLE_CONFIGMAP into the namespaces of InitContainer ModelDeployments for their pulls.
+   */
   readonly caPem?: string;
   /** Health and metrics server: `/healthz`, `/readyz`, `/metrics`. Default 127.0.0.1:8081. */
   readonly healthHost?: string;
@@ -156,6 +161,7 @@ export function createOperator(options: OperatorOptions): Operator {
       events: new EventRecorder(kubeConfig, clock, logger),
       pods,
       ...(options.blockedRecheckMs !== undefined && { blockedRecheckMs: options.blockedRecheckMs }),
+      ...(options.caPem !== undefined && { caBundle: new CaBundlePublisher({ kubeConfig, pem: options.caPem, clock }) }),
     }),
   });
   const health = createHealthServer({ host: options.healthHost ?? "127.0.0.1", port: options.healthPort ?? 8081, registry, logger });

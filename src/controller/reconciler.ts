@@ -10,6 +10,7 @@ import type { KubeObject } from "../runtime/kube-object.js";
 import { splitObjectKey } from "../runtime/keys.js";
 import type { Store } from "../runtime/store.js";
 import type { ArtifactCache } from "./artifact-cache.js";
+import { CA_BUNDLE_CONFIGMAP, type CaBundlePublisher } from "./ca-bundle.js";
 import type { CapabilityProbe } from "./capability-probe.js";
 import type { EventRecorder } from "./events.js";
 import { plan, resolveFailure, type Observation, type ResolveFailure } from "./plan.js";
@@ -37,6 +38,11 @@ export interface ModelDeploymentReconcilerOptions {
    * `updatePolicy: Rollout` restarts the owners of stale pods; without it, both are left alone.
    */
   readonly pods?: Store<V1Pod>;
+  /**
+   * The operator's registry CA bundle, published into the namespace of every ModelDeployment
+   * that pulls with an init container (which mounts it) before its status can say Ready.
+   */
+  readonly caBundle?: CaBundlePublisher;
 }
 
 /**
@@ -65,6 +71,17 @@ export function createModelDeploymentReconciler(options: ModelDeploymentReconcil
     const pods = selected === undefined ? undefined : countPods(selected, name, digest);
     const next = plan({ modelDeployment: md, outcome, capabilities, now: new Date(options.clock.now()), ...(pods !== undefined && { pods }) });
 
+    if (options.caBundle !== undefined && next.status.strategy === "InitContainer") {
+      try {
+        await options.caBundle.ensure(namespace, signal);
+      } catch (err) {
+        // Not Ready without it: admitted pods would wait for a ConfigMap that is not there.
+        const cause = err instanceof Error ? err.message : String(err);
+        const message = `cannot publish the registry CA bundle as ConfigMap ${namespace}/${CA_BUNDLE_CONFIGMAP}, which the pull init containers mount: ${cause}; check that the operator may get, create and patch ConfigMaps in this namespace (deploy/rbac.yaml)`;
+        await options.events.record({ apiVersion: API_VERSION, kind: KIND, namespace, name, ...(md.metadata.uid !== undefined && { uid: md.metadata.uid }) }, "Warning", "CABundleNotPublished", message);
+        throw new Error(message, { cause: err });
+      }
+    }
     if (!isDeepStrictEqual(normalise(md.status), normalise(next.status))) {
       await applyStatus(options.kubeConfig, namespace, name, next.status, signal);
       logger.info({ reference: md.spec.model.reference, digest: next.status.resolved?.digest, strategy: next.status.strategy }, "status updated");

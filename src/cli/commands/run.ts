@@ -5,6 +5,7 @@ import { createOperator } from "../../controller/operator.js";
 import { createWebhook } from "../../webhook/index.js";
 import { systemClock } from "../../runtime/clock.js";
 import { createLogger } from "../../runtime/logger.js";
+import { CA_BUNDLE_CONFIGMAP } from "../../controller/ca-bundle.js";
 import { EXIT, type CliIo } from "../io.js";
 import { UsageError } from "../usage-error.js";
 
@@ -97,7 +98,13 @@ export async function runCommand(options: RunOptions, io: CliIo): Promise<number
       store: operator.store,
       hasSynced: () => operator.hasSynced(),
       registry: operator.metrics,
-      settings: { image: w.initImage, ...(w.initImagePullPolicy !== undefined && { imagePullPolicy: w.initImagePullPolicy }), plainHttpRegistries: options.plainHttpRegistries },
+      settings: {
+        image: w.initImage,
+        ...(w.initImagePullPolicy !== undefined && { imagePullPolicy: w.initImagePullPolicy }),
+        plainHttpRegistries: options.plainHttpRegistries,
+        // The operator publishes its CA bundle under this name where init containers pull.
+        ...(caPem !== undefined && { caBundleConfigMap: CA_BUNDLE_CONFIGMAP }),
+      },
       host: bind.host,
       port: bind.port,
       certificates: w.certDir !== undefined ? { mode: "directory", dir: w.certDir } : { mode: "self-managed", ...(w.certSecret !== undefined && { secretName: w.certSecret }) },
