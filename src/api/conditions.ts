@@ -78,6 +78,11 @@ export const Reason = {
   ImageVolumeUnsupported: "ImageVolumeUnsupported",
   /** False: strategy ImageVolume, but the nodes' container runtime cannot mount this artifact. */
   RuntimeCannotMount: "RuntimeCannotMount",
+  /**
+   * False, retried: the init container pulls need the operator's registry CA bundle in the
+   * namespace (ConfigMap modelpack-ca-bundle) and the operator could not write it (often RBAC).
+   */
+  CABundleUnavailable: "CABundleUnavailable",
   // Shared
   /** Unknown, or Reconciling: the step has not been observed for this generation yet. */
   Progressing: "Progressing",

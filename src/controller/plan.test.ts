@@ -70,6 +70,19 @@ describe("plan", () => {
     expect(condition(p.status.conditions, "Ready")?.status).toBe("True");
   });
 
+  it("is not Ready while the InitContainer pulls' CA bundle cannot be published, and retries (Reconciling)", () => {
+    const failure = "cannot write the registry CA bundle as ConfigMap serving/modelpack-ca-bundle: forbidden";
+    const p = plan(observe({ capabilities: containerd, outcome: { inspection: inspection() }, caBundleFailure: failure }));
+    expect(p.status.strategy).toBe("InitContainer");
+    expect(condition(p.status.conditions, "MountSupported")).toMatchObject({ status: "False", reason: "CABundleUnavailable", message: failure });
+    expect(condition(p.status.conditions, "Ready")?.status).toBe("False");
+    expect(condition(p.status.conditions, "Reconciling")).toMatchObject({ status: "True", reason: "CABundleUnavailable" });
+    expect(condition(p.status.conditions, "Stalled")).toBeUndefined();
+    expect(p.events).toContainEqual({ type: "Warning", reason: "CABundleUnavailable", message: failure });
+    // ImageVolume pods do not mount it: the same failure does not matter there.
+    expect(condition(plan(observe({ outcome: { inspection: inspection() }, caBundleFailure: failure })).status.conditions, "Ready")?.status).toBe("True");
+  });
+
   it("stalls a forced ImageVolume the cluster cannot mount", () => {
     const p = plan(observe({ modelDeployment: md({ strategy: "ImageVolume" }), capabilities: { ...crio, imageVolumeField: "dropped" }, outcome: { inspection: inspection() } }));
     expect(p.status.strategy).toBeUndefined();

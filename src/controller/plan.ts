@@ -37,6 +37,11 @@ export interface Observation {
    * when the operator does not watch pods, and then the previous counts are kept.
    */
   readonly pods?: PodCounts;
+  /**
+   * Why the operator's registry CA bundle could not be published into the namespace, when the
+   * InitContainer strategy needs it there (see ca-bundle.ts).
+   */
+  readonly caBundleFailure?: string;
 }
 
 export interface PlannedEvent {
@@ -187,7 +192,12 @@ export function plan(observation: Observation): Plan {
         events.push({ type: "Normal", reason: "ValidationWarnings", message: `${findings} warnings and lint findings; see status.validation` });
       }
       const decision = decideStrategy(md.spec.strategy, observation.capabilities, mountability(inspection.manifest));
-      set(ConditionType.MountSupported, decision.mountSupported.status, decision.mountSupported.reason, decision.mountSupported.message);
+      if (decision.strategy === "InitContainer" && observation.caBundleFailure !== undefined) {
+        set(ConditionType.MountSupported, "False", Reason.CABundleUnavailable, observation.caBundleFailure);
+        events.push({ type: "Warning", reason: Reason.CABundleUnavailable, message: observation.caBundleFailure });
+      } else {
+        set(ConditionType.MountSupported, decision.mountSupported.status, decision.mountSupported.reason, decision.mountSupported.message);
+      }
       if (decision.strategy !== undefined) status.strategy = decision.strategy;
       else delete status.strategy;
     }

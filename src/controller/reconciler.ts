@@ -69,17 +69,18 @@ export function createModelDeploymentReconciler(options: ModelDeploymentReconcil
     const selected = options.pods?.list({ namespace, labelSelector: md.spec.selector });
     const digest = countedDigest(outcome, md.status?.resolved?.digest);
     const pods = selected === undefined ? undefined : countPods(selected, name, digest);
-    const next = plan({ modelDeployment: md, outcome, capabilities, now: new Date(options.clock.now()), ...(pods !== undefined && { pods }) });
-
+    const observation = { modelDeployment: md, outcome, capabilities, now: new Date(options.clock.now()), ...(pods !== undefined && { pods }) };
+    let next = plan(observation);
+    // InitContainer pods mount the operator's CA bundle: publish it before they can be admitted,
+    // and say in status (MountSupported False, so not Ready) when that fails.
+    let caBundleFailure: string | undefined;
     if (options.caBundle !== undefined && next.status.strategy === "InitContainer") {
       try {
         await options.caBundle.ensure(namespace, signal);
       } catch (err) {
-        // Not Ready without it: admitted pods would wait for a ConfigMap that is not there.
         const cause = err instanceof Error ? err.message : String(err);
-        const message = `cannot publish the registry CA bundle as ConfigMap ${namespace}/${CA_BUNDLE_CONFIGMAP}, which the pull init containers mount: ${cause}; check that the operator may get, create and patch ConfigMaps in this namespace (deploy/rbac.yaml)`;
-        await options.events.record({ apiVersion: API_VERSION, kind: KIND, namespace, name, ...(md.metadata.uid !== undefined && { uid: md.metadata.uid }) }, "Warning", "CABundleNotPublished", message);
-        throw new Error(message, { cause: err });
+        caBundleFailure = `cannot write the registry CA bundle as ConfigMap ${namespace}/${CA_BUNDLE_CONFIGMAP}, which the pull init containers mount: ${cause}; check that the operator may create ConfigMaps and get and patch this one in the namespace (deploy/rbac.yaml)`;
+        next = plan({ ...observation, caBundleFailure });
       }
     }
     if (!isDeepStrictEqual(normalise(md.status), normalise(next.status))) {
@@ -113,6 +114,7 @@ export function createModelDeploymentReconciler(options: ModelDeploymentReconcil
       }
     }
 
+    if (caBundleFailure !== undefined) throw new Error(caBundleFailure); // retried with backoff
     const failure: ResolveFailure | undefined = "failure" in outcome ? outcome.failure : undefined;
     if (failure?.transient === true) throw new RegistryError("Unreachable", failure.message, { retryable: true });
     const recheck = options.blockedRecheckMs ?? BLOCKED_RECHECK_MS;
