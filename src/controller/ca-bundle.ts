@@ -7,12 +7,11 @@
  */
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Clock } from "../runtime/clock.js";
-import { kubeRequest } from "../runtime/kube-client.js";
+import { FIELD_MANAGER, serverSideApply } from "../runtime/kube-client.js";
 import { CA_KEY } from "../mount/init-container.js";
 
 /** The ConfigMap the init containers mount (`InitContainerSettings.caBundleConfigMap`). */
 export const CA_BUNDLE_CONFIGMAP = "modelpack-ca-bundle";
-const FIELD_MANAGER = "modelpack-operator";
 const DEFAULT_REFRESH_MS = 10 * 60_000;
 
 /** Publishes the CA bundle into namespaces on demand. */
@@ -38,23 +37,24 @@ export class CaBundlePublisher {
   async ensure(namespace: string, signal?: AbortSignal): Promise<void> {
     const last = this.#published.get(namespace);
     if (last !== undefined && this.#clock.now() - last < this.#refreshMs) return;
-    await kubeRequest(this.#kubeConfig, {
-      method: "PATCH",
-      path: `/api/v1/namespaces/${namespace}/configmaps/${CA_BUNDLE_CONFIGMAP}`,
-      query: { fieldManager: FIELD_MANAGER, force: true },
-      contentType: "application/apply-patch+yaml",
-      body: {
+    await serverSideApply(
+      this.#kubeConfig,
+      `/api/v1/namespaces/${namespace}/configmaps/${CA_BUNDLE_CONFIGMAP}`,
+      {
         apiVersion: "v1",
         kind: "ConfigMap",
         metadata: {
           name: CA_BUNDLE_CONFIGMAP,
           namespace,
-          labels: { "app.kubernetes.io/managed-by": "modelpack-operator", "app.kubernetes.io/component": "ca-bundle" },
+          labels: {
+            "app.kubernetes.io/managed-by": FIELD_MANAGER,
+            "app.kubernetes.io/component": "ca-bundle",
+          },
         },
         data: { [CA_KEY]: this.#pem },
       },
-      ...(signal !== undefined && { signal }),
-    });
+      signal !== undefined ? { signal } : {},
+    );
     this.#published.set(namespace, this.#clock.now());
   }
 }

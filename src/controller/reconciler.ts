@@ -5,7 +5,7 @@ import { RegistryError } from "../oci/errors.js";
 import { parseReference, type ImageReference } from "../oci/reference.js";
 import type { Clock } from "../runtime/clock.js";
 import { TerminalError, type ReconcileResult, type Reconciler } from "../runtime/controller.js";
-import { kubeRequest } from "../runtime/kube-client.js";
+import { serverSideApply } from "../runtime/kube-client.js";
 import type { KubeObject } from "../runtime/kube-object.js";
 import { splitObjectKey } from "../runtime/keys.js";
 import type { Store } from "../runtime/store.js";
@@ -19,8 +19,6 @@ import { loadPullSecrets } from "./pull-secrets.js";
 import { decideRollout, isReadyToRoll, rolloutAnnotation, rolloutMessage } from "./rollout.js";
 import { annotateTemplate, observeOwningWorkloads } from "./workloads.js";
 
-/** The field manager of every status write: stable, so server-side apply owns exactly our fields. */
-export const FIELD_MANAGER = "modelpack-operator";
 /** How soon a ModelDeployment blocked on something a person must fix is looked at again. */
 const BLOCKED_RECHECK_MS = 60_000;
 
@@ -162,14 +160,12 @@ function normalise(status: ModelDeploymentStatus | undefined): unknown {
   return status === undefined ? undefined : JSON.parse(JSON.stringify(status));
 }
 
-/** Server-side apply of the status subresource under FIELD_MANAGER. */
+/** Server-side apply of the status subresource. */
 export async function applyStatus(kubeConfig: KubeConfig, namespace: string, name: string, status: ModelDeploymentStatus, signal?: AbortSignal): Promise<void> {
-  await kubeRequest(kubeConfig, {
-    method: "PATCH",
-    path: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}/${name}/status`,
-    query: { fieldManager: FIELD_MANAGER, force: true },
-    contentType: "application/apply-patch+yaml",
-    body: { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace }, status },
-    ...(signal !== undefined && { signal }),
-  });
+  await serverSideApply(
+    kubeConfig,
+    `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}/${name}/status`,
+    { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace }, status },
+    signal !== undefined ? { signal } : {},
+  );
 }

@@ -9,12 +9,11 @@
  */
 import type { KubeConfig, V1OwnerReference, V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
-import { kubeRequest } from "../runtime/kube-client.js";
+import { FIELD_MANAGER, kubeRequest } from "../runtime/kube-client.js";
 import { isNotFound } from "../runtime/kube-errors.js";
 import { distinctOwners, replicaSetOwner, templatePatch, type ObservedWorkload, type PodOwner, type WorkloadRef } from "./rollout.js";
 
 /** The field manager of the operator's writes. */
-const FIELD_MANAGER = "modelpack-operator";
 
 const PLURALS: Record<PodOwner["kind"], string> = {
   ReplicaSet: "replicasets",

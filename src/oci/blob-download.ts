@@ -4,7 +4,7 @@ import { rootCertificates, connect as connectTls, type ConnectionOptions } from 
 import { promisify } from "node:util";
 import type { DigestVerifier } from "./digest.js";
 import { RegistryError } from "./errors.js";
-import { workerHasher, type BufferHasher } from "./hasher.js";
+import { inlineHasher, workerHasher, type BufferHasher } from "./hasher.js";
 import { classifyNetworkError } from "./http.js";
 
 const openFile = promisify(open);
@@ -37,6 +37,11 @@ const WRITE_BUFFER_BYTES = 1024 * 1024;
 const WRITE_BUFFERS = 4;
 /** The smallest room a read is given; also the spare buffer's size. */
 const MIN_READ_BYTES = 64 * 1024;
+/**
+ * Blobs up to this size (configs, tokenizers, READMEs) are hashed on the calling thread: starting
+ * the hash worker costs more than hashing them.
+ */
+const INLINE_HASH_MAX_BYTES = 8 * 1024 * 1024;
 const MAX_HEADER_BYTES = 64 * 1024;
 
 /**
@@ -73,8 +78,17 @@ function transfer(
   return new Promise((resolve, reject) => {
     const { url } = request;
     const spare = Buffer.allocUnsafeSlow(MIN_READ_BYTES);
-    const hasher = (request.hasher ?? workerHasher)(verifier.algorithm);
-    const free: Buffer[] = Array.from({ length: WRITE_BUFFERS }, () => hasher.allocate(WRITE_BUFFER_BYTES));
+    const size = verifier.expectedSize ?? Infinity;
+    const hasher = (request.hasher ?? (size <= INLINE_HASH_MAX_BYTES ? inlineHasher : workerHasher))(
+      verifier.algorithm,
+    );
+    // A small blob gets buffers of its size (at least one read's room), and one more than it
+    // fills, so it never waits for a buffer.
+    const bufferBytes = Math.min(WRITE_BUFFER_BYTES, Math.max(MIN_READ_BYTES, size));
+    const free: Buffer[] = Array.from(
+      { length: Math.min(WRITE_BUFFERS, Math.ceil(size / bufferBytes) + 1) },
+      () => hasher.allocate(bufferBytes),
+    );
     /** Per buffer handed on: how many of its write and its hashing are still running. */
     const holds = new Map<Buffer, number>();
     /** Full (or final) buffers waiting for their write, in file order. */

@@ -20,6 +20,12 @@ import { request, type Dispatcher } from "undici";
 import { describeError } from "../errors.js";
 import { KubeApiError, kubeApiErrorFromResponse } from "./kube-errors.js";
 
+/**
+ * The field manager of every write the operator makes: stable, so server-side apply owns exactly
+ * the operator's fields and a re-apply by another replica changes nothing.
+ */
+export const FIELD_MANAGER = "modelpack-operator";
+
 /** A query parameter value; undefined leaves the parameter out. */
 export type QueryValue = string | number | boolean | undefined;
 
@@ -62,7 +68,12 @@ async function prepare(kubeConfig: KubeConfig, options: KubeRequestOptions): Pro
   await kubeConfig.applySecurityAuthentication(context);
   const headers: Record<string, string> = { ...context.getHeaders(), accept: "application/json" };
   if (options.body !== undefined) headers["content-type"] = options.contentType ?? "application/json";
-  return { url, what: `${method} ${options.path}`, headers, dispatcher: pooled(kubeConfig, context.getDispatcher()) };
+  return {
+    url,
+    what: `${method} ${options.path}`,
+    headers,
+    dispatcher: pooled(kubeConfig, context.getDispatcher()),
+  };
 }
 
 function retryAfter(headers: Record<string, string | string[] | undefined>): number | undefined {
@@ -85,7 +96,6 @@ function pooled(kubeConfig: KubeConfig, fresh: Dispatcher | undefined): Dispatch
   if (existing !== fresh) fresh.destroy().catch(() => undefined);
   return existing;
 }
-
 
 /** A thrown value as a KubeApiError; the signal's reason when the caller aborted. */
 function transportError(what: string, err: unknown, signal: AbortSignal | undefined): unknown {
@@ -173,4 +183,25 @@ export async function kubeStreamLines(
     if (callbackError) throw callbackError.error;
     throw transportError(prepared.what, err, options.signal);
   }
+}
+
+/**
+ * Server-side apply of `body` at `path` as FIELD_MANAGER, taking over fields others set (force):
+ * the operator is the source of truth for what it applies. Rejects with a KubeApiError.
+ */
+export async function serverSideApply(
+  kubeConfig: KubeConfig,
+  path: string,
+  body: unknown,
+  options: { signal?: AbortSignal; timeoutMs?: number } = {},
+): Promise<void> {
+  await kubeRequest(kubeConfig, {
+    method: "PATCH",
+    path,
+    query: { fieldManager: FIELD_MANAGER, force: true },
+    contentType: "application/apply-patch+yaml",
+    body,
+    ...(options.signal !== undefined && { signal: options.signal }),
+    ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
+  });
 }

@@ -17,12 +17,12 @@
  *   injector may own it.
  */
 import type { KubeConfig } from "@kubernetes/client-node";
-import { kubeRequest } from "../runtime/kube-client.js";
+import { FIELD_MANAGER, serverSideApply } from "../runtime/kube-client.js";
 import type { LabelSelector, LabelSelectorRequirement } from "../runtime/label-selector.js";
 import { MUTATE_PODS_PATH } from "./handler.js";
 
 /** The field manager of everything the operator applies. */
-export const FIELD_MANAGER = "modelpack-operator";
+export { FIELD_MANAGER } from "../runtime/kube-client.js";
 /** Default `metadata.name` of the MutatingWebhookConfiguration. */
 export const DEFAULT_CONFIGURATION_NAME = "modelpack-operator";
 /** The webhook's name, as `kubectl` and the apiserver's denial messages show it. */
@@ -184,15 +184,12 @@ export async function applyWebhookConfiguration(
   signal?: AbortSignal,
 ): Promise<void> {
   const { name } = configuration.metadata;
-  await kubeRequest(kubeConfig, {
-    method: "PATCH",
-    path: `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${encodeURIComponent(name)}`,
-    query: { fieldManager: FIELD_MANAGER, force: true },
-    contentType: "application/apply-patch+yaml",
-    body: configuration,
-    timeoutMs: 15_000,
-    ...(signal !== undefined && { signal }),
-  });
+  await serverSideApply(
+    kubeConfig,
+    `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${encodeURIComponent(name)}`,
+    configuration,
+    { timeoutMs: 15_000, ...(signal !== undefined && { signal }) },
+  );
 }
 
 /** The SANs a serving certificate needs for a client config: the URL's host, or the Service's names. */
