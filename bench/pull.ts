@@ -89,6 +89,9 @@ export async function benchPull(options: { gib?: number; layers?: number; runs?:
       "modctl pull": (dest) => [join(modctl, "modctl"), ["--storage-dir", join(work, "modctl-store"), "--no-progress", "pull", "--plain-http", "--concurrency", "4", "--extract-dir", dest, "--extract-from-remote", ref]],
       "sha256sum (ceiling)": () => ["sha256sum", paths],
     };
+    // BENCH_PULL_TOOLS="oras pull,modctl pull" narrows the run to some tools (investigations).
+    const only = process.env.BENCH_PULL_TOOLS?.split(",").map((t) => t.trim());
+    if (only !== undefined) for (const name of Object.keys(tools)) if (!only.includes(name)) delete tools[name];
     const results = new Map<string, Measured[]>();
     for (let run = 0; run < runs; run++) {
       // Each run starts with a different tool, so none is always the one after another's cleanup.

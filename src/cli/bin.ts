@@ -1,5 +1,11 @@
 #!/usr/bin/env -S node --max-semi-space-size=2
-import { main } from "./main.js";
+import { enableCompileCache } from "node:module";
+
+// V8's compile cache (in $NODE_COMPILE_CACHE, else the temp folder) keeps the bytecode of the
+// modules a command loads: loading `pull` goes from ~150 ms to ~100 ms, time an init container
+// spends before its first byte moves. A cache that cannot be written (read-only root) is skipped.
+enableCompileCache();
+const { main } = await import("./main.js");
 
 // The process entry point: wiring only. A small young generation (--max-semi-space-size=2, in MiB)
 // keeps the operator under ~200 MiB RSS at 2,000 ModelDeployments and costs no measurable speed
@@ -9,4 +15,9 @@ const controller = new AbortController();
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => controller.abort(new Error(`interrupted by ${signal}`)));
 }
-process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal });
+process.exitCode = await main(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  signal: controller.signal,
+});

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { LabelSelector } from "../api/index.js";
+import type * as api from "../api/index.js";
 import { describeError } from "../errors.js";
 import { RegistryError } from "../oci/errors.js";
 import { PullError } from "../puller/errors.js";
@@ -177,7 +177,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         const workers = Number(values.workers);
         if (!Number.isInteger(workers) || workers < 1 || workers > 64)
           throw new UsageError(`--workers must be an integer from 1 to 64, not "${values.workers}"`);
-        const webhook = values["disable-webhook"] === true ? undefined : webhookFlags(values);
+        // The API schemas (zod) load only here: `pull` in an init container starts without them.
+        const { LabelSelector: selectorSchema } = await import("../api/index.js");
+        const webhook = values["disable-webhook"] === true ? undefined : webhookFlags(values, selectorSchema);
         const list = (value: string | string[] | undefined): string[] =>
           [value ?? []]
             .flat()
@@ -236,20 +238,23 @@ function registryFlags(values: {
   };
 }
 
-function webhookFlags(values: {
-  "init-image"?: string;
-  "init-image-pull-policy"?: string;
-  "webhook-bind-address": string;
-  "webhook-url"?: string;
-  "webhook-service": string;
-  "webhook-cert-dir"?: string;
-  "webhook-cert-secret"?: string;
-  "webhook-failure-policy": string;
-  "webhook-timeout-seconds": string;
-  "webhook-configuration-name"?: string;
-  "webhook-namespace-selector"?: string;
-  "webhook-object-selector"?: string;
-}) {
+function webhookFlags(
+  values: {
+    "init-image"?: string;
+    "init-image-pull-policy"?: string;
+    "webhook-bind-address": string;
+    "webhook-url"?: string;
+    "webhook-service": string;
+    "webhook-cert-dir"?: string;
+    "webhook-cert-secret"?: string;
+    "webhook-failure-policy": string;
+    "webhook-timeout-seconds": string;
+    "webhook-configuration-name"?: string;
+    "webhook-namespace-selector"?: string;
+    "webhook-object-selector"?: string;
+  },
+  selectorSchema: typeof api.LabelSelector,
+) {
   const initImage = values["init-image"];
   if (initImage === undefined || initImage === "") {
     throw new UsageError(
@@ -289,16 +294,21 @@ function webhookFlags(values: {
       namespaceSelector: labelSelectorFlag(
         values["webhook-namespace-selector"],
         "--webhook-namespace-selector",
+        selectorSchema,
       ),
     }),
     ...(values["webhook-object-selector"] !== undefined && {
-      objectSelector: labelSelectorFlag(values["webhook-object-selector"], "--webhook-object-selector"),
+      objectSelector: labelSelectorFlag(
+        values["webhook-object-selector"],
+        "--webhook-object-selector",
+        selectorSchema,
+      ),
     }),
   };
 }
 
 /** A LabelSelector given as JSON on the command line, e.g. `{"matchLabels":{"modelpack":"enabled"}}`. */
-function labelSelectorFlag(text: string, flag: string): LabelSelector {
+function labelSelectorFlag(text: string, flag: string, schema: typeof api.LabelSelector): api.LabelSelector {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -307,7 +317,7 @@ function labelSelectorFlag(text: string, flag: string): LabelSelector {
       `${flag} must be a JSON label selector such as {"matchLabels":{"modelpack":"enabled"}}, not ${text}`,
     );
   }
-  const parsed = LabelSelector.safeParse(raw);
+  const parsed = schema.safeParse(raw);
   if (!parsed.success)
     throw new UsageError(
       `${flag}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "selector"}: ${i.message}`).join("; ")}`,

@@ -1,10 +1,10 @@
-import { close, open, write } from "node:fs";
+import { close, open } from "node:fs";
 import { connect as connectTcp, type OnReadOpts, type Socket } from "node:net";
 import { rootCertificates, connect as connectTls, type ConnectionOptions } from "node:tls";
 import { promisify } from "node:util";
 import type { DigestVerifier } from "./digest.js";
 import { RegistryError } from "./errors.js";
-import { inlineHasher, workerHasher, type BufferHasher } from "./hasher.js";
+import { BlobWriteError, inlineWriter, workerWriter, type BlobWriterFactory } from "./blob-writer.js";
 import { classifyNetworkError } from "./http.js";
 
 const openFile = promisify(open);
@@ -19,41 +19,41 @@ export interface BlobDownload {
   /** Longest silence allowed (connect, headers, or between body bytes). Default 60 s. */
   readonly idleTimeoutMs?: number;
   readonly signal?: AbortSignal;
-  /** Default `workerHasher` (a worker thread when possible). */
-  readonly hasher?: (algorithm: string) => BufferHasher;
+  /** Hashes and writes the buffers; default `workerWriter` (a worker thread when possible). */
+  readonly writer?: BlobWriterFactory;
 }
 
 /** `done`: written and verified. `fallback`: not a plain 200 with a length; use the general path. */
 export type BlobDownloadResult =
   { readonly kind: "done"; readonly bytes: number } | { readonly kind: "fallback"; readonly status: number };
 
-// Memory per download is fixed whatever the blob's size: a few write buffers that the socket
-// reads straight into (Node's `onread` with a buffer generator: no allocation and no copy per
-// read), written out one at a time, in order — concurrent writes to one file contend on its
-// inode lock and cost more system time than they save. Reading pauses while every write buffer
-// is full or being written, which is the back-pressure. A small spare buffer takes the response
-// headers and the one read that may follow a pause; its bytes are copied.
-const WRITE_BUFFER_BYTES = 1024 * 1024;
-const WRITE_BUFFERS = 4;
+// Memory per download is fixed whatever the blob's size: a few buffers that the socket reads
+// straight into (Node's `onread` with a buffer generator: no allocation and no copy per read).
+// Each full buffer goes to the blob writer, which hashes and writes it in order (blob-writer.ts)
+// and gives it back; reading pauses while every buffer is out, which is the back-pressure. A
+// small spare buffer takes the response headers and the one read that may follow a pause; its
+// bytes are copied.
+const READ_BUFFER_BYTES = 1024 * 1024;
+const READ_BUFFERS = 4;
 /** The smallest room a read is given; also the spare buffer's size. */
 const MIN_READ_BYTES = 64 * 1024;
 /**
- * Blobs up to this size (configs, tokenizers, READMEs) are hashed on the calling thread: starting
- * the hash worker costs more than hashing them.
+ * Blobs up to this size (configs, tokenizers, READMEs) are hashed and written on the calling
+ * thread: handing them to the worker costs more than the work.
  */
-const INLINE_HASH_MAX_BYTES = 8 * 1024 * 1024;
+const INLINE_MAX_BYTES = 8 * 1024 * 1024;
 const MAX_HEADER_BYTES = 64 * 1024;
 
 /**
  * Downloads a blob straight into a file on the hot path of a pull: one HTTP/1.1 GET on its own
- * connection, socket reads straight into a small pool of write buffers, each chunk hashed where it
- * landed, full buffers written in order, reading paused while the pool is in use. Against undici +
+ * connection, socket reads straight into a small pool of buffers, each full buffer hashed and
+ * written in order by the blob writer, reading paused while the pool is out. Against undici +
  * streams this removes a buffer allocation and several stream hops per 64 KiB, which is most of
  * a pull's CPU after hashing, and bounds memory at about 4 MiB per download. It only handles the
  * common answer — 200 with a Content-Length and no transfer coding; anything else (redirects,
  * 401 challenges, chunked bodies, errors) is reported as `fallback` for the general client.
- * Throws RegistryError (retryable for resets, truncation and timeouts) or DigestMismatchError;
- * the caller removes the file on failure.
+ * Throws RegistryError (retryable for resets, truncation and timeouts), BlobWriteError (the
+ * file could not be written) or DigestMismatchError; the caller removes the file on failure.
  */
 export async function downloadBlobToFile(
   request: BlobDownload,
@@ -63,7 +63,7 @@ export async function downloadBlobToFile(
 ): Promise<BlobDownloadResult> {
   const fd = await openFile(path, "w", 0o600);
   try {
-    return await transfer(request, fd, verifier, onBytes);
+    return await transfer(request, fd, path, verifier, onBytes);
   } finally {
     await closeFile(fd);
   }
@@ -72,6 +72,7 @@ export async function downloadBlobToFile(
 function transfer(
   request: BlobDownload,
   fd: number,
+  path: string,
   verifier: DigestVerifier,
   onBytes: (bytes: number) => void,
 ): Promise<BlobDownloadResult> {
@@ -79,56 +80,55 @@ function transfer(
     const { url } = request;
     const spare = Buffer.allocUnsafeSlow(MIN_READ_BYTES);
     const size = verifier.expectedSize ?? Infinity;
-    const hasher = (request.hasher ?? (size <= INLINE_HASH_MAX_BYTES ? inlineHasher : workerHasher))(
+    const writer = (request.writer ?? (size <= INLINE_MAX_BYTES ? inlineWriter : workerWriter))(
       verifier.algorithm,
+      fd,
     );
     // A small blob gets buffers of its size (at least one read's room), and one more than it
     // fills, so it never waits for a buffer.
-    const bufferBytes = Math.min(WRITE_BUFFER_BYTES, Math.max(MIN_READ_BYTES, size));
+    const bufferBytes = Math.min(READ_BUFFER_BYTES, Math.max(MIN_READ_BYTES, size));
     const free: Buffer[] = Array.from(
-      { length: Math.min(WRITE_BUFFERS, Math.ceil(size / bufferBytes) + 1) },
-      () => hasher.allocate(bufferBytes),
+      { length: Math.min(READ_BUFFERS, Math.ceil(size / bufferBytes) + 1) },
+      () => writer.allocate(bufferBytes),
     );
-    /** Per buffer handed on: how many of its write and its hashing are still running. */
-    const holds = new Map<Buffer, number>();
-    /** Full (or final) buffers waiting for their write, in file order. */
-    const queued: { buffer: Buffer; length: number }[] = [];
+    /** Buffers handed to the writer and not yet given back. */
+    let out = 0;
     let filling: Buffer | undefined;
     let filled = 0;
-    let writing = false;
     let header: Buffer | undefined = Buffer.alloc(0);
     let expected = -1;
     let received = 0;
     let paused = false;
     let settled = false;
     let finishing = false;
-    /** How the download ends, held back while a write runs: the caller closes the file after it. */
+    /** How the download ends, held back while the writer has buffers: the caller closes the file after. */
     let outcome: (() => void) | undefined;
     const settle = (then: () => void): void => {
       settled = true;
       request.signal?.removeEventListener("abort", onAbort);
       socket.destroy();
       outcome = then;
-      if (!writing) outcome();
+      if (out === 0) outcome();
     };
     const onAbort = (): void => fail(request.signal?.reason);
 
     const fail = (err: unknown): void => {
       if (settled) return;
-      hasher.dispose();
+      writer.dispose();
       settle(() =>
         reject(
-          err instanceof RegistryError || (err instanceof Error && err.name === "AbortError")
+          err instanceof RegistryError ||
+            err instanceof BlobWriteError ||
+            (err instanceof Error && err.name === "AbortError")
             ? err
             : classifyNetworkError(err, url),
         ),
       );
     };
     const maybeDone = (): void => {
-      if (finishing || settled || expected < 0 || received < expected || filled > 0) return;
-      if (writing || queued.length > 0 || holds.size > 0) return;
+      if (finishing || settled || expected < 0 || received < expected || filled > 0 || out > 0) return;
       finishing = true;
-      hasher.digest().then(
+      writer.digest().then(
         (actual) => {
           if (settled) return;
           try {
@@ -138,51 +138,40 @@ function transfer(
             settle(() => reject(err));
           }
         },
-        (err: unknown) =>
-          fail(new RegistryError("InvalidResponse", `${url.href}: ${String(err)}`, { retryable: true })),
+        (err: unknown) => fail(err),
       );
     };
-    /** Drops one hold on `buffer`; the last one returns it to the pool and resumes reading. */
-    const release = (buffer: Buffer): void => {
-      const left = (holds.get(buffer) ?? 1) - 1;
-      if (left > 0) {
-        holds.set(buffer, left);
+    /** A buffer the writer gave back: into the pool, and reading resumes if it waited for one. */
+    const giveBack = (buffer: Buffer, err: Error | undefined): void => {
+      out--;
+      if (settled) {
+        if (out === 0) outcome?.();
         return;
       }
-      holds.delete(buffer);
+      if (err !== undefined) {
+        const cause = err instanceof BlobWriteError ? err : new BlobWriteError(err.message);
+        return fail(
+          new BlobWriteError(`cannot write ${path}: ${cause.message}`, {
+            code: cause.code,
+            retryable: cause.retryable,
+          }),
+        );
+      }
       free.push(buffer);
-      if (paused && !settled) {
+      if (paused) {
         paused = false;
         socket.resume();
       }
       maybeDone();
     };
-    const writeNext = (): void => {
-      if (writing || settled) return;
-      const next = queued.shift();
-      if (next === undefined) return;
-      writing = true;
-      const writeFrom = (offset: number): void =>
-        write(fd, next.buffer, offset, next.length - offset, null, (err, written) => {
-          if (err === null && offset + written < next.length && !settled) return writeFrom(offset + written);
-          writing = false;
-          if (outcome !== undefined) return outcome();
-          if (err !== null) return fail(err);
-          release(next.buffer);
-          writeNext();
-        });
-      writeFrom(0);
-    };
-    /** Hands the buffer being filled on to the file write and the hasher. */
+    /** Hands the buffer being filled on to the writer. */
     const queueFilled = (): void => {
       if (filling === undefined || filled === 0) return;
       const buffer = filling;
-      holds.set(buffer, 2);
-      queued.push({ buffer, length: filled });
-      hasher.update(buffer, filled, () => release(buffer));
+      out++;
+      writer.append(buffer, filled, (err) => giveBack(buffer, err));
       filling = undefined;
       filled = 0;
-      writeNext();
     };
     /** Counts body bytes; false (after failing) when they are more than announced. */
     const accept = (chunk: Buffer): boolean => {
@@ -251,7 +240,7 @@ function transfer(
       const coded =
         fields.has("transfer-encoding") || (fields.get("content-encoding") ?? "identity") !== "identity";
       if (status !== 200 || !Number.isSafeInteger(length) || coded) {
-        hasher.dispose();
+        writer.dispose();
         settle(() => resolve({ kind: "fallback", status }));
         return undefined;
       }

@@ -74,7 +74,7 @@ export class DigestVerifier {
   }
 
   /**
-   * Counts bytes that are hashed elsewhere (a hash worker, see hasher.ts); throws like `update`
+   * Counts bytes that are hashed elsewhere (the blob writer thread, see blob-writer.ts); throws like `update`
    * once they exceed the declared size.
    */
   count(bytes: number): void {

@@ -14,6 +14,7 @@ import {
   type Issue,
 } from "../modelpack/index.js";
 import type { Descriptor, RegistryClient } from "../oci/client.js";
+import { BlobWriteError } from "../oci/blob-writer.js";
 import { RegistryError } from "../oci/errors.js";
 import { pinnedReference, type ImageReference } from "../oci/reference.js";
 import { PullError } from "./errors.js";
@@ -297,7 +298,8 @@ export async function pull(options: PullOptions): Promise<PullResult> {
         progress.bytesDone -= counted;
         await rm(join(staging, `${plan.index}.part`), { force: true });
         await rm(join(staging, `layer-${plan.index}`), { recursive: true, force: true });
-        const retryable = err instanceof RegistryError && err.retryable;
+        // A registry hiccup or a stopped writer thread; a full disk or a refused path is not retried.
+        const retryable = (err instanceof RegistryError || err instanceof BlobWriteError) && err.retryable;
         if (!retryable || attempt >= attempts || abort.signal.aborted) throw err;
         options.onEvent?.({ type: "layer-retry", digest, attempt, error: err.message });
       }

@@ -6,15 +6,24 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { downloadBlobToFile, type BlobDownload } from "../../src/oci/blob-download.js";
 import { DigestVerifier } from "../../src/oci/digest.js";
 import { DigestMismatchError } from "../../src/oci/errors.js";
-import { inlineHasher, workerHasher, type BufferHasher } from "../../src/oci/hasher.js";
+import {
+  BlobWriteError,
+  inlineWriter,
+  workerWriter,
+  type BlobWriterFactory,
+} from "../../src/oci/blob-writer.js";
 import { buildModelPackArtifact, pushArtifact } from "../support/publisher.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
 
-/** A hasher that holds on to each buffer for `ms`: the download runs out of buffers and must pause. */
-function slowHasher(ms: number): (algorithm: string) => BufferHasher {
-  return (algorithm) => {
-    const inner = inlineHasher(algorithm);
-    return { ...inner, update: (buffer, length, released) => inner.update(buffer, length, () => setTimeout(released, ms)) };
+/** A writer that holds on to each buffer for `ms`: the download runs out of buffers and must pause. */
+function slowWriter(ms: number): BlobWriterFactory {
+  return (algorithm, fd) => {
+    const inner = inlineWriter(algorithm, fd);
+    return {
+      ...inner,
+      append: (buffer, length, done) =>
+        inner.append(buffer, length, (err) => setTimeout(() => done(err), ms)),
+    };
   };
 }
 
@@ -29,7 +38,12 @@ describe("direct blob download (socket straight into write buffers)", () => {
   beforeAll(async () => {
     registry = await startRegistry({ kind: "distribution" });
     dir = await mkdtemp(join(tmpdir(), "mpo-blob-"));
-    await pushArtifact(registry, "models/big", "v1", await buildModelPackArtifact([{ path: "model.safetensors", content: weights }]));
+    await pushArtifact(
+      registry,
+      "models/big",
+      "v1",
+      await buildModelPackArtifact([{ path: "model.safetensors", content: weights }]),
+    );
     request = { url: new URL(`${registry.url}/v2/models/big/blobs/${digest}`), headers: {} };
   });
   afterAll(async () => {
@@ -38,13 +52,18 @@ describe("direct blob download (socket straight into write buffers)", () => {
   });
 
   it.each([
-    ["on the hash worker", workerHasher],
-    ["inline", inlineHasher],
-    ["with every buffer held up, so reading pauses and resumes", slowHasher(20)],
-  ] as const)("writes the verified bytes %s", async (_name, hasher) => {
+    ["on the writer thread", workerWriter],
+    ["inline", inlineWriter],
+    ["with every buffer held up, so reading pauses and resumes", slowWriter(20)],
+  ] as const)("writes the verified bytes %s", async (_name, writer) => {
     const path = join(dir, `ok-${Math.random()}`);
     let counted = 0;
-    const result = await downloadBlobToFile({ ...request, hasher }, path, new DigestVerifier(digest, weights.length, "blob"), (n) => (counted += n));
+    const result = await downloadBlobToFile(
+      { ...request, writer },
+      path,
+      new DigestVerifier(digest, weights.length, "blob"),
+      (n) => (counted += n),
+    );
     expect(result).toEqual({ kind: "done", bytes: weights.length });
     expect(counted).toBe(weights.length);
     expect((await readFile(path)).equals(weights)).toBe(true);
@@ -53,12 +72,21 @@ describe("direct blob download (socket straight into write buffers)", () => {
   it("rejects bytes that do not match the digest, after the last write", async () => {
     const wrong = `sha256:${"0".repeat(64)}`;
     const path = join(dir, "wrong");
-    await expect(downloadBlobToFile(request, path, new DigestVerifier(wrong, weights.length, "blob"), () => undefined)).rejects.toBeInstanceOf(DigestMismatchError);
+    await expect(
+      downloadBlobToFile(request, path, new DigestVerifier(wrong, weights.length, "blob"), () => undefined),
+    ).rejects.toBeInstanceOf(DigestMismatchError);
     expect((await readFile(path)).length).toBe(weights.length); // every write finished before the file was closed
   });
 
   it("refuses a body larger than the descriptor declares", async () => {
-    await expect(downloadBlobToFile(request, join(dir, "small"), new DigestVerifier(digest, 1024, "blob"), () => undefined)).rejects.toMatchObject({ code: "TooLarge" });
+    await expect(
+      downloadBlobToFile(
+        request,
+        join(dir, "small"),
+        new DigestVerifier(digest, 1024, "blob"),
+        () => undefined,
+      ),
+    ).rejects.toMatchObject({ code: "TooLarge" });
   });
 
   it("stops on abort after reading has paused at least once", async () => {
@@ -70,13 +98,51 @@ describe("direct blob download (socket straight into write buffers)", () => {
       counted += n;
       if (counted > 5 * 1024 * 1024) abort.abort(reason);
     };
-    const download = downloadBlobToFile({ ...request, hasher: slowHasher(50), signal: abort.signal }, join(dir, "aborted"), new DigestVerifier(digest, weights.length, "blob"), onBytes);
+    const download = downloadBlobToFile(
+      { ...request, writer: slowWriter(50), signal: abort.signal },
+      join(dir, "aborted"),
+      new DigestVerifier(digest, weights.length, "blob"),
+      onBytes,
+    );
     await expect(download).rejects.toBe(reason);
     expect(counted).toBeLessThan(weights.length);
   });
 
+  it("fails with the file's name and the system error when a write fails (a full disk), not as a registry error", async () => {
+    const full: BlobWriterFactory = (algorithm, fd) => ({
+      ...inlineWriter(algorithm, fd),
+      append: (_buffer, _length, done) =>
+        setImmediate(() =>
+          done(new BlobWriteError("ENOSPC: no space left on device, write", { code: "ENOSPC" })),
+        ),
+    });
+    const path = join(dir, "full");
+    const err = await downloadBlobToFile(
+      { ...request, writer: full },
+      path,
+      new DigestVerifier(digest, weights.length, "blob"),
+      () => undefined,
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BlobWriteError);
+    expect(err).toMatchObject({
+      code: "ENOSPC",
+      retryable: false,
+      message: `cannot write ${path}: ENOSPC: no space left on device, write`,
+    });
+  });
+
   it("hands anything but a plain 200 to the general client", async () => {
-    const missing = { ...request, url: new URL(`${registry.url}/v2/models/big/blobs/sha256:${"1".repeat(64)}`) };
-    expect(await downloadBlobToFile(missing, join(dir, "missing"), new DigestVerifier(digest, weights.length, "blob"), () => undefined)).toEqual({ kind: "fallback", status: 404 });
+    const missing = {
+      ...request,
+      url: new URL(`${registry.url}/v2/models/big/blobs/sha256:${"1".repeat(64)}`),
+    };
+    expect(
+      await downloadBlobToFile(
+        missing,
+        join(dir, "missing"),
+        new DigestVerifier(digest, weights.length, "blob"),
+        () => undefined,
+      ),
+    ).toEqual({ kind: "fallback", status: 404 });
   });
 });
