@@ -42,14 +42,15 @@ export interface PullBenchResult {
 /**
  * Pulls a multi-layer artifact (default 2 GiB in 4 raw layers) from a loopback registry with our
  * puller, `oras pull` and `modctl pull`, and hashes the same bytes with `sha256sum` as the
- * ceiling, all in one run; medians of `runs` runs each (default 4).
+ * ceiling, all in one run; medians of `runs` runs each (default 8).
  */
 export async function benchPull(options: { gib?: number; layers?: number; runs?: number; log?: (l: string) => void } = {}): Promise<PullBenchResult> {
   const log = options.log ?? ((l: string) => console.log(l));
   const gib = options.gib ?? Number(process.env.BENCH_PULL_GIB ?? 2);
   const layerCount = options.layers ?? 4;
-  // Four runs: with the rotating order below, every tool runs once in every position.
-  const runs = options.runs ?? Number(process.env.BENCH_RUNS ?? 4);
+  // Eight runs: with the rotating order below, every tool runs twice in every position, and one
+  // slow run (they vary by ±20% on a shared 2-core VM) cannot move a median far.
+  const runs = options.runs ?? Number(process.env.BENCH_RUNS ?? 8);
   const total = Math.round(gib * 1024 * MiB);
   const perLayer = Math.floor(total / layerCount);
   const { oras, modctl } = await ensureTools(["oras", "modctl"]);

@@ -130,6 +130,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         const concurrency = Number(values.concurrency);
         if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
           throw new UsageError(`--concurrency must be an integer from 1 to 64, not "${values.concurrency}"`);
+        // The writer threads boot on the other core while the rest of `pull` loads.
+        (await import("../oci/blob-writer.js")).startBlobWriters();
         return await (
           await import("./commands/pull.js")
         ).pullCommand(

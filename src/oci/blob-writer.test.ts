@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -6,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import {
   BlobWriteError,
   inlineWriter,
+  startBlobWriters,
   workerWriter,
   type BlobWriter,
   type BlobWriterFactory,
@@ -120,6 +122,16 @@ describe("blob writers", () => {
       closeSync(readOnly);
     },
   );
+
+  it("started ahead of use, the threads serve downloads and do not keep a process alive", async () => {
+    startBlobWriters();
+    expect((await roundTrip(workerWriter, "sha256", data, 1024 * 1024, 2)).digest).toBe(expected);
+    // A process that only starts them exits by itself (they are unref'd while idle).
+    const script = `import(${JSON.stringify(new URL("./blob-writer.ts", import.meta.url).href)}).then((m) => m.startBlobWriters())`;
+    execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      timeout: 20_000,
+    });
+  });
 
   it("digest of nothing is the empty input's digest; dispose forgets a hash", async () => {
     expect(await workerWriter("sha256", -1).digest()).toBe(`sha256:${createHash("sha256").digest("hex")}`);

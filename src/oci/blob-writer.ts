@@ -113,6 +113,14 @@ export function workerWriter(algorithm: string, fd: number): BlobWriter {
   return worker === undefined ? inlineWriter(algorithm, fd) : worker.writer(algorithm, fd);
 }
 
+/**
+ * Starts the writer threads now, idle and not keeping the process alive: a thread takes ~40 ms of
+ * CPU to boot, which a command can overlap with loading its own modules on the other core.
+ */
+export function startBlobWriters(): void {
+  WriterWorker.warmUp();
+}
+
 function asWriteError(err: { message: string; code?: string | undefined }): BlobWriteError {
   return new BlobWriteError(err.message, { code: err.code });
 }
@@ -184,6 +192,17 @@ class WriterWorker {
    * A worker for one more download: an idle one, a new one while the pool is below its size,
    * else the least busy. Undefined if none can run.
    */
+  static warmUp(): void {
+    while (!WriterWorker.#unavailable && WriterWorker.#pool.length < MAX_WORKERS) {
+      try {
+        WriterWorker.#pool.push(new WriterWorker());
+      } catch {
+        WriterWorker.#unavailable = WriterWorker.#pool.length === 0;
+        return;
+      }
+    }
+  }
+
   static shared(): WriterWorker | undefined {
     if (WriterWorker.#unavailable) return undefined;
     const pool = WriterWorker.#pool;
