@@ -23,7 +23,10 @@ export interface BlobDownload {
   readonly writer?: BlobWriterFactory;
 }
 
-/** `done`: written and verified. `fallback`: not a plain 200 with a length; use the general path. */
+/**
+ * `done`: written and verified. `fallback`: the answer (after any redirects) is not a plain 200
+ * with a length; use the general path.
+ */
 export type BlobDownloadResult =
   { readonly kind: "done"; readonly bytes: number } | { readonly kind: "fallback"; readonly status: number };
 
@@ -31,8 +34,9 @@ export type BlobDownloadResult =
 // straight into (Node's `onread` with a buffer generator: no allocation and no copy per read).
 // Each full buffer goes to the blob writer, which hashes and writes it in order (blob-writer.ts)
 // and gives it back; reading pauses while every buffer is out, which is the back-pressure. A
-// small spare buffer takes the response headers and the one read that may follow a pause; its
-// bytes are copied.
+// small spare buffer takes the response headers and any read that comes while every buffer is out
+// (a paused TLS socket still hands over the records it has decrypted); those bytes are copied and
+// wait, in order, for the next buffer.
 const READ_BUFFER_BYTES = 1024 * 1024;
 const READ_BUFFERS = 4;
 /** The smallest room a read is given; also the spare buffer's size. */
@@ -43,6 +47,7 @@ const MIN_READ_BYTES = 64 * 1024;
  */
 const INLINE_MAX_BYTES = 8 * 1024 * 1024;
 const MAX_HEADER_BYTES = 64 * 1024;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /**
  * Downloads a blob straight into a file on the hot path of a pull: one HTTP/1.1 GET on its own
@@ -50,8 +55,9 @@ const MAX_HEADER_BYTES = 64 * 1024;
  * written in order by the blob writer, reading paused while the pool is out. Against undici +
  * streams this removes a buffer allocation and several stream hops per 64 KiB, which is most of
  * a pull's CPU after hashing, and bounds memory at about 4 MiB per download. It only handles the
- * common answer — 200 with a Content-Length and no transfer coding; anything else (redirects,
- * 401 challenges, chunked bodies, errors) is reported as `fallback` for the general client.
+ * common answer — 200 with a Content-Length and no transfer coding, after following redirects
+ * (without the Authorization header across origins); anything else (401 challenges, chunked
+ * bodies, errors) is reported as `fallback` for the general client.
  * Throws RegistryError (retryable for resets, truncation and timeouts), BlobWriteError (the
  * file could not be written) or DigestMismatchError; the caller removes the file on failure.
  */
@@ -63,19 +69,53 @@ export async function downloadBlobToFile(
 ): Promise<BlobDownloadResult> {
   const fd = await openFile(path, "w", 0o600);
   try {
-    return await transfer(request, fd, path, verifier, onBytes);
+    // Registries that keep blobs in object storage answer with a redirect to it (usually a signed
+    // URL on another host): followed here, so those pulls stay on the fast path too.
+    let hop = request;
+    for (let hops = 0; ; hops++) {
+      const result = await transfer(hop, fd, path, verifier, onBytes);
+      if (result.kind !== "redirect") return result;
+      if (hops >= MAX_REDIRECTS) {
+        throw new RegistryError(
+          "InvalidResponse",
+          `${request.url.href}: more than ${MAX_REDIRECTS} redirects; the registry or its storage is misconfigured`,
+        );
+      }
+      hop = redirected(hop, result.location);
+    }
   } finally {
     await closeFile(fd);
   }
 }
 
+const MAX_REDIRECTS = 5;
+
+/** The request for a redirect's target; credentials are for the registry, never for another origin. */
+function redirected(request: BlobDownload, location: string): BlobDownload {
+  const url = new URL(location, request.url);
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new RegistryError(
+      "InvalidResponse",
+      `${request.url.href}: redirect to an unsupported URL ${url.protocol}//…`,
+    );
+  }
+  const headers =
+    url.origin === request.url.origin
+      ? request.headers
+      : Object.fromEntries(
+          Object.entries(request.headers).filter(([k]) => k.toLowerCase() !== "authorization"),
+        );
+  return { ...request, url, headers };
+}
+
+/** One GET; a redirect is reported for the caller to follow (nothing has been written then). */
 function transfer(
   request: BlobDownload,
   fd: number,
   path: string,
   verifier: DigestVerifier,
   onBytes: (bytes: number) => void,
-): Promise<BlobDownloadResult> {
+): Promise<BlobDownloadResult | { readonly kind: "redirect"; readonly location: string }> {
   return new Promise((resolve, reject) => {
     const { url } = request;
     const spare = Buffer.allocUnsafeSlow(MIN_READ_BYTES);
@@ -93,6 +133,11 @@ function transfer(
     );
     /** Buffers handed to the writer and not yet given back. */
     let out = 0;
+    /**
+     * Body bytes read while every buffer was out, waiting for one (copies). Reading pauses then,
+     * but a TLS socket still hands over the records it has already decrypted.
+     */
+    const overflow: Buffer[] = [];
     let filling: Buffer | undefined;
     let filled = 0;
     let header: Buffer | undefined = Buffer.alloc(0);
@@ -126,7 +171,8 @@ function transfer(
       );
     };
     const maybeDone = (): void => {
-      if (finishing || settled || expected < 0 || received < expected || filled > 0 || out > 0) return;
+      if (finishing || settled || expected < 0 || received < expected) return;
+      if (filled > 0 || out > 0 || overflow.length > 0) return;
       finishing = true;
       writer.digest().then(
         (actual) => {
@@ -158,7 +204,9 @@ function transfer(
         );
       }
       free.push(buffer);
-      if (paused) {
+      drainOverflow();
+      if (received === expected && overflow.length === 0) queueFilled();
+      if (paused && overflow.length === 0 && hasRoom()) {
         paused = false;
         socket.resume();
       }
@@ -192,22 +240,25 @@ function transfer(
     /** Body bytes read into the spare buffer (or with the headers): copied into write buffers. */
     const copyIn = (chunk: Buffer): void => {
       if (!accept(chunk)) return;
-      for (let offset = 0; offset < chunk.length;) {
+      overflow.push(Buffer.from(chunk)); // the spare is reused by the next read
+      drainOverflow();
+    };
+    /** Moves waiting bytes, in order, into buffers while there are free ones. */
+    const drainOverflow = (): void => {
+      while (overflow.length > 0) {
         filling ??= free.pop();
-        // Unreachable while the pause in `onread` holds; a guard, not a code path.
-        if (filling === undefined) {
-          fail(new Error("blob download: no write buffer free while reading; this is a bug"));
-          return;
-        }
-        const n = chunk.copy(filling, filled, offset);
+        if (filling === undefined) return;
+        const head = overflow[0] as Buffer;
+        const n = head.copy(filling, filled);
         filled += n;
-        offset += n;
+        if (n === head.length) overflow.shift();
+        else overflow[0] = head.subarray(n);
         if (filled === filling.length) queueFilled();
       }
     };
     /** Where the next read lands: the rest of the buffer being filled, the next free one, or the spare. */
     const nextReadTarget = (): Buffer => {
-      if (header !== undefined || settled) return spare;
+      if (header !== undefined || settled || overflow.length > 0) return spare;
       if (filling !== undefined && filling.length - filled < MIN_READ_BYTES) queueFilled();
       filling ??= free.pop();
       return filling === undefined ? spare : filling.subarray(filled);
@@ -239,6 +290,12 @@ function transfer(
       const length = Number(fields.get("content-length") ?? NaN);
       const coded =
         fields.has("transfer-encoding") || (fields.get("content-encoding") ?? "identity") !== "identity";
+      const location = fields.get("location");
+      if (REDIRECT_STATUSES.has(status) && location !== undefined && location !== "") {
+        writer.dispose();
+        settle(() => resolve({ kind: "redirect", location }));
+        return undefined;
+      }
       if (status !== 200 || !Number.isSafeInteger(length) || coded) {
         writer.dispose();
         settle(() => resolve({ kind: "fallback", status }));

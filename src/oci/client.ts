@@ -6,6 +6,7 @@ import { systemClock, type Clock } from "../runtime/clock.js";
 import { exponentialFailureRateLimiter } from "../runtime/rate-limiter.js";
 import { parseChallenges, pullScope, TokenCache, type Challenge } from "./auth.js";
 import { downloadBlobToFile } from "./blob-download.js";
+import { WRITE_SLICE_BYTES } from "./blob-writer.js";
 import { anonymousCredentials, type Credential, type CredentialStore } from "./credentials.js";
 import { DigestVerifier, sha256Digest, verifyBytes } from "./digest.js";
 import { DigestMismatchError, RegistryError, type RegistryErrorCode } from "./errors.js";
@@ -197,8 +198,6 @@ export class RegistryClient {
   readonly #tokens: TokenCache;
   /** Which scheme each registry asked for, so later requests authenticate up front. */
   readonly #schemes = new Map<string, Challenge>();
-  /** Registries whose blob GETs redirect, so `downloadBlob` goes straight to the general client. */
-  readonly #redirectsBlobs = new Set<string>();
   readonly #content: ContentCache;
   readonly #tags = new Map<string, { digest: string; expiresAt: number }>();
   readonly #inflight = new Map<string, Promise<unknown>>();
@@ -394,9 +393,7 @@ export class RegistryClient {
     const what = `blob ${ref.registry}/${ref.repository}@${descriptor.digest}`;
     const onBytes = options.onBytes ?? (() => undefined);
     this.#checkAllowed(ref.registry);
-    const direct =
-      !this.#redirectsBlobs.has(ref.registry) &&
-      (this.#schemes.has(ref.registry) || this.#credentials.lookup(ref.registry) === undefined);
+    const direct = this.#schemes.has(ref.registry) || this.#credentials.lookup(ref.registry) === undefined;
     if (direct) {
       const authorization = await this.#authorization(
         ref.registry,
@@ -425,12 +422,11 @@ export class RegistryClient {
         this.#emit({ registry: ref.registry, operation: "blob", result: "ok", status: 200 });
         return fast.bytes;
       }
-      // Registries that serve blobs from elsewhere (object storage) always redirect: stop trying.
-      if (fast.status >= 300 && fast.status < 400) this.#redirectsBlobs.add(ref.registry);
     }
     const stream = await this.openBlob(ref, descriptor, options.signal);
     stream.on("data", (chunk: Buffer) => onBytes(chunk.byteLength));
-    const file = createWriteStream(path, { mode: 0o600, highWaterMark: 1024 * 1024 });
+    // Small writes, as on the fast path (see blob-writer.ts for why large write calls cost more).
+    const file = createWriteStream(path, { mode: 0o600, highWaterMark: WRITE_SLICE_BYTES });
     await pipeline(stream, file);
     return file.bytesWritten;
   }

@@ -69,6 +69,34 @@ describe("direct blob download (socket straight into write buffers)", () => {
     expect((await readFile(path)).equals(weights)).toBe(true);
   });
 
+  it("over TLS with every buffer held up: records decrypted after a pause wait for a buffer, in order", async () => {
+    const tls = await startRegistry({ kind: "distribution", tls: true });
+    try {
+      await pushArtifact(
+        tls,
+        "models/big",
+        "v1",
+        await buildModelPackArtifact([{ path: "model.safetensors", content: weights }]),
+      );
+      const path = join(dir, "tls");
+      const result = await downloadBlobToFile(
+        {
+          url: new URL(`${tls.url}/v2/models/big/blobs/${digest}`),
+          headers: {},
+          caPem: tls.caPem ?? "",
+          writer: slowWriter(5),
+        },
+        path,
+        new DigestVerifier(digest, weights.length, "blob"),
+        () => undefined,
+      );
+      expect(result).toEqual({ kind: "done", bytes: weights.length });
+      expect((await readFile(path)).equals(weights)).toBe(true);
+    } finally {
+      await tls.stop();
+    }
+  });
+
   it("rejects bytes that do not match the digest, after the last write", async () => {
     const wrong = `sha256:${"0".repeat(64)}`;
     const path = join(dir, "wrong");
