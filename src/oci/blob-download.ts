@@ -52,7 +52,7 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /**
  * Downloads a blob straight into a file on the hot path of a pull: one HTTP/1.1 GET on its own
  * connection, socket reads straight into a small pool of buffers, each full buffer hashed and
- * written in order by the blob writer, reading paused while the pool is out. Against undici +
+ * written in order by the blob writer, reading paused while the pool is out. Against an HTTP client +
  * streams this removes a buffer allocation and several stream hops per 64 KiB, which is most of
  * a pull's CPU after hashing, and bounds memory at about 4 MiB per download. It only handles the
  * common answer — 200 with a Content-Length and no transfer coding, after following redirects

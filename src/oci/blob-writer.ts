@@ -227,7 +227,6 @@ class WriterWorker {
 
   private constructor() {
     this.#worker = new Worker(WORKER_SOURCE, { eval: true, name: "modelpack-blob-writer" });
-    this.#worker.unref();
     this.#worker.on("message", (message: FromWorker) => this.#onMessage(message));
     // A dead worker must not strand a download: everything pending fails (the download is
     // retried) and later downloads hash and write inline.
@@ -244,6 +243,8 @@ class WriterWorker {
     };
     this.#worker.on("error", retire);
     this.#worker.on("exit", retire);
+    // After the listeners: adding a "message" listener refs the worker's port again.
+    this.#worker.unref();
   }
 
   writer(algorithm: string, fd: number): BlobWriter {

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -152,6 +153,29 @@ describe("modelpack-operator CLI", () => {
   });
 
   describe("pull", () => {
+    it("as its own process, exits when it is done, also when it fails early (nothing keeps it alive)", async () => {
+      // The writer threads start before the first request; a failure before they are used must
+      // not leave the process waiting on them (it would hang an init container forever).
+      const [port] = await pickFreePorts(1);
+      const bin = join(import.meta.dirname, "..", "..", "src", "cli", "bin.ts");
+      const started = Date.now();
+      const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+        const child = spawn(process.execPath, ["--import", "tsx", bin, "pull", `127.0.0.1:${port}/models/none:v1`, "--dest", join(work, "none"), "--plain-http"], {
+          stdio: ["ignore", "ignore", "pipe"],
+        });
+        let err = "";
+        child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+        const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+        child.on("error", reject);
+        child.on("exit", (exitCode) => {
+          clearTimeout(timer);
+          resolve({ code: exitCode, stderr: err });
+        });
+      });
+      expect(code, stderr).toBe(3);
+      expect(Date.now() - started).toBeLessThan(30_000);
+    });
+
     it("pulls every file, verified, and exits 0; a second pull skips what is there", async () => {
       const dest = join(work, "pulled");
       const args = ["pull", `${registry.host}/models/good:v1`, "--dest", dest, "--plain-http", "--registry-config", join(work, "config.json")];
