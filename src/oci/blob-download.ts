@@ -240,8 +240,17 @@ function transfer(
     /** Body bytes read into the spare buffer (or with the headers): copied into write buffers. */
     const copyIn = (chunk: Buffer): void => {
       if (!accept(chunk)) return;
-      overflow.push(Buffer.from(chunk)); // the spare is reused by the next read
-      drainOverflow();
+      let offset = 0;
+      while (overflow.length === 0 && offset < chunk.length) {
+        filling ??= free.pop();
+        if (filling === undefined) break;
+        const n = chunk.copy(filling, filled, offset);
+        filled += n;
+        offset += n;
+        if (filled === filling.length) queueFilled();
+      }
+      // What has no buffer yet waits, copied: the spare is reused by the next read.
+      if (offset < chunk.length) overflow.push(Buffer.from(chunk.subarray(offset)));
     };
     /** Moves waiting bytes, in order, into buffers while there are free ones. */
     const drainOverflow = (): void => {
