@@ -21,3 +21,9 @@ process.exitCode = await main(process.argv.slice(2), {
   env: process.env,
   signal: controller.signal,
 });
+
+// The command is done. Whatever might still hold the event loop (a socket or thread some library
+// left open) must not keep an init container, and so its pod, waiting forever: exit after a
+// grace period that lets buffered output drain. Unref'd, so a clean exit is not delayed by it.
+const EXIT_GRACE_MS = 5_000;
+setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();

@@ -176,6 +176,25 @@ describe("modelpack-operator CLI", () => {
       expect(Date.now() - started).toBeLessThan(30_000);
     });
 
+    it("as its own process, exits with the command's code even if something still holds the event loop", async () => {
+      // A preload that leaves a timer running forever stands for a handle some library forgets.
+      const preload = join(work, "hold-loop.mjs");
+      await writeFile(preload, "setInterval(() => {}, 1000);\n");
+      const bin = join(import.meta.dirname, "..", "..", "src", "cli", "bin.ts");
+      const started = Date.now();
+      const code = await new Promise<number | null>((resolve, reject) => {
+        const child = spawn(process.execPath, ["--import", "tsx", "--import", preload, bin, "validate", "--config", join(work, "missing.json")], { stdio: "ignore" });
+        const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+        child.on("error", reject);
+        child.on("exit", (exitCode) => {
+          clearTimeout(timer);
+          resolve(exitCode);
+        });
+      });
+      expect(code).toBe(2); // the command's own exit code (a missing file), not a kill
+      expect(Date.now() - started).toBeLessThan(15_000);
+    });
+
     it("pulls every file, verified, and exits 0; a second pull skips what is there", async () => {
       const dest = join(work, "pulled");
       const args = ["pull", `${registry.host}/models/good:v1`, "--dest", dest, "--plain-http", "--registry-config", join(work, "config.json")];
