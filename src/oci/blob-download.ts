@@ -5,7 +5,12 @@ import { promisify } from "node:util";
 import type { DigestVerifier } from "./digest.js";
 import { RegistryError } from "./errors.js";
 import { BlobWriteError, inlineWriter, workerWriter, type BlobWriterFactory } from "./blob-writer.js";
-import { classifyNetworkError } from "./http.js";
+import {
+  classifyNetworkError,
+  DEFAULT_MAX_REDIRECTS,
+  headersForRedirect,
+  REDIRECT_STATUSES,
+} from "./http.js";
 
 const openFile = promisify(open);
 const closeFile = promisify(close);
@@ -47,7 +52,6 @@ const MIN_READ_BYTES = 64 * 1024;
  */
 const INLINE_MAX_BYTES = 8 * 1024 * 1024;
 const MAX_HEADER_BYTES = 64 * 1024;
-const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /**
  * Downloads a blob straight into a file on the hot path of a pull: one HTTP/1.1 GET on its own
@@ -75,10 +79,10 @@ export async function downloadBlobToFile(
     for (let hops = 0; ; hops++) {
       const result = await transfer(hop, fd, path, verifier, onBytes);
       if (result.kind !== "redirect") return result;
-      if (hops >= MAX_REDIRECTS) {
+      if (hops >= DEFAULT_MAX_REDIRECTS) {
         throw new RegistryError(
           "InvalidResponse",
-          `${request.url.href}: more than ${MAX_REDIRECTS} redirects; the registry or its storage is misconfigured`,
+          `${request.url.href}: more than ${DEFAULT_MAX_REDIRECTS} redirects; the registry or its storage is misconfigured`,
         );
       }
       hop = redirected(hop, result.location);
@@ -88,9 +92,7 @@ export async function downloadBlobToFile(
   }
 }
 
-const MAX_REDIRECTS = 5;
-
-/** The request for a redirect's target; credentials are for the registry, never for another origin. */
+/** The request for a redirect's target (see `headersForRedirect` for the credentials). */
 function redirected(request: BlobDownload, location: string): BlobDownload {
   const url = new URL(location, request.url);
   if (url.protocol !== "http:" && url.protocol !== "https:") {
@@ -99,13 +101,7 @@ function redirected(request: BlobDownload, location: string): BlobDownload {
       `${request.url.href}: redirect to an unsupported URL ${url.protocol}//…`,
     );
   }
-  const headers =
-    url.origin === request.url.origin
-      ? request.headers
-      : Object.fromEntries(
-          Object.entries(request.headers).filter(([k]) => k.toLowerCase() !== "authorization"),
-        );
-  return { ...request, url, headers };
+  return { ...request, url, headers: headersForRedirect(request.headers, request.url, url) };
 }
 
 /** One GET; a redirect is reported for the caller to follow (nothing has been written then). */
@@ -240,30 +236,34 @@ function transfer(
     /** Body bytes read into the spare buffer (or with the headers): copied into write buffers. */
     const copyIn = (chunk: Buffer): void => {
       if (!accept(chunk)) return;
+      // Bytes never overtake those already waiting.
+      const copied = overflow.length === 0 ? copyToBuffers(chunk) : 0;
+      // What has no buffer yet waits, copied: the spare is reused by the next read.
+      if (copied < chunk.length) overflow.push(Buffer.from(chunk.subarray(copied)));
+    };
+    /** Moves waiting bytes, in order, into buffers while there are free ones. */
+    const drainOverflow = (): void => {
+      for (let head = overflow[0]; head !== undefined; head = overflow[0]) {
+        const copied = copyToBuffers(head);
+        if (copied < head.length) {
+          overflow[0] = head.subarray(copied);
+          return;
+        }
+        overflow.shift();
+      }
+    };
+    /** Copies as much of `bytes` as free buffers hold, handing on each one it fills; returns how much. */
+    const copyToBuffers = (bytes: Buffer): number => {
       let offset = 0;
-      while (overflow.length === 0 && offset < chunk.length) {
+      while (offset < bytes.length) {
         filling ??= free.pop();
         if (filling === undefined) break;
-        const n = chunk.copy(filling, filled, offset);
+        const n = bytes.copy(filling, filled, offset);
         filled += n;
         offset += n;
         if (filled === filling.length) queueFilled();
       }
-      // What has no buffer yet waits, copied: the spare is reused by the next read.
-      if (offset < chunk.length) overflow.push(Buffer.from(chunk.subarray(offset)));
-    };
-    /** Moves waiting bytes, in order, into buffers while there are free ones. */
-    const drainOverflow = (): void => {
-      while (overflow.length > 0) {
-        filling ??= free.pop();
-        if (filling === undefined) return;
-        const head = overflow[0] as Buffer;
-        const n = head.copy(filling, filled);
-        filled += n;
-        if (n === head.length) overflow.shift();
-        else overflow[0] = head.subarray(n);
-        if (filled === filling.length) queueFilled();
-      }
+      return offset;
     };
     /** Where the next read lands: the rest of the buffer being filled, the next free one, or the spare. */
     const nextReadTarget = (): Buffer => {

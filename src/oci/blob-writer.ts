@@ -188,34 +188,34 @@ class WriterWorker {
   static readonly #pool: WriterWorker[] = [];
   static #unavailable = false;
 
+  /** Starts workers until the pool is full (or one cannot start). */
+  static warmUp(): void {
+    while (WriterWorker.#pool.length < MAX_WORKERS && WriterWorker.#spawn() !== undefined);
+  }
+
   /**
    * A worker for one more download: an idle one, a new one while the pool is below its size,
    * else the least busy. Undefined if none can run.
    */
-  static warmUp(): void {
-    while (!WriterWorker.#unavailable && WriterWorker.#pool.length < MAX_WORKERS) {
-      try {
-        WriterWorker.#pool.push(new WriterWorker());
-      } catch {
-        WriterWorker.#unavailable = WriterWorker.#pool.length === 0;
-        return;
-      }
-    }
-  }
-
   static shared(): WriterWorker | undefined {
     if (WriterWorker.#unavailable) return undefined;
     const pool = WriterWorker.#pool;
     let least: WriterWorker | undefined;
     for (const w of pool) if (least === undefined || w.#pending.size < least.#pending.size) least = w;
     if (least !== undefined && (least.#pending.size === 0 || pool.length >= MAX_WORKERS)) return least;
+    return WriterWorker.#spawn() ?? least;
+  }
+
+  /** A new worker in the pool; undefined (and no more tries once the pool is empty) if it cannot start. */
+  static #spawn(): WriterWorker | undefined {
+    if (WriterWorker.#unavailable) return undefined;
     try {
       const worker = new WriterWorker();
-      pool.push(worker);
+      WriterWorker.#pool.push(worker);
       return worker;
     } catch {
-      if (least === undefined) WriterWorker.#unavailable = true;
-      return least;
+      WriterWorker.#unavailable = WriterWorker.#pool.length === 0;
+      return undefined;
     }
   }
 

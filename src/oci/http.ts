@@ -41,7 +41,22 @@ export interface HttpTransportOptions {
   readonly maxRedirects?: number;
 }
 
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** The statuses whose Location is followed, by this transport and by the direct blob path. */
+export const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+export const DEFAULT_MAX_REDIRECTS = 5;
+
+/**
+ * The headers to send to a redirect's target: credentials are for the registry that asked for
+ * them, so a redirect to another origin (a CDN or object store) never receives them.
+ */
+export function headersForRedirect(
+  headers: Readonly<Record<string, string>>,
+  from: URL,
+  to: URL,
+): Record<string, string> {
+  if (to.origin === from.origin) return { ...headers };
+  return Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== "authorization"));
+}
 const RETRYABLE_SOCKET_CODES = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
@@ -124,7 +139,7 @@ export class HttpTransport {
       ...(ca !== undefined && { ca: [...ca, ...rootCertificates] }),
       rejectUnauthorized: options.insecureSkipTlsVerify !== true,
     });
-    this.#maxRedirects = options.maxRedirects ?? 5;
+    this.#maxRedirects = options.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
     this.#headersTimeoutMs = options.headersTimeoutMs ?? 30_000;
     this.#bodyTimeoutMs = options.bodyTimeoutMs ?? 60_000;
   }
@@ -149,16 +164,10 @@ export class HttpTransport {
       }
       const status = res.statusCode ?? 0;
       const location = res.headers.location;
-      if (REDIRECTS.has(status) && typeof location === "string" && hop < this.#maxRedirects) {
+      if (REDIRECT_STATUSES.has(status) && typeof location === "string" && hop < this.#maxRedirects) {
         await drain(res);
         const next = new URL(location, url);
-        // Credentials are for the registry that asked for them: a blob redirect to a CDN or
-        // object store must not receive them.
-        if (next.origin !== url.origin) {
-          headers = Object.fromEntries(
-            Object.entries(headers).filter(([k]) => k.toLowerCase() !== "authorization"),
-          );
-        }
+        headers = headersForRedirect(headers, url, next);
         if (status === 303) method = "GET";
         url = next;
         continue;
