@@ -1,9 +1,20 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import type * as NodeHttp from "node:http";
+import type { Agent as HttpAgent, IncomingMessage } from "node:http";
+import type * as NodeHttps from "node:https";
+import type { Agent as HttpsAgent } from "node:https";
+import { createRequire } from "node:module";
 import type { Readable } from "node:stream";
 import { rootCertificates } from "node:tls";
 import { describeError } from "../errors.js";
 import { RegistryError } from "./errors.js";
+
+// `node:http` is required, not imported: importing it as an ES module reads every export to
+// build the module namespace, and `http.WebSocket` (with CloseEvent, MessageEvent) is a lazy
+// getter that loads Node's bundled undici — ~25 ms before the first byte of every pull, for
+// names we never use. `require` returns the exports object and touches no getter.
+const require = createRequire(import.meta.url);
+const { Agent: HttpAgentClass, request: httpRequest } = require("node:http") as typeof NodeHttp;
+const { Agent: HttpsAgentClass, request: httpsRequest } = require("node:https") as typeof NodeHttps;
 
 /**
  * The HTTP edge of the registry client, on Node's own `http`/`https` with keep-alive agents.
@@ -132,8 +143,8 @@ export class HttpTransport {
 
   constructor(options: HttpTransportOptions = {}) {
     const ca = options.caPem === undefined ? undefined : [options.caPem].flat();
-    this.#http = new HttpAgent({ keepAlive: true });
-    this.#https = new HttpsAgent({
+    this.#http = new HttpAgentClass({ keepAlive: true });
+    this.#https = new HttpsAgentClass({
       keepAlive: true,
       // A custom CA adds to Node's bundled roots instead of replacing them.
       ...(ca !== undefined && { ca: [...ca, ...rootCertificates] }),

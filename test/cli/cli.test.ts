@@ -10,7 +10,10 @@ import { buildModelPackArtifact, pushArtifact } from "../support/publisher.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
 
 /** Runs the CLI in-process and captures what it prints. */
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = "";
@@ -21,7 +24,11 @@ async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code:
   return { code, stdout: out, stderr: err };
 }
 
-const validConfig = { descriptor: { name: "m" }, config: {}, modelfs: { type: "layers", diffIds: ["sha256:" + "a".repeat(64)] } };
+const validConfig = {
+  descriptor: { name: "m" },
+  config: {},
+  modelfs: { type: "layers", diffIds: ["sha256:" + "a".repeat(64)] },
+};
 
 describe("modelpack-operator CLI", () => {
   let registry: TestRegistry;
@@ -32,12 +39,26 @@ describe("modelpack-operator CLI", () => {
     work = await mkdtemp(join(tmpdir(), "mpo-cli-"));
     const auth = Buffer.from(`${registry.username}:${registry.password}`).toString("base64");
     await writeFile(join(work, "config.json"), JSON.stringify({ auths: { [registry.host]: { auth } } }));
-    await pushArtifact(registry, "models/good", "v1", await buildModelPackArtifact([{ path: "model.safetensors", content: "weights" }, { path: "README.md", content: "# hi" }]));
+    await pushArtifact(
+      registry,
+      "models/good",
+      "v1",
+      await buildModelPackArtifact([
+        { path: "model.safetensors", content: "weights" },
+        { path: "README.md", content: "# hi" },
+      ]),
+    );
     await pushArtifact(
       registry,
       "models/legacy",
       "v1",
-      await buildModelPackArtifact([{ path: "model.bin", content: "w" }], { config: { descriptor: { name: "old" }, config: {}, modelfs: { type: "layers", diff_ids: ["sha256:" + "b".repeat(64)] } } }),
+      await buildModelPackArtifact([{ path: "model.bin", content: "w" }], {
+        config: {
+          descriptor: { name: "old" },
+          config: {},
+          modelfs: { type: "layers", diff_ids: ["sha256:" + "b".repeat(64)] },
+        },
+      }),
     );
   });
   afterAll(async () => {
@@ -56,12 +77,17 @@ describe("modelpack-operator CLI", () => {
     });
 
     it("exits 1 for an invalid config with the reason", async () => {
-      await writeFile(join(work, "bad.json"), JSON.stringify({ ...validConfig, modelfs: { type: "layer", diffIds: [] } }));
+      await writeFile(
+        join(work, "bad.json"),
+        JSON.stringify({ ...validConfig, modelfs: { type: "layer", diffIds: [] } }),
+      );
       const result = await cli(["validate", "--config", join(work, "bad.json"), "--output", "json"]);
       expect(result.code).toBe(1);
       const body = JSON.parse(result.stdout) as { valid: boolean; errors: { path: string }[] };
       expect(body.valid).toBe(false);
-      expect(body.errors.map((e) => e.path)).toEqual(expect.arrayContaining(["modelfs.type", "modelfs.diffIds"]));
+      expect(body.errors.map((e) => e.path)).toEqual(
+        expect.arrayContaining(["modelfs.type", "modelfs.diffIds"]),
+      );
     });
 
     it("validates a manifest file and reports malformed JSON", async () => {
@@ -100,11 +126,23 @@ describe("modelpack-operator CLI", () => {
     });
 
     it("prints JSON with the layers, pinned reference and findings", async () => {
-      const result = await cli(["inspect", `${registry.host}/models/good:v1`, "--output", "json", ...flags()]);
+      const result = await cli([
+        "inspect",
+        `${registry.host}/models/good:v1`,
+        "--output",
+        "json",
+        ...flags(),
+      ]);
       const body = JSON.parse(result.stdout) as Record<string, unknown>;
-      expect(body).toMatchObject({ valid: true, artifactType: "application/vnd.cncf.model.manifest.v1+json" });
+      expect(body).toMatchObject({
+        valid: true,
+        artifactType: "application/vnd.cncf.model.manifest.v1+json",
+      });
       expect(body.layers).toEqual([
-        expect.objectContaining({ path: "model.safetensors", mediaType: "application/vnd.cncf.model.weight.v1.raw" }),
+        expect.objectContaining({
+          path: "model.safetensors",
+          mediaType: "application/vnd.cncf.model.weight.v1.raw",
+        }),
         expect.objectContaining({ path: "README.md", mediaType: "application/vnd.cncf.model.doc.v1.raw" }),
       ]);
       expect(String(body.pinnedReference)).toContain("@sha256:");
@@ -137,67 +175,142 @@ describe("modelpack-operator CLI", () => {
     });
 
     it("tries several --registry-config files in order (one per pull secret in the init container)", async () => {
-      await writeFile(join(work, "other.json"), JSON.stringify({ auths: { "registry.example.com": { auth: Buffer.from("a:b").toString("base64") } } }));
-      const args = ["inspect", `${registry.host}/models/good:v1`, "--plain-http", "--registry-config", join(work, "other.json"), "--registry-config", join(work, "config.json")];
+      await writeFile(
+        join(work, "other.json"),
+        JSON.stringify({
+          auths: { "registry.example.com": { auth: Buffer.from("a:b").toString("base64") } },
+        }),
+      );
+      const args = [
+        "inspect",
+        `${registry.host}/models/good:v1`,
+        "--plain-http",
+        "--registry-config",
+        join(work, "other.json"),
+        "--registry-config",
+        join(work, "config.json"),
+      ];
       const result = await cli(args);
       expect(result.code, result.stderr).toBe(0);
-      const missing = await cli(["inspect", `${registry.host}/models/good:v1`, "--plain-http", "--registry-config", join(work, "nope.json")]);
+      const missing = await cli([
+        "inspect",
+        `${registry.host}/models/good:v1`,
+        "--plain-http",
+        "--registry-config",
+        join(work, "nope.json"),
+      ]);
       expect(missing.code).toBe(2);
       expect(missing.stderr).toContain("cannot read registry config");
     });
 
     it("reads credentials from $DOCKER_CONFIG", async () => {
-      const result = await cli(["inspect", `${registry.host}/models/good:v1`, "--plain-http"], { DOCKER_CONFIG: work });
+      const result = await cli(["inspect", `${registry.host}/models/good:v1`, "--plain-http"], {
+        DOCKER_CONFIG: work,
+      });
       expect(result.code, result.stderr).toBe(0);
     });
   });
 
   describe("pull", () => {
+    /** Runs the CLI as its own process (killed after 30 s), as an init container would. */
+    async function runOwnProcess(
+      args: string[],
+      preloads: string[] = [],
+    ): Promise<{ code: number | null; stderr: string; ms: number }> {
+      const bin = join(import.meta.dirname, "..", "..", "src", "cli", "bin.ts");
+      const started = Date.now();
+      return new Promise((resolve, reject) => {
+        const child = spawn(
+          process.execPath,
+          ["--import", "tsx", ...preloads.flatMap((p) => ["--import", p]), bin, ...args],
+          {
+            stdio: ["ignore", "ignore", "pipe"],
+          },
+        );
+        let stderr = "";
+        child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+        const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+        child.on("error", reject);
+        child.on("exit", (code) => {
+          clearTimeout(timer);
+          resolve({ code, stderr, ms: Date.now() - started });
+        });
+      });
+    }
+
     it("as its own process, exits when it is done, also when it fails early (nothing keeps it alive)", async () => {
       // The writer threads start before the first request; a failure before they are used must
       // not leave the process waiting on them (it would hang an init container forever).
       const [port] = await pickFreePorts(1);
-      const bin = join(import.meta.dirname, "..", "..", "src", "cli", "bin.ts");
-      const started = Date.now();
-      const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
-        const child = spawn(process.execPath, ["--import", "tsx", bin, "pull", `127.0.0.1:${port}/models/none:v1`, "--dest", join(work, "none"), "--plain-http"], {
-          stdio: ["ignore", "ignore", "pipe"],
-        });
-        let err = "";
-        child.stderr.on("data", (c: Buffer) => (err += c.toString()));
-        const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-        child.on("error", reject);
-        child.on("exit", (exitCode) => {
-          clearTimeout(timer);
-          resolve({ code: exitCode, stderr: err });
-        });
-      });
+      const { code, stderr, ms } = await runOwnProcess([
+        "pull",
+        `127.0.0.1:${port}/models/none:v1`,
+        "--dest",
+        join(work, "none"),
+        "--plain-http",
+      ]);
       expect(code, stderr).toBe(3);
-      expect(Date.now() - started).toBeLessThan(30_000);
+      expect(ms).toBeLessThan(30_000);
     });
 
     it("as its own process, exits with the command's code even if something still holds the event loop", async () => {
       // A preload that leaves a timer running forever stands for a handle some library forgets.
       const preload = join(work, "hold-loop.mjs");
       await writeFile(preload, "setInterval(() => {}, 1000);\n");
-      const bin = join(import.meta.dirname, "..", "..", "src", "cli", "bin.ts");
-      const started = Date.now();
-      const code = await new Promise<number | null>((resolve, reject) => {
-        const child = spawn(process.execPath, ["--import", "tsx", "--import", preload, bin, "validate", "--config", join(work, "missing.json")], { stdio: "ignore" });
-        const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-        child.on("error", reject);
-        child.on("exit", (exitCode) => {
-          clearTimeout(timer);
-          resolve(exitCode);
-        });
-      });
+      const { code, ms } = await runOwnProcess(
+        ["validate", "--config", join(work, "missing.json")],
+        [preload],
+      );
       expect(code).toBe(2); // the command's own exit code (a missing file), not a kill
-      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(ms).toBeLessThan(15_000);
+    });
+
+    it("loads neither undici nor the Kubernetes client (start-up is time before an init container's first byte)", async () => {
+      // Importing node:http as an ES module loads Node's bundled undici (~25 ms) through its
+      // WebSocket getter; the Kubernetes client is only for `run`.
+      const preload = join(work, "report-loaded.mjs");
+      await writeFile(
+        preload,
+        [
+          'import { registerHooks } from "node:module";',
+          "const urls = [];",
+          "registerHooks({ load(url, context, next) { urls.push(url); return next(url, context); } });",
+          'process.on("exit", () => process.stderr.write("LOADED " + JSON.stringify({',
+          '  undici: process.moduleLoadList.filter((m) => m.includes("undici")),',
+          '  kubernetes: urls.filter((u) => u.includes("@kubernetes/client-node")).length,',
+          '}) + "\\n"));',
+        ].join("\n"),
+      );
+      const dest = join(work, "pulled-lean");
+      const { code, stderr } = await runOwnProcess(
+        [
+          "pull",
+          `${registry.host}/models/good:v1`,
+          "--dest",
+          dest,
+          "--plain-http",
+          "--registry-config",
+          join(work, "config.json"),
+        ],
+        [preload],
+      );
+      expect(code, stderr).toBe(0);
+      const report = /LOADED (.*)/.exec(stderr)?.[1];
+      expect(report, stderr).toBeDefined();
+      expect(JSON.parse(report ?? "{}")).toEqual({ undici: [], kubernetes: 0 });
     });
 
     it("pulls every file, verified, and exits 0; a second pull skips what is there", async () => {
       const dest = join(work, "pulled");
-      const args = ["pull", `${registry.host}/models/good:v1`, "--dest", dest, "--plain-http", "--registry-config", join(work, "config.json")];
+      const args = [
+        "pull",
+        `${registry.host}/models/good:v1`,
+        "--dest",
+        dest,
+        "--plain-http",
+        "--registry-config",
+        join(work, "config.json"),
+      ];
       const first = await cli(args);
       expect(first.code, first.stderr).toBe(0);
       expect(first.stdout).toContain("2 files verified");
