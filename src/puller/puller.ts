@@ -20,7 +20,7 @@ import { pinnedReference, type ImageReference } from "../oci/reference.js";
 import { PullError } from "./errors.js";
 import { destinationPath, safeRelativePath } from "./paths.js";
 import { createStagingDir, placeEntries, type StagedEntry } from "./staging.js";
-import { stageTarLayer, type TarEncoding } from "./tar.js";
+import type { TarEncoding } from "./tar.js";
 
 export interface PullProgress {
   readonly bytesDone: number;
@@ -267,6 +267,9 @@ export async function pull(options: PullOptions): Promise<PullResult> {
         } else {
           const layerStaging = join(staging, `layer-${plan.index}`);
           await mkdir(layerStaging, { mode: 0o700 });
+          // Loaded here, before the stream opens: tar-stream and zlib cost ~8 ms of start-up that
+          // a pull of raw layers (the common case, and the one image volumes mount) never needs.
+          const { stageTarLayer } = await import("./tar.js");
           const stream: Readable = await client.openBlob(reference, plan.descriptor, abort.signal);
           // A "data" listener starts the flow: the consumer must be attached in this same tick.
           stream.on("data", (chunk: Buffer) => onBytes(chunk.byteLength));
