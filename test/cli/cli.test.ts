@@ -212,6 +212,17 @@ describe("modelpack-operator CLI", () => {
   });
 
   describe("pull", () => {
+    /** `pull` of the valid test model into `dest`, with the test registry's credentials. */
+    const pullGoodArgs = (dest: string): string[] => [
+      "pull",
+      `${registry.host}/models/good:v1`,
+      "--dest",
+      dest,
+      "--plain-http",
+      "--registry-config",
+      join(work, "config.json"),
+    ];
+
     /** Runs the CLI as its own process (killed after 30 s), as an init container would. */
     async function runOwnProcess(
       args: string[],
@@ -282,18 +293,7 @@ describe("modelpack-operator CLI", () => {
         ].join("\n"),
       );
       const dest = join(work, "pulled-lean");
-      const { code, stderr } = await runOwnProcess(
-        [
-          "pull",
-          `${registry.host}/models/good:v1`,
-          "--dest",
-          dest,
-          "--plain-http",
-          "--registry-config",
-          join(work, "config.json"),
-        ],
-        [preload],
-      );
+      const { code, stderr } = await runOwnProcess(pullGoodArgs(dest), [preload]);
       expect(code, stderr).toBe(0);
       const report = /LOADED (.*)/.exec(stderr)?.[1];
       expect(report, stderr).toBeDefined();
@@ -302,15 +302,7 @@ describe("modelpack-operator CLI", () => {
 
     it("pulls every file, verified, and exits 0; a second pull skips what is there", async () => {
       const dest = join(work, "pulled");
-      const args = [
-        "pull",
-        `${registry.host}/models/good:v1`,
-        "--dest",
-        dest,
-        "--plain-http",
-        "--registry-config",
-        join(work, "config.json"),
-      ];
+      const args = pullGoodArgs(dest);
       const first = await cli(args);
       expect(first.code, first.stderr).toBe(0);
       expect(first.stdout).toContain("2 files verified");
