@@ -2,8 +2,9 @@
 import { enableCompileCache } from "node:module";
 
 // V8's compile cache (in $NODE_COMPILE_CACHE, else the temp folder) keeps the bytecode of the
-// modules a command loads: loading `pull` goes from ~150 ms to ~100 ms, time an init container
-// spends before its first byte moves. A cache that cannot be written (read-only root) is skipped.
+// modules a command loads: `pull` reaches its first request in ~130 ms instead of ~160 ms (medians
+// of 12, cache on and off), time an init container spends before its first byte. A cache that
+// cannot be written (read-only root) is skipped.
 enableCompileCache();
 const { main } = await import("./main.js");
 

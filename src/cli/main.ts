@@ -1,5 +1,4 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import type * as api from "../api/index.js";
 import { describeError } from "../errors.js";
 import { RegistryError } from "../oci/errors.js";
 import { PullError } from "../puller/errors.js";
@@ -179,9 +178,12 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         const workers = Number(values.workers);
         if (!Number.isInteger(workers) || workers < 1 || workers > 64)
           throw new UsageError(`--workers must be an integer from 1 to 64, not "${values.workers}"`);
-        // The API schemas (zod) load only here: `pull` in an init container starts without them.
-        const { LabelSelector: selectorSchema } = await import("../api/index.js");
-        const webhook = values["disable-webhook"] === true ? undefined : webhookFlags(values, selectorSchema);
+        // Loaded only here: the webhook flags need the API schemas (zod), and `pull` in an init
+        // container starts without them.
+        const webhook =
+          values["disable-webhook"] === true
+            ? undefined
+            : (await import("./run-flags.js")).webhookFlags(values);
         const list = (value: string | string[] | undefined): string[] =>
           [value ?? []]
             .flat()
@@ -238,99 +240,4 @@ function registryFlags(values: {
     ...(values["ca-file"] !== undefined && { caFile: values["ca-file"] }),
     ...(values["registry-config"] !== undefined && { registryConfigs: values["registry-config"] }),
   };
-}
-
-function webhookFlags(
-  values: {
-    "init-image"?: string;
-    "init-image-pull-policy"?: string;
-    "webhook-bind-address": string;
-    "webhook-url"?: string;
-    "webhook-service": string;
-    "webhook-cert-dir"?: string;
-    "webhook-cert-secret"?: string;
-    "webhook-failure-policy": string;
-    "webhook-timeout-seconds": string;
-    "webhook-configuration-name"?: string;
-    "webhook-namespace-selector"?: string;
-    "webhook-object-selector"?: string;
-  },
-  selectorSchema: typeof api.LabelSelector,
-) {
-  const initImage = values["init-image"];
-  if (initImage === undefined || initImage === "") {
-    throw new UsageError(
-      "run needs --init-image IMAGE (the operator's own image, for the InitContainer strategy) or --disable-webhook",
-    );
-  }
-  const failurePolicy = oneOf(
-    values["webhook-failure-policy"],
-    ["Fail", "Ignore"] as const,
-    "--webhook-failure-policy",
-  );
-  const timeoutSeconds = Number(values["webhook-timeout-seconds"]);
-  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > 30)
-    throw new UsageError("--webhook-timeout-seconds must be an integer from 1 to 30");
-  const pullPolicyFlag = values["init-image-pull-policy"];
-  const pullPolicy =
-    pullPolicyFlag === undefined
-      ? undefined
-      : oneOf(pullPolicyFlag, ["Always", "IfNotPresent", "Never"] as const, "--init-image-pull-policy");
-  const url = values["webhook-url"];
-  if (url !== undefined && !url.startsWith("https://"))
-    throw new UsageError(`--webhook-url must be an https:// URL, not "${url}"`);
-  return {
-    bindAddress: values["webhook-bind-address"],
-    service: values["webhook-service"],
-    failurePolicy,
-    timeoutSeconds,
-    initImage,
-    ...(pullPolicy !== undefined && { initImagePullPolicy: pullPolicy }),
-    ...(url !== undefined && { url }),
-    ...(values["webhook-cert-dir"] !== undefined && { certDir: values["webhook-cert-dir"] }),
-    ...(values["webhook-cert-secret"] !== undefined && { certSecret: values["webhook-cert-secret"] }),
-    ...(values["webhook-configuration-name"] !== undefined && {
-      configurationName: values["webhook-configuration-name"],
-    }),
-    ...(values["webhook-namespace-selector"] !== undefined && {
-      namespaceSelector: labelSelectorFlag(
-        values["webhook-namespace-selector"],
-        "--webhook-namespace-selector",
-        selectorSchema,
-      ),
-    }),
-    ...(values["webhook-object-selector"] !== undefined && {
-      objectSelector: labelSelectorFlag(
-        values["webhook-object-selector"],
-        "--webhook-object-selector",
-        selectorSchema,
-      ),
-    }),
-  };
-}
-
-/** A LabelSelector given as JSON on the command line, e.g. `{"matchLabels":{"modelpack":"enabled"}}`. */
-function labelSelectorFlag(text: string, flag: string, schema: typeof api.LabelSelector): api.LabelSelector {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new UsageError(
-      `${flag} must be a JSON label selector such as {"matchLabels":{"modelpack":"enabled"}}, not ${text}`,
-    );
-  }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success)
-    throw new UsageError(
-      `${flag}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "selector"}: ${i.message}`).join("; ")}`,
-    );
-  return parsed.data;
-}
-
-/** The value if it is one of `allowed`, else a UsageError naming the flag and the choices. */
-function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
-  const found = allowed.find((a) => a === value);
-  if (found === undefined)
-    throw new UsageError(`${flag} must be one of ${allowed.join(", ")}, not "${value}"`);
-  return found;
 }

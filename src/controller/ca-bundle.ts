@@ -53,7 +53,7 @@ export class CaBundlePublisher {
         },
         data: { [CA_KEY]: this.#pem },
       },
-      signal !== undefined ? { signal } : {},
+      { signal },
     );
     this.#published.set(namespace, this.#clock.now());
   }

@@ -166,6 +166,6 @@ export async function applyStatus(kubeConfig: KubeConfig, namespace: string, nam
     kubeConfig,
     `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}/${name}/status`,
     { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace }, status },
-    signal !== undefined ? { signal } : {},
+    { signal },
   );
 }

@@ -13,8 +13,6 @@ import { FIELD_MANAGER, kubeRequest } from "../runtime/kube-client.js";
 import { isNotFound } from "../runtime/kube-errors.js";
 import { distinctOwners, replicaSetOwner, templatePatch, type ObservedWorkload, type PodOwner, type WorkloadRef } from "./rollout.js";
 
-/** The field manager of the operator's writes. */
-
 const PLURALS: Record<PodOwner["kind"], string> = {
   ReplicaSet: "replicasets",
   Deployment: "deployments",

@@ -191,13 +191,9 @@ function transfer(
         return;
       }
       if (err !== undefined) {
-        const cause = err instanceof BlobWriteError ? err : new BlobWriteError(err.message);
-        return fail(
-          new BlobWriteError(`cannot write ${path}: ${cause.message}`, {
-            code: cause.code,
-            retryable: cause.retryable,
-          }),
-        );
+        const { code, retryable } =
+          err instanceof BlobWriteError ? err : { code: undefined, retryable: false };
+        return fail(new BlobWriteError(`cannot write ${path}: ${err.message}`, { code, retryable }));
       }
       free.push(buffer);
       drainOverflow();

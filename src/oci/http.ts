@@ -1,7 +1,6 @@
 import type * as NodeHttp from "node:http";
-import type { Agent as HttpAgent, IncomingMessage } from "node:http";
+import type { IncomingMessage } from "node:http";
 import type * as NodeHttps from "node:https";
-import type { Agent as HttpsAgent } from "node:https";
 import { createRequire } from "node:module";
 import type { Readable } from "node:stream";
 import { rootCertificates } from "node:tls";
@@ -13,8 +12,8 @@ import { RegistryError } from "./errors.js";
 // getter that loads Node's bundled undici — ~25 ms before the first byte of every pull, for
 // names we never use. `require` returns the exports object and touches no getter.
 const require = createRequire(import.meta.url);
-const { Agent: HttpAgentClass, request: httpRequest } = require("node:http") as typeof NodeHttp;
-const { Agent: HttpsAgentClass, request: httpsRequest } = require("node:https") as typeof NodeHttps;
+const { Agent: HttpAgent, request: httpRequest } = require("node:http") as typeof NodeHttp;
+const { Agent: HttpsAgent, request: httpsRequest } = require("node:https") as typeof NodeHttps;
 
 /**
  * The HTTP edge of the registry client, on Node's own `http`/`https` with keep-alive agents.
@@ -135,16 +134,16 @@ export function classifyNetworkError(err: unknown, url: URL): Error {
 
 /** Sends HTTP requests for the registry client; one instance holds one connection pool. */
 export class HttpTransport {
-  readonly #http: HttpAgent;
-  readonly #https: HttpsAgent;
+  readonly #http: NodeHttp.Agent;
+  readonly #https: NodeHttps.Agent;
   readonly #maxRedirects: number;
   readonly #headersTimeoutMs: number;
   readonly #bodyTimeoutMs: number;
 
   constructor(options: HttpTransportOptions = {}) {
     const ca = options.caPem === undefined ? undefined : [options.caPem].flat();
-    this.#http = new HttpAgentClass({ keepAlive: true });
-    this.#https = new HttpsAgentClass({
+    this.#http = new HttpAgent({ keepAlive: true });
+    this.#https = new HttpsAgent({
       keepAlive: true,
       // A custom CA adds to Node's bundled roots instead of replacing them.
       ...(ca !== undefined && { ca: [...ca, ...rootCertificates] }),

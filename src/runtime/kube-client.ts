@@ -193,7 +193,7 @@ export async function serverSideApply(
   kubeConfig: KubeConfig,
   path: string,
   body: unknown,
-  options: { signal?: AbortSignal; timeoutMs?: number } = {},
+  options: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined } = {},
 ): Promise<void> {
   await kubeRequest(kubeConfig, {
     method: "PATCH",
@@ -201,7 +201,7 @@ export async function serverSideApply(
     query: { fieldManager: FIELD_MANAGER, force: true },
     contentType: "application/apply-patch+yaml",
     body,
-    ...(options.signal !== undefined && { signal: options.signal }),
-    ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
+    signal: options.signal,
+    timeoutMs: options.timeoutMs,
   });
 }

@@ -21,8 +21,6 @@ import { FIELD_MANAGER, serverSideApply } from "../runtime/kube-client.js";
 import type { LabelSelector, LabelSelectorRequirement } from "../runtime/label-selector.js";
 import { MUTATE_PODS_PATH } from "./handler.js";
 
-/** The field manager of everything the operator applies. */
-export { FIELD_MANAGER } from "../runtime/kube-client.js";
 /** Default `metadata.name` of the MutatingWebhookConfiguration. */
 export const DEFAULT_CONFIGURATION_NAME = "modelpack-operator";
 /** The webhook's name, as `kubectl` and the apiserver's denial messages show it. */
@@ -188,7 +186,7 @@ export async function applyWebhookConfiguration(
     kubeConfig,
     `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${encodeURIComponent(name)}`,
     configuration,
-    { timeoutMs: 15_000, ...(signal !== undefined && { signal }) },
+    { timeoutMs: 15_000, signal },
   );
 }
 

@@ -50,7 +50,6 @@ export {
 export {
   applyWebhookConfiguration,
   DEFAULT_CONFIGURATION_NAME,
-  FIELD_MANAGER,
   NAMESPACE_NAME_LABEL,
   servingNames,
   WEBHOOK_NAME,

@@ -18,12 +18,11 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { X509Certificate } from "node:crypto";
 import { z } from "zod";
 import { isAlreadyExists, isConflict, isNotFound } from "../runtime/kube-errors.js";
-import { kubeRequest } from "../runtime/kube-client.js";
+import { FIELD_MANAGER, kubeRequest } from "../runtime/kube-client.js";
 import type { Clock } from "../runtime/clock.js";
 import type { Logger } from "../runtime/logger.js";
 import type { Runnable } from "../runtime/runnable.js";
 import { CertificateFeed, type CertificateSource } from "./certificate-source.js";
-import { FIELD_MANAGER } from "./configuration.js";
 import {
   decideRotation,
   DEFAULT_LIFETIMES,
