@@ -323,4 +323,40 @@ describe("modelpack-operator CLI", () => {
       expect(result.stderr).toContain(message);
     });
   });
+
+  describe("run", () => {
+    // Flag errors are found before anything connects to a cluster: exit 2 with the flag named.
+    it.each([
+      [["run"], "needs --init-image"],
+      [
+        ["run", "--init-image", "x", "--webhook-failure-policy", "Maybe"],
+        "--webhook-failure-policy must be one of Fail, Ignore",
+      ],
+      [
+        ["run", "--init-image", "x", "--webhook-timeout-seconds", "31"],
+        "--webhook-timeout-seconds must be an integer from 1 to 30",
+      ],
+      [
+        ["run", "--init-image", "x", "--init-image-pull-policy", "Sometimes"],
+        "--init-image-pull-policy must be one of Always",
+      ],
+      [
+        ["run", "--init-image", "x", "--webhook-url", "http://127.0.0.1:9443"],
+        "--webhook-url must be an https:// URL",
+      ],
+      [
+        ["run", "--init-image", "x", "--webhook-object-selector", "nope"],
+        "--webhook-object-selector must be a JSON label selector",
+      ],
+      [
+        ["run", "--init-image", "x", "--webhook-namespace-selector", '{"matchLabels":{"a":1}}'],
+        "--webhook-namespace-selector: matchLabels.a:",
+      ],
+      [["run", "--workers", "0", "--disable-webhook"], "--workers must be an integer from 1 to 64"],
+    ])("exits 2 for %j", async (args, message) => {
+      const result = await cli(args);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(message);
+    });
+  });
 });
