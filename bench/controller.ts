@@ -24,14 +24,31 @@ function peakRssMiB(pid: number): number {
   return Number(match?.[1] ?? NaN) / 1024;
 }
 
-async function createAll(kubeConfig: KubeConfig, namespace: string, count: number, reference: (i: number) => string): Promise<void> {
+async function createAll(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  count: number,
+  reference: (i: number) => string,
+): Promise<void> {
   const api = kubeConfig.makeApiClient(CustomObjectsApi);
   let next = 0;
   const worker = async (): Promise<void> => {
     for (let i = next++; i < count; i = next++) {
       await api.createNamespacedCustomObject({
-        group: GROUP, version: VERSION, plural: PLURAL, namespace,
-        body: { apiVersion: `${GROUP}/${VERSION}`, kind: "ModelDeployment", metadata: { name: `md-${i}` }, spec: { model: { reference: reference(i) }, selector: { matchLabels: { app: `a${i}` } }, mount: { path: "/models/m" } } },
+        group: GROUP,
+        version: VERSION,
+        plural: PLURAL,
+        namespace,
+        body: {
+          apiVersion: `${GROUP}/${VERSION}`,
+          kind: "ModelDeployment",
+          metadata: { name: `md-${i}` },
+          spec: {
+            model: { reference: reference(i) },
+            selector: { matchLabels: { app: `a${i}` } },
+            mount: { path: "/models/m" },
+          },
+        },
       });
     }
   };
@@ -39,10 +56,14 @@ async function createAll(kubeConfig: KubeConfig, namespace: string, count: numbe
 }
 
 async function countReady(kubeConfig: KubeConfig, namespace: string): Promise<number> {
-  const list = (await kubeConfig.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace })) as {
+  const list = (await kubeConfig
+    .makeApiClient(CustomObjectsApi)
+    .listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace })) as {
     items: { status?: { conditions?: { type: string; status: string }[] } }[];
   };
-  return list.items.filter((md) => md.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).length;
+  return list.items.filter((md) =>
+    md.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+  ).length;
 }
 
 /**
@@ -50,23 +71,67 @@ async function countReady(kubeConfig: KubeConfig, namespace: string): Promise<nu
  * as its own process (the compiled CLI), and measures the time until all are Ready, the registry
  * requests it made (from its /metrics) and its peak RSS.
  */
-export async function benchController(sizes: readonly number[], models: number, log: (line: string) => void = console.log): Promise<ControllerBenchRow[]> {
+export async function benchController(
+  sizes: readonly number[],
+  models: number,
+  log: (line: string) => void = console.log,
+): Promise<ControllerBenchRow[]> {
   const plane = await startControlPlane();
   const registry = await startRegistry({ kind: "distribution" });
   const rows: ControllerBenchRow[] = [];
   try {
-    execFileSync("kubectl", ["--kubeconfig", plane.kubeconfigPath, "apply", "--server-side", "-f", join(process.cwd(), "crds")], { stdio: "pipe" });
-    for (let m = 0; m < models; m++) await pushArtifact(registry, `bench/model-${m}`, "v1", await buildModelPackArtifact([{ path: `m${m}.safetensors`, content: `w${m}` }]));
+    execFileSync(
+      "kubectl",
+      ["--kubeconfig", plane.kubeconfigPath, "apply", "--server-side", "-f", join(process.cwd(), "crds")],
+      { stdio: "pipe" },
+    );
+    for (let m = 0; m < models; m++)
+      await pushArtifact(
+        registry,
+        `bench/model-${m}`,
+        "v1",
+        await buildModelPackArtifact([{ path: `m${m}.safetensors`, content: `w${m}` }]),
+      );
     for (const size of sizes) {
       const namespace = await createNamespace(plane.kubeConfig, `bench-${size}`);
       const [port = 0] = await pickFreePorts(1);
       const node = join(process.cwd(), "node_modules", ".bin", "node");
-      const child = spawn(node, ["--max-semi-space-size=2", "dist/src/cli/bin.js", "run", "--kubeconfig", plane.kubeconfigPath, "--namespace", "default", "--watch-namespace", namespace,
-        "--plain-http-registries", registry.host, "--health-bind-address", `127.0.0.1:${port}`, "--log-level", "warn", "--disable-leader-election", "--disable-webhook", "--workers", "8"], { stdio: ["ignore", "ignore", "inherit"] });
+      const child = spawn(
+        node,
+        [
+          "--max-semi-space-size=2",
+          "dist/src/cli/bin.js",
+          "run",
+          "--kubeconfig",
+          plane.kubeconfigPath,
+          "--namespace",
+          "default",
+          "--watch-namespace",
+          namespace,
+          "--plain-http-registries",
+          registry.host,
+          "--health-bind-address",
+          `127.0.0.1:${port}`,
+          "--log-level",
+          "warn",
+          "--disable-leader-election",
+          "--disable-webhook",
+          "--workers",
+          "8",
+        ],
+        { stdio: ["ignore", "ignore", "inherit"] },
+      );
       try {
         const started = Date.now();
-        await createAll(plane.kubeConfig, namespace, size, (i) => `${registry.host}/bench/model-${i % models}:v1`);
-        log(`  controller bench: ${size} ModelDeployments created in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+        await createAll(
+          plane.kubeConfig,
+          namespace,
+          size,
+          (i) => `${registry.host}/bench/model-${i % models}:v1`,
+        );
+        log(
+          `  controller bench: ${size} ModelDeployments created in ${((Date.now() - started) / 1000).toFixed(1)}s`,
+        );
         for (;;) {
           const ready = await countReady(plane.kubeConfig, namespace);
           if (ready === size) break;
@@ -75,9 +140,19 @@ export async function benchController(sizes: readonly number[], models: number, 
         }
         const seconds = (Date.now() - started) / 1000;
         const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-        const registryRequests = [...metrics.matchAll(/^modelpack_registry_requests_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
-        const row = { modelDeployments: size, models, secondsToAllReady: seconds, registryRequests, peakRssMiB: peakRssMiB(child.pid ?? 0) };
-        log(`  controller bench: ${size} Ready in ${seconds.toFixed(1)}s, ${registryRequests} registry requests, peak RSS ${row.peakRssMiB.toFixed(0)} MiB`);
+        const registryRequests = [
+          ...metrics.matchAll(/^modelpack_registry_requests_total\{[^}]*\} (\d+)/gm),
+        ].reduce((n, m) => n + Number(m[1]), 0);
+        const row = {
+          modelDeployments: size,
+          models,
+          secondsToAllReady: seconds,
+          registryRequests,
+          peakRssMiB: peakRssMiB(child.pid ?? 0),
+        };
+        log(
+          `  controller bench: ${size} Ready in ${seconds.toFixed(1)}s, ${registryRequests} registry requests, peak RSS ${row.peakRssMiB.toFixed(0)} MiB`,
+        );
         rows.push(row);
       } finally {
         child.kill("SIGTERM");

@@ -44,7 +44,9 @@ export interface PullBenchResult {
  * puller, `oras pull` and `modctl pull`, and hashes the same bytes with `sha256sum` as the
  * ceiling, all in one run; medians of `runs` runs each (default 8).
  */
-export async function benchPull(options: { gib?: number; layers?: number; runs?: number; log?: (l: string) => void } = {}): Promise<PullBenchResult> {
+export async function benchPull(
+  options: { gib?: number; layers?: number; runs?: number; log?: (l: string) => void } = {},
+): Promise<PullBenchResult> {
   const log = options.log ?? ((l: string) => console.log(l));
   const gib = options.gib ?? Number(process.env.BENCH_PULL_GIB ?? 2);
   const layerCount = options.layers ?? 4;
@@ -71,7 +73,10 @@ export async function benchPull(options: { gib?: number; layers?: number; runs?:
           mediaType: "application/vnd.cncf.model.weight.v1.raw",
           digest,
           size: perLayer,
-          annotations: { "org.cncf.model.filepath": `model-${i}.safetensors`, "org.opencontainers.image.title": `model-${i}.safetensors` },
+          annotations: {
+            "org.cncf.model.filepath": `model-${i}.safetensors`,
+            "org.opencontainers.image.title": `model-${i}.safetensors`,
+          },
         },
         blob: { path, size: perLayer, digest },
       });
@@ -85,19 +90,44 @@ export async function benchPull(options: { gib?: number; layers?: number; runs?:
     const node = join(process.cwd(), "node_modules", ".bin", "node");
     const cli = join(process.cwd(), "dist", "src", "cli", "bin.js");
     const tools: Record<string, (dest: string) => [string, string[]]> = {
-      "modelpack-operator pull": (dest) => [node, ["--max-semi-space-size=2", cli, "pull", ref, "--dest", dest, "--plain-http", "--output", "json"]],
-      "oras pull": (dest) => [join(oras, "oras"), ["pull", "--plain-http", ref, "-o", dest, "--concurrency", "4"]],
-      "modctl pull": (dest) => [join(modctl, "modctl"), ["--storage-dir", join(work, "modctl-store"), "--no-progress", "pull", "--plain-http", "--concurrency", "4", "--extract-dir", dest, "--extract-from-remote", ref]],
+      "modelpack-operator pull": (dest) => [
+        node,
+        ["--max-semi-space-size=2", cli, "pull", ref, "--dest", dest, "--plain-http", "--output", "json"],
+      ],
+      "oras pull": (dest) => [
+        join(oras, "oras"),
+        ["pull", "--plain-http", ref, "-o", dest, "--concurrency", "4"],
+      ],
+      "modctl pull": (dest) => [
+        join(modctl, "modctl"),
+        [
+          "--storage-dir",
+          join(work, "modctl-store"),
+          "--no-progress",
+          "pull",
+          "--plain-http",
+          "--concurrency",
+          "4",
+          "--extract-dir",
+          dest,
+          "--extract-from-remote",
+          ref,
+        ],
+      ],
       "sha256sum (ceiling)": () => ["sha256sum", paths],
     };
     // BENCH_PULL_TOOLS="oras pull,modctl pull" narrows the run to some tools (investigations).
     const only = process.env.BENCH_PULL_TOOLS?.split(",").map((t) => t.trim());
-    if (only !== undefined) for (const name of Object.keys(tools)) if (!only.includes(name)) delete tools[name];
+    if (only !== undefined)
+      for (const name of Object.keys(tools)) if (!only.includes(name)) delete tools[name];
     const results = new Map<string, Measured[]>();
     for (let run = 0; run < runs; run++) {
       // Each run starts with a different tool, so none is always the one after another's cleanup.
       const order = Object.entries(tools);
-      for (const [name, command] of [...order.slice(run % order.length), ...order.slice(0, run % order.length)]) {
+      for (const [name, command] of [
+        ...order.slice(run % order.length),
+        ...order.slice(0, run % order.length),
+      ]) {
         const dest = join(work, `dest-${run}`);
         await rm(dest, { recursive: true, force: true });
         await rm(join(work, "modctl-store"), { recursive: true, force: true });
@@ -108,7 +138,9 @@ export async function benchPull(options: { gib?: number; layers?: number; runs?:
         const m = await measure(cmd, args);
         results.set(name, [...(results.get(name) ?? []), m]);
         await rm(dest, { recursive: true, force: true });
-        log(`  run ${run + 1}/${runs} ${name}: ${((bytes / MiB) / m.seconds).toFixed(0)} MB/s, peak RSS ${(m.peakRssBytes / MiB).toFixed(0)} MiB, CPU ${m.cpuSeconds.toFixed(2)} s`);
+        log(
+          `  run ${run + 1}/${runs} ${name}: ${(bytes / MiB / m.seconds).toFixed(0)} MB/s, peak RSS ${(m.peakRssBytes / MiB).toFixed(0)} MiB, CPU ${m.cpuSeconds.toFixed(2)} s`,
+        );
       }
     }
     const rows = [...results].map(([name, ms]) => ({

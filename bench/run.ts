@@ -10,29 +10,52 @@ execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
 
 if (selected.has("pull")) {
   const result = await benchPull();
-  console.log(`\nPull benchmark: ${(result.bytes / 1024 ** 3).toFixed(2)} GiB from a loopback registry (median of runs)`);
-  for (const row of result.rows) console.log(`  ${row.name.padEnd(26)} ${row.mbPerSecond.toFixed(0).padStart(6)} MB/s   peak RSS ${row.peakRssMiB?.toFixed(0)} MiB`);
+  console.log(
+    `\nPull benchmark: ${(result.bytes / 1024 ** 3).toFixed(2)} GiB from a loopback registry (median of runs)`,
+  );
+  for (const row of result.rows)
+    console.log(
+      `  ${row.name.padEnd(26)} ${row.mbPerSecond.toFixed(0).padStart(6)} MB/s   peak RSS ${row.peakRssMiB?.toFixed(0)} MiB`,
+    );
   for (const line of result.summary) console.log(`  ${line}`);
 }
 
 if (selected.has("controller")) {
   const rows = await benchController([200, 2000], 20);
-  console.log("\nController benchmark: ModelDeployments over 20 distinct models, operator as its own process");
+  console.log(
+    "\nController benchmark: ModelDeployments over 20 distinct models, operator as its own process",
+  );
   for (const r of rows) {
-    console.log(`  ${String(r.modelDeployments).padStart(5)} ModelDeployments: all Ready in ${r.secondsToAllReady.toFixed(1)} s, ${r.registryRequests} registry requests, peak RSS ${r.peakRssMiB.toFixed(0)} MiB`);
+    console.log(
+      `  ${String(r.modelDeployments).padStart(5)} ModelDeployments: all Ready in ${r.secondsToAllReady.toFixed(1)} s, ${r.registryRequests} registry requests, peak RSS ${r.peakRssMiB.toFixed(0)} MiB`,
+    );
   }
   const [small, large] = rows;
   if (small !== undefined && large !== undefined) {
-    console.log(`  growth 200 → 2000: time ${(large.secondsToAllReady / small.secondsToAllReady).toFixed(2)}×, registry requests ${(large.registryRequests / Math.max(1, small.registryRequests)).toFixed(2)}×, RSS ${(large.peakRssMiB / small.peakRssMiB).toFixed(2)}×`);
-    console.log(`  targets: all Ready < 60 s (${large.secondsToAllReady.toFixed(1)} s), registry requests ≤ 2 × 20 models (${large.registryRequests}), RSS < 250 MiB (${large.peakRssMiB.toFixed(0)} MiB)`);
+    console.log(
+      `  growth 200 → 2000: time ${(large.secondsToAllReady / small.secondsToAllReady).toFixed(2)}×, registry requests ${(large.registryRequests / Math.max(1, small.registryRequests)).toFixed(2)}×, RSS ${(large.peakRssMiB / small.peakRssMiB).toFixed(2)}×`,
+    );
+    console.log(
+      `  targets: all Ready < 60 s (${large.secondsToAllReady.toFixed(1)} s), registry requests ≤ 2 × 20 models (${large.registryRequests}), RSS < 250 MiB (${large.peakRssMiB.toFixed(0)} MiB)`,
+    );
   }
 }
 
 if (selected.has("webhook")) {
   const { webhook, unmatched, bare } = await benchWebhook();
-  console.log("\nWebhook benchmark: 50 ModelDeployments in the namespace, a matching pod, HTTPS, load from another process");
-  for (const [name, r] of [["modelpack-operator webhook", webhook], ["  same, a pod nothing selects", unmatched], ["bare HTTPS server (fixed allow)", bare]] as const) {
-    console.log(`  ${name.padEnd(32)} p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms at 500/s   throughput ${r.throughput.toFixed(0)}/s   server CPU ${r.cpuMicrosPerReview.toFixed(0)} µs/review (capacity ${(1e6 / r.cpuMicrosPerReview).toFixed(0)}/s per core)`);
+  console.log(
+    "\nWebhook benchmark: 50 ModelDeployments in the namespace, a matching pod, HTTPS, load from another process",
+  );
+  for (const [name, r] of [
+    ["modelpack-operator webhook", webhook],
+    ["  same, a pod nothing selects", unmatched],
+    ["bare HTTPS server (fixed allow)", bare],
+  ] as const) {
+    console.log(
+      `  ${name.padEnd(32)} p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms at 500/s   throughput ${r.throughput.toFixed(0)}/s   server CPU ${r.cpuMicrosPerReview.toFixed(0)} µs/review (capacity ${(1e6 / r.cpuMicrosPerReview).toFixed(0)}/s per core)`,
+    );
   }
-  console.log(`  webhook / bare throughput with the load generator on the same cores: ${(webhook.throughput / bare.throughput).toFixed(2)}×; server capacity (CPU per review): ${(bare.cpuMicrosPerReview / webhook.cpuMicrosPerReview).toFixed(2)}× (target ≥ 0.70); p99 at 500/s: ${webhook.p99.toFixed(2)} ms (target < 5 ms)`);
+  console.log(
+    `  webhook / bare throughput with the load generator on the same cores: ${(webhook.throughput / bare.throughput).toFixed(2)}×; server capacity (CPU per review): ${(bare.cpuMicrosPerReview / webhook.cpuMicrosPerReview).toFixed(2)}× (target ≥ 0.70); p99 at 500/s: ${webhook.p99.toFixed(2)} ms (target < 5 ms)`,
+  );
 }

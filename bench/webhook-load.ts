@@ -6,20 +6,33 @@
 import { Pool } from "undici";
 import { z } from "zod";
 
-const Input = z.object({ url: z.string(), caPem: z.string(), body: z.string(), rate: z.number(), seconds: z.number(), concurrency: z.number() });
+const Input = z.object({
+  url: z.string(),
+  caPem: z.string(),
+  body: z.string(),
+  rate: z.number(),
+  seconds: z.number(),
+  concurrency: z.number(),
+});
 const input = Input.parse(JSON.parse(process.argv[2] ?? "{}"));
 const url = new URL(input.url);
 const pool = new Pool(url.origin, { connections: input.concurrency, connect: { ca: input.caPem } });
 
 async function once(): Promise<number> {
   const start = process.hrtime.bigint();
-  const res = await pool.request({ method: "POST", path: url.pathname, headers: { "content-type": "application/json" }, body: input.body });
+  const res = await pool.request({
+    method: "POST",
+    path: url.pathname,
+    headers: { "content-type": "application/json" },
+    body: input.body,
+  });
   await res.body.text();
   if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
-const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const percentile = (sorted: number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 // Warm up connections and JIT on both sides.
 await Promise.all(Array.from({ length: 200 }, once));
@@ -52,4 +65,12 @@ await Promise.all(
 const throughput = done / input.seconds;
 await pool.close();
 const requests = 200 + latencies.length + done;
-console.log(JSON.stringify({ p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1), throughput, requests }));
+console.log(
+  JSON.stringify({
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    max: latencies.at(-1),
+    throughput,
+    requests,
+  }),
+);

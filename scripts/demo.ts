@@ -48,13 +48,17 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 /** Runs kubectl without blocking the event loop (the operator runs in this process). */
 function kubectlQuiet(args: string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn("kubectl", ["--kubeconfig", plane?.kubeconfigPath ?? "", ...args], { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn("kubectl", ["--kubeconfig", plane?.kubeconfigPath ?? "", ...args], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let out = "";
     let err = "";
     child.stdout.on("data", (c: Buffer) => (out += c.toString()));
     child.stderr.on("data", (c: Buffer) => (err += c.toString()));
     child.on("error", reject);
-    child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`kubectl ${args.join(" ")} failed: ${err.trim()}`))));
+    child.on("exit", (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`kubectl ${args.join(" ")} failed: ${err.trim()}`)),
+    );
     child.stdin.end(input ?? "");
   });
 }
@@ -83,7 +87,12 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   }
 }
 
-const modelDeployment = (name: string, reference: string, app: string, strategy: string): string => `apiVersion: modelpack.dev/v1alpha1
+const modelDeployment = (
+  name: string,
+  reference: string,
+  app: string,
+  strategy: string,
+): string => `apiVersion: modelpack.dev/v1alpha1
 kind: ModelDeployment
 metadata: {name: ${name}, namespace: demo}
 spec:
@@ -124,12 +133,29 @@ try {
   await kubectl(["create", "namespace", "demo"]);
   const [health = 0] = await pickFreePorts(1);
   operator = main(
-    ["run", "--kubeconfig", plane.kubeconfigPath, "--namespace", "default", "--plain-http-registries", registry.host,
-      "--health-bind-address", `127.0.0.1:${health}`, "--webhook-bind-address", "127.0.0.1:0", "--webhook-url", "https://127.0.0.1:0/mutate-pods",
-      "--init-image", "registry.example.com/modelpack-operator:demo", "--log-level", "warn"],
+    [
+      "run",
+      "--kubeconfig",
+      plane.kubeconfigPath,
+      "--namespace",
+      "default",
+      "--plain-http-registries",
+      registry.host,
+      "--health-bind-address",
+      `127.0.0.1:${health}`,
+      "--webhook-bind-address",
+      "127.0.0.1:0",
+      "--webhook-url",
+      "https://127.0.0.1:0/mutate-pods",
+      "--init-image",
+      "registry.example.com/modelpack-operator:demo",
+      "--log-level",
+      "warn",
+    ],
     { ...quiet, signal: operatorStop.signal },
   );
-  const ready = async (): Promise<boolean> => (await fetch(`http://127.0.0.1:${health}/readyz`).catch(() => undefined))?.status === 200;
+  const ready = async (): Promise<boolean> =>
+    (await fetch(`http://127.0.0.1:${health}/readyz`).catch(() => undefined))?.status === 200;
   for (let i = 0; !(await ready()); i++) {
     if (i > 240) throw new Error("the operator did not become ready");
     await new Promise((r) => setTimeout(r, 250));
@@ -138,38 +164,102 @@ try {
 
   say("5. Apply a ModelDeployment (strategy Auto) and wait until it is Ready");
   await kubectl(["apply", "-f", "-"], modelDeployment("tiny-demo", reference, "server", "Auto"));
-  await kubectl(["wait", "-n", "demo", "--for=condition=Ready", "modeldeployment/tiny-demo", "--timeout=60s"]);
+  await kubectl([
+    "wait",
+    "-n",
+    "demo",
+    "--for=condition=Ready",
+    "modeldeployment/tiny-demo",
+    "--timeout=60s",
+  ]);
   await kubectl(["get", "md", "-n", "demo", "-o", "wide"]);
-  await kubectl(["get", "md", "tiny-demo", "-n", "demo", "-o", "jsonpath={.status.resolved.reference}{\"\\n\"}{range .status.conditions[*]}{.type}={.status} ({.reason}): {.message}{\"\\n\"}{end}"]);
+  await kubectl([
+    "get",
+    "md",
+    "tiny-demo",
+    "-n",
+    "demo",
+    "-o",
+    'jsonpath={.status.resolved.reference}{"\\n"}{range .status.conditions[*]}{.type}={.status} ({.reason}): {.message}{"\\n"}{end}',
+  ]);
 
   say("6. Apply a Deployment whose pods the ModelDeployment selects: the webhook mounts the model");
   await kubectl(["apply", "-f", "-"], deployment("server"));
   await until("2 Running server pods", async () => {
-    const out = await kubectlQuiet(["get", "pods", "-n", "demo", "-l", "app=server", "-o", "jsonpath={.items[*].status.phase}"]);
+    const out = await kubectlQuiet([
+      "get",
+      "pods",
+      "-n",
+      "demo",
+      "-l",
+      "app=server",
+      "-o",
+      "jsonpath={.items[*].status.phase}",
+    ]);
     return out.split(" ").filter((p) => p === "Running").length === 2 ? true : undefined;
   });
   await kubectl(["get", "pods", "-n", "demo", "-l", "app=server", "-o", "wide"]);
-  await kubectl(["get", "pods", "-n", "demo", "-l", "app=server", "-o", "jsonpath={.items[0].spec.volumes[?(@.image)]}{\"\\n\"}{.items[0].spec.containers[0].volumeMounts}{\"\\n\"}"]);
+  await kubectl([
+    "get",
+    "pods",
+    "-n",
+    "demo",
+    "-l",
+    "app=server",
+    "-o",
+    'jsonpath={.items[0].spec.volumes[?(@.image)]}{"\\n"}{.items[0].spec.containers[0].volumeMounts}{"\\n"}',
+  ]);
 
   say("7. The InitContainer strategy: an init container pulls and verifies the model into an emptyDir");
-  await kubectl(["apply", "-f", "-"], modelDeployment("tiny-demo-init", reference, "server-init", "InitContainer"));
-  await kubectl(["wait", "-n", "demo", "--for=condition=Ready", "modeldeployment/tiny-demo-init", "--timeout=60s"]);
+  await kubectl(
+    ["apply", "-f", "-"],
+    modelDeployment("tiny-demo-init", reference, "server-init", "InitContainer"),
+  );
+  await kubectl([
+    "wait",
+    "-n",
+    "demo",
+    "--for=condition=Ready",
+    "modeldeployment/tiny-demo-init",
+    "--timeout=60s",
+  ]);
   await kubectl(["apply", "-f", "-"], deployment("server-init"));
   await until("2 Running server-init pods", async () => {
-    const out = await kubectlQuiet(["get", "pods", "-n", "demo", "-l", "app=server-init", "-o", "jsonpath={.items[*].status.phase}"]);
+    const out = await kubectlQuiet([
+      "get",
+      "pods",
+      "-n",
+      "demo",
+      "-l",
+      "app=server-init",
+      "-o",
+      "jsonpath={.items[*].status.phase}",
+    ]);
     return out.split(" ").filter((p) => p === "Running").length === 2 ? true : undefined;
   });
-  const initArgs = await kubectl(["get", "pods", "-n", "demo", "-l", "app=server-init", "-o", "jsonpath={.items[0].spec.initContainers[0].args}"]);
+  const initArgs = await kubectl([
+    "get",
+    "pods",
+    "-n",
+    "demo",
+    "-l",
+    "app=server-init",
+    "-o",
+    "jsonpath={.items[0].spec.initContainers[0].args}",
+  ]);
   say("   Fake nodes run no containers, so here is the init container's own command, run locally:");
   work = await mkdtemp(join(tmpdir(), "modelpack-demo-"));
   const args = JSON.parse(initArgs) as string[];
   const dest = join(work, "model");
   const state = join(work, "pull-state.json");
-  const pullArgs = args.map((a, i) => (args[i - 1] === "--dest" ? dest : args[i - 1] === "--state-file" ? state : a)).filter((a, i, all) => !(a.startsWith("--registry-config") || all[i - 1] === "--registry-config"));
+  const pullArgs = args
+    .map((a, i) => (args[i - 1] === "--dest" ? dest : args[i - 1] === "--state-file" ? state : a))
+    .filter((a, i, all) => !(a.startsWith("--registry-config") || all[i - 1] === "--registry-config"));
   await cli(pullArgs);
   for (const name of (await readdir(dest, { recursive: true })).map(String).sort()) {
     const info = await stat(join(dest, name));
-    if (info.isFile()) console.log(`  ${(info.mode & 0o777).toString(8)}  ${String(info.size).padStart(6)}  ${name}`);
+    if (info.isFile())
+      console.log(`  ${(info.mode & 0o777).toString(8)}  ${String(info.size).padStart(6)}  ${name}`);
   }
 
   say("Done: the model reached the pods pinned to its digest, both ways. Cleaning up.");

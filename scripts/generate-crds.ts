@@ -18,7 +18,8 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const { values } = parseArgs({ options: { out: { type: "string" } } });
 /** Every folder that holds the CRD; scripts/check-crds.sh checks the same list. */
 export const CRD_FOLDERS = ["crds", "deploy/crds", "charts/modelpack-operator/files"];
-const outDirs = values.out !== undefined ? [resolve(values.out)] : CRD_FOLDERS.map((folder) => join(root, folder));
+const outDirs =
+  values.out !== undefined ? [resolve(values.out)] : CRD_FOLDERS.map((folder) => join(root, folder));
 const yaml = renderCrdYaml();
 for (const outDir of outDirs) {
   await mkdir(outDir, { recursive: true });

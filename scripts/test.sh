@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
 echo "== lint"; npx eslint .
+echo "== format"; npx prettier --check . >/dev/null || { npx prettier --list-different .; echo "format: run npm run format" >&2; exit 1; }
 for script in $(git ls-files "*.sh" .ci/run); do bash -n "$script"; done
 npx dockerfilelint Dockerfile >/dev/null || npx dockerfilelint Dockerfile
 echo "== generated files"; bash scripts/check-crds.sh

@@ -9,14 +9,31 @@ export function sampleModelFiles(): ArtifactFile[] {
   const values = Float32Array.from({ length: 16 }, (_, i) => i / 16);
   const data = Buffer.alloc(values.length * 2);
   values.forEach((v, i) => data.writeUInt16LE(toFloat16Bits(v), i * 2));
-  const header = Buffer.from(JSON.stringify({ "layer.weight": { dtype: "F16", shape: [4, 4], data_offsets: [0, data.length] }, __metadata__: { format: "pt" } }));
+  const header = Buffer.from(
+    JSON.stringify({
+      "layer.weight": { dtype: "F16", shape: [4, 4], data_offsets: [0, data.length] },
+      __metadata__: { format: "pt" },
+    }),
+  );
   const length = Buffer.alloc(8);
   length.writeBigUInt64LE(BigInt(header.length));
   return [
-    { path: "config.json", content: JSON.stringify({ model_type: "tiny-demo", hidden_size: 4, torch_dtype: "float16" }, null, 2) },
-    { path: "tokenizer.json", content: JSON.stringify({ version: "1.0", model: { type: "WordLevel", vocab: { hello: 0, world: 1 } } }) },
+    {
+      path: "config.json",
+      content: JSON.stringify({ model_type: "tiny-demo", hidden_size: 4, torch_dtype: "float16" }, null, 2),
+    },
+    {
+      path: "tokenizer.json",
+      content: JSON.stringify({
+        version: "1.0",
+        model: { type: "WordLevel", vocab: { hello: 0, world: 1 } },
+      }),
+    },
     { path: "model.safetensors", content: Buffer.concat([length, header, data]) },
-    { path: "README.md", content: "# tiny-demo\n\nA 16-parameter model that exists to show modelpack-operator working.\n" },
+    {
+      path: "README.md",
+      content: "# tiny-demo\n\nA 16-parameter model that exists to show modelpack-operator working.\n",
+    },
   ];
 }
 

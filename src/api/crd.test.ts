@@ -1,6 +1,12 @@
 import { loadYaml } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { GENERATE_COMMAND, modelDeploymentCrd, modelDeploymentSchema, PRINTER_COLUMNS, renderCrdYaml } from "./crd.js";
+import {
+  GENERATE_COMMAND,
+  modelDeploymentCrd,
+  modelDeploymentSchema,
+  PRINTER_COLUMNS,
+  renderCrdYaml,
+} from "./crd.js";
 import { isJsonObject, type Json, type JsonObject } from "./json.js";
 import { SHORT_NAMES } from "./names.js";
 import { toStructuralSchema } from "./structural.js";

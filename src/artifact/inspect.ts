@@ -41,7 +41,11 @@ export interface ArtifactInspection {
  * the ModelPack specification and lints its mountability. Registry failures throw RegistryError;
  * an invalid artifact is a result (`valid: false` with errors), not an exception.
  */
-export async function inspectArtifact(client: RegistryClient, ref: ImageReference, signal?: AbortSignal): Promise<ArtifactInspection> {
+export async function inspectArtifact(
+  client: RegistryClient,
+  ref: ImageReference,
+  signal?: AbortSignal,
+): Promise<ArtifactInspection> {
   const fetched = await client.getManifest(ref, signal);
   const base = {
     reference: formatReference(ref),
@@ -53,7 +57,13 @@ export async function inspectArtifact(client: RegistryClient, ref: ImageReferenc
   const parsed = OciManifest.safeParse(fetched.json);
   const manifestValidation = validateManifest(fetched.json);
   if (!parsed.success) {
-    return { ...base, valid: false, errors: manifestValidation.errors, warnings: manifestValidation.warnings, lint: [] };
+    return {
+      ...base,
+      valid: false,
+      errors: manifestValidation.errors,
+      warnings: manifestValidation.warnings,
+      lint: [],
+    };
   }
   const manifest = parsed.data;
   const artifactType = manifest.artifactType;

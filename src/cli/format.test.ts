@@ -20,13 +20,21 @@ describe("formatting", () => {
 
   it("shortens digests and aligns tables", () => {
     expect(shortDigest("sha256:" + "ab".repeat(32))).toBe("sha256:abababababab");
-    expect(table([["a", "bb", "c"], ["ddd", "e", "f"]])).toBe("  a    bb  c\n  ddd  e   f");
+    expect(
+      table([
+        ["a", "bb", "c"],
+        ["ddd", "e", "f"],
+      ]),
+    ).toBe("  a    bb  c\n  ddd  e   f");
   });
 
   it("describes progress with rate and ETA", () => {
-    expect(describeProgress({ bytesDone: 512 * 1024 ** 2, bytesTotal: 1024 ** 3, layersDone: 1, layersTotal: 2 }, 1)).toBe(
-      "512.0 MiB / 1.00 GiB (50.0%), 1/2 layers, 512.0 MiB/s, ETA 1s",
-    );
+    expect(
+      describeProgress(
+        { bytesDone: 512 * 1024 ** 2, bytesTotal: 1024 ** 3, layersDone: 1, layersTotal: 2 },
+        1,
+      ),
+    ).toBe("512.0 MiB / 1.00 GiB (50.0%), 1/2 layers, 512.0 MiB/s, ETA 1s");
   });
 
   it("prints log lines at an interval when not on a terminal", () => {

@@ -9,4 +9,5 @@ export interface CliIo {
 /** Exit codes shared by the commands. */
 export const EXIT = { ok: 0, invalid: 1, usage: 2, registry: 3 } as const;
 
-export const print = (stream: NodeJS.WritableStream, text: string): void => void stream.write(text.endsWith("\n") ? text : `${text}\n`);
+export const print = (stream: NodeJS.WritableStream, text: string): void =>
+  void stream.write(text.endsWith("\n") ? text : `${text}\n`);

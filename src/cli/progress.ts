@@ -19,7 +19,10 @@ export function describeProgress(p: ProgressSnapshot, elapsedSeconds: number): s
  * Progress for people: a line redrawn in place on a terminal (at most 10 times a second), or a
  * plain log line every `intervalMs` otherwise (init container logs, CI).
  */
-export function createProgressReporter(stream: NodeJS.WriteStream, options: { now?: () => number; intervalMs?: number } = {}) {
+export function createProgressReporter(
+  stream: NodeJS.WriteStream,
+  options: { now?: () => number; intervalMs?: number } = {},
+) {
   const now = options.now ?? Date.now;
   const start = now();
   const interactive = stream.isTTY === true;

@@ -22,7 +22,10 @@ export function defaultRegistryConfigPath(env: NodeJS.ProcessEnv): string {
     : join(homedir(), ".docker", "config.json");
 }
 
-async function loadCredentials(flags: RegistryFlags, env: NodeJS.ProcessEnv): Promise<CredentialStore | undefined> {
+async function loadCredentials(
+  flags: RegistryFlags,
+  env: NodeJS.ProcessEnv,
+): Promise<CredentialStore | undefined> {
   const explicit = flags.registryConfigs !== undefined && flags.registryConfigs.length > 0;
   const paths = explicit ? (flags.registryConfigs ?? []) : [defaultRegistryConfigPath(env)];
   const stores: CredentialStore[] = [];
@@ -57,7 +60,9 @@ export async function registryClientOptions(
     });
   }
   if (flags.insecure) {
-    warn(`WARNING: --insecure disables TLS certificate verification for ${registry}: anyone on the network path can impersonate it. Digests are still verified.`);
+    warn(
+      `WARNING: --insecure disables TLS certificate verification for ${registry}: anyone on the network path can impersonate it. Digests are still verified.`,
+    );
   }
   const credentials = await loadCredentials(flags, env);
   return {

@@ -47,7 +47,12 @@ export class ArtifactCache {
    * The inspection of `ref`, at most `maxAgeMs` old for a tag (digests never expire).
    * Throws RegistryError for registry and network failures.
    */
-  async inspect(ref: ImageReference, credentials: LookupCredentials, maxAgeMs: number, signal?: AbortSignal): Promise<ArtifactInspection> {
+  async inspect(
+    ref: ImageReference,
+    credentials: LookupCredentials,
+    maxAgeMs: number,
+    signal?: AbortSignal,
+  ): Promise<ArtifactInspection> {
     const key = `${formatReference(ref)} ${credentials.identity}`;
     const cached = this.#entries.get(key);
     const now = this.#options.clock.now();
@@ -82,7 +87,11 @@ export class ArtifactCache {
       this.#touch(this.#clients, credentials.identity, existing);
       return existing;
     }
-    const client = new RegistryClient({ ...this.#options.client, credentials: credentials.store, clock: this.#options.clock });
+    const client = new RegistryClient({
+      ...this.#options.client,
+      credentials: credentials.store,
+      clock: this.#options.clock,
+    });
     this.#clients.set(credentials.identity, client);
     const max = this.#options.maxClients ?? 100;
     for (const [identity, old] of this.#clients) {
@@ -107,7 +116,9 @@ export class ArtifactCache {
 }
 
 /** A short stable identity for a set of secrets: which ones, at which resource versions. */
-export function credentialIdentity(secrets: readonly { namespace: string; name: string; resourceVersion?: string }[]): string {
+export function credentialIdentity(
+  secrets: readonly { namespace: string; name: string; resourceVersion?: string }[],
+): string {
   if (secrets.length === 0) return "";
   const text = secrets.map((s) => `${s.namespace}/${s.name}@${s.resourceVersion ?? ""}`).join(",");
   return createHash("sha256").update(text).digest("hex").slice(0, 16);

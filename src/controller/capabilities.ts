@@ -22,7 +22,11 @@ export interface NodeRuntime {
 export type RuntimeName = "containerd" | "cri-o" | "other";
 
 /** Splits `containerd://2.1.0-k3s1` into the runtime and its numeric version. */
-export function parseRuntimeVersion(value: string): { runtime: RuntimeName; version?: readonly number[]; raw: string } {
+export function parseRuntimeVersion(value: string): {
+  runtime: RuntimeName;
+  version?: readonly number[];
+  raw: string;
+} {
   const match = /^([a-z0-9-]+):\/\/v?(\d+)\.(\d+)(?:\.(\d+))?/.exec(value);
   const name = match?.[1] ?? value.split("://")[0] ?? "";
   const runtime: RuntimeName = name === "containerd" ? "containerd" : name === "cri-o" ? "cri-o" : "other";

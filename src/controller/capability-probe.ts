@@ -12,8 +12,19 @@ export function probePod(namespace: string): V1Pod {
     kind: "Pod",
     metadata: { name: PROBE_POD_NAME, namespace },
     spec: {
-      containers: [{ name: "probe", image: "probe.invalid/probe@sha256:" + "0".repeat(64), volumeMounts: [{ name: "model", mountPath: "/model", readOnly: true }] }],
-      volumes: [{ name: "model", image: { reference: "probe.invalid/model@sha256:" + "0".repeat(64), pullPolicy: "IfNotPresent" } }],
+      containers: [
+        {
+          name: "probe",
+          image: "probe.invalid/probe@sha256:" + "0".repeat(64),
+          volumeMounts: [{ name: "model", mountPath: "/model", readOnly: true }],
+        },
+      ],
+      volumes: [
+        {
+          name: "model",
+          image: { reference: "probe.invalid/model@sha256:" + "0".repeat(64), pullPolicy: "IfNotPresent" },
+        },
+      ],
     },
   };
 }
@@ -21,7 +32,8 @@ export function probePod(namespace: string): V1Pod {
 /** Whether the apiserver kept the image volume in its answer to the probe (pure). */
 export function keptImageVolume(answer: V1Pod): boolean {
   const volume = answer.spec?.volumes?.find((v) => v.name === "model");
-  const mounted = answer.spec?.containers.some((c) => c.volumeMounts?.some((m) => m.name === "model")) ?? false;
+  const mounted =
+    answer.spec?.containers.some((c) => c.volumeMounts?.some((m) => m.name === "model")) ?? false;
   return volume?.image?.reference !== undefined && mounted;
 }
 
@@ -68,7 +80,8 @@ export class CapabilityProbe {
   /** The capabilities, probing again once the cached result is older than `refreshMs`. */
   async get(): Promise<ClusterCapabilities> {
     const now = this.#options.clock.now();
-    if (this.#cached !== undefined && now - this.#cached.at < (this.#options.refreshMs ?? 300_000)) return this.#cached.value;
+    if (this.#cached !== undefined && now - this.#cached.at < (this.#options.refreshMs ?? 300_000))
+      return this.#cached.value;
     this.#running ??= this.#probe().finally(() => (this.#running = undefined));
     return this.#running;
   }
@@ -81,13 +94,28 @@ export class CapabilityProbe {
   async #probe(): Promise<ClusterCapabilities> {
     const [field, version, nodes] = await Promise.all([
       this.#core
-        .createNamespacedPod({ namespace: this.#options.namespace, body: probePod(this.#options.namespace), dryRun: "All" })
-        .then((answer): ClusterCapabilities["imageVolumeField"] => (keptImageVolume(answer) ? "kept" : "dropped"))
+        .createNamespacedPod({
+          namespace: this.#options.namespace,
+          body: probePod(this.#options.namespace),
+          dryRun: "All",
+        })
+        .then((answer): ClusterCapabilities["imageVolumeField"] =>
+          keptImageVolume(answer) ? "kept" : "dropped",
+        )
         .catch((): ClusterCapabilities["imageVolumeField"] => "unknown"),
-      this.#version.getCode().then((info) => info.gitVersion).catch(() => undefined),
-      Promise.resolve(this.#options.listNodes?.() ?? this.#core.listNode().then((list) => list.items)).catch(() => [] as V1Node[]),
+      this.#version
+        .getCode()
+        .then((info) => info.gitVersion)
+        .catch(() => undefined),
+      Promise.resolve(this.#options.listNodes?.() ?? this.#core.listNode().then((list) => list.items)).catch(
+        () => [] as V1Node[],
+      ),
     ]);
-    const value: ClusterCapabilities = { imageVolumeField: field, ...(version !== undefined && { serverVersion: version }), nodes: nodeRuntimes(nodes) };
+    const value: ClusterCapabilities = {
+      imageVolumeField: field,
+      ...(version !== undefined && { serverVersion: version }),
+      nodes: nodeRuntimes(nodes),
+    };
     if (field !== "unknown") this.#cached = { value, at: this.#options.clock.now() };
     return value;
   }

@@ -29,7 +29,12 @@ export class EventRecorder {
     private readonly dedupeWindowMs = 600_000,
   ) {}
 
-  async record(subject: EventSubject, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
+  async record(
+    subject: EventSubject,
+    type: "Normal" | "Warning",
+    reason: string,
+    message: string,
+  ): Promise<void> {
     const key = `${subject.namespace}/${subject.name} ${type} ${reason} ${message}`;
     const now = this.clock.now();
     const last = this.#recent.get(key);
@@ -45,7 +50,13 @@ export class EventRecorder {
           apiVersion: "v1",
           kind: "Event",
           metadata: { generateName: `${subject.name}.`, namespace: subject.namespace },
-          involvedObject: { apiVersion: subject.apiVersion, kind: subject.kind, namespace: subject.namespace, name: subject.name, ...(subject.uid !== undefined && { uid: subject.uid }) },
+          involvedObject: {
+            apiVersion: subject.apiVersion,
+            kind: subject.kind,
+            namespace: subject.namespace,
+            name: subject.name,
+            ...(subject.uid !== undefined && { uid: subject.uid }),
+          },
           type,
           reason,
           message: message.slice(0, 1024),
@@ -57,7 +68,10 @@ export class EventRecorder {
         },
       });
     } catch (err) {
-      this.logger.warn({ err: describeError(err), reason, namespace: subject.namespace, name: subject.name }, "could not record event");
+      this.logger.warn(
+        { err: describeError(err), reason, namespace: subject.namespace, name: subject.name },
+        "could not record event",
+      );
     }
   }
 }

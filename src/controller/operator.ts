@@ -8,7 +8,11 @@ import { createController } from "../runtime/controller.js";
 import { createControllerMetrics } from "../runtime/controller-metrics.js";
 import { createHealthServer, type HealthServer } from "../runtime/health-server.js";
 import { enqueueMappedKeys, enqueueObjectKey, type Informer } from "../runtime/informer.js";
-import { createCustomResourceInformer, createNodeInformer, createPodInformer } from "../runtime/kube-informers.js";
+import {
+  createCustomResourceInformer,
+  createNodeInformer,
+  createPodInformer,
+} from "../runtime/kube-informers.js";
 import type { KubeObject } from "../runtime/kube-object.js";
 import { createLeaderElector } from "../runtime/leader-election.js";
 import type { Logger } from "../runtime/logger.js";
@@ -36,7 +40,11 @@ export interface OperatorOptions {
   readonly leaderElection?: boolean;
   readonly leaseName?: string;
   /** Lease timings, shortened by tests. Defaults 15 s / 10 s / 2 s. */
-  readonly lease?: { readonly leaseDurationMs: number; readonly renewDeadlineMs: number; readonly retryPeriodMs: number };
+  readonly lease?: {
+    readonly leaseDurationMs: number;
+    readonly renewDeadlineMs: number;
+    readonly retryPeriodMs: number;
+  };
   /** Registry policy: only these registries (empty: any), these over plain HTTP, this CA bundle. */
   readonly allowedRegistries?: readonly string[];
   readonly plainHttpRegistries?: readonly string[];
@@ -72,7 +80,10 @@ function unionStore<T>(informers: readonly Informer<T>[], namespaces: readonly s
     namespaces.length === 0 ? informers[0] : informers[namespaces.indexOf(namespace ?? "")];
   return {
     get: (key) => of(key.split("/")[0])?.store.get(key),
-    list: (options) => (options?.namespace !== undefined ? (of(options.namespace)?.store.list(options) ?? []) : informers.flatMap((i) => i.store.list(options))),
+    list: (options) =>
+      options?.namespace !== undefined
+        ? (of(options.namespace)?.store.list(options) ?? [])
+        : informers.flatMap((i) => i.store.list(options)),
     keys: () => informers.flatMap((i) => i.store.keys()),
     get size() {
       return informers.reduce((n, i) => n + i.store.size, 0);
@@ -92,7 +103,15 @@ export function createOperator(options: OperatorOptions): Operator {
   const registry = new Registry();
   const namespaces = options.watchNamespaces ?? [];
   const informers = (namespaces.length === 0 ? [undefined] : namespaces).map((namespace) =>
-    createCustomResourceInformer({ kubeConfig, logger, clock, group: GROUP, version: VERSION, plural: PLURAL, ...(namespace !== undefined && { namespace }) }),
+    createCustomResourceInformer({
+      kubeConfig,
+      logger,
+      clock,
+      group: GROUP,
+      version: VERSION,
+      plural: PLURAL,
+      ...(namespace !== undefined && { namespace }),
+    }),
   );
   const store = unionStore(informers, namespaces);
   const nodes = createNodeInformer({ kubeConfig, logger, clock });
@@ -117,7 +136,9 @@ export function createOperator(options: OperatorOptions): Operator {
       const counts = { True: 0, False: 0, Unknown: 0 };
       for (const raw of store.list()) {
         const md = ModelDeployment.safeParse(raw);
-        const ready = md.success ? md.data.status?.conditions?.find((c) => c.type === ConditionType.Ready)?.status : undefined;
+        const ready = md.success
+          ? md.data.status?.conditions?.find((c) => c.type === ConditionType.Ready)?.status
+          : undefined;
         counts[ready ?? "Unknown"]++;
       }
       for (const [ready, n] of Object.entries(counts)) this.set({ ready }, n);
@@ -127,17 +148,27 @@ export function createOperator(options: OperatorOptions): Operator {
   const artifacts = new ArtifactCache({
     clock,
     client: {
-      ...(options.allowedRegistries !== undefined && options.allowedRegistries.length > 0 && { allowedRegistries: options.allowedRegistries }),
+      ...(options.allowedRegistries !== undefined &&
+        options.allowedRegistries.length > 0 && { allowedRegistries: options.allowedRegistries }),
       ...(options.plainHttpRegistries !== undefined && { plainHttp: options.plainHttpRegistries }),
       ...(options.caPem !== undefined && { caPem: options.caPem }),
       userAgent: "modelpack-operator",
-      onRequest: (e) => registryRequests.inc({ registry: e.registry, operation: e.operation, result: e.result }),
+      onRequest: (e) =>
+        registryRequests.inc({ registry: e.registry, operation: e.operation, result: e.result }),
     },
   });
-  const capabilities = new CapabilityProbe({ kubeConfig, namespace: options.namespace, clock, listNodes: () => nodes.store.list() });
+  const capabilities = new CapabilityProbe({
+    kubeConfig,
+    namespace: options.namespace,
+    clock,
+    listNodes: () => nodes.store.list(),
+  });
   nodes.addEventHandler({ add: () => capabilities.invalidate(), delete: () => capabilities.invalidate() });
 
-  const queue = createRateLimitingQueue<string>({ clock, metrics: createWorkQueueMetrics({ registry, clock }).forQueue("modeldeployment") });
+  const queue = createRateLimitingQueue<string>({
+    clock,
+    metrics: createWorkQueueMetrics({ registry, clock }).forQueue("modeldeployment"),
+  });
   for (const informer of informers) informer.addEventHandler(enqueueObjectKey(queue));
   const selecting = (pod: V1Pod): string[] => {
     const namespace = pod.metadata?.namespace;
@@ -161,11 +192,22 @@ export function createOperator(options: OperatorOptions): Operator {
       events: new EventRecorder(kubeConfig, clock, logger),
       pods,
       ...(options.blockedRecheckMs !== undefined && { blockedRecheckMs: options.blockedRecheckMs }),
-      ...(options.caPem !== undefined && { caBundle: new CaBundlePublisher({ kubeConfig, pem: options.caPem, clock }) }),
+      ...(options.caPem !== undefined && {
+        caBundle: new CaBundlePublisher({ kubeConfig, pem: options.caPem, clock }),
+      }),
     }),
   });
-  const health = createHealthServer({ host: options.healthHost ?? "127.0.0.1", port: options.healthPort ?? 8081, registry, logger });
-  health.addReadyCheck("informers", () => informers.every((i) => i.hasSynced()) && nodes.hasSynced() && podInformers.every((i) => i.hasSynced()));
+  const health = createHealthServer({
+    host: options.healthHost ?? "127.0.0.1",
+    port: options.healthPort ?? 8081,
+    registry,
+    logger,
+  });
+  health.addReadyCheck(
+    "informers",
+    () =>
+      informers.every((i) => i.hasSynced()) && nodes.hasSynced() && podInformers.every((i) => i.hasSynced()),
+  );
 
   const identity = options.identity ?? `${hostname()}_${randomUUID()}`;
   const manager = createManager({
@@ -173,7 +215,15 @@ export function createOperator(options: OperatorOptions): Operator {
     clock,
     runnables: [...informers, nodes, ...podInformers, controller, health],
     ...(options.leaderElection !== false && {
-      leaderElection: createLeaderElector({ kubeConfig, namespace: options.namespace, name: options.leaseName ?? "modelpack-operator", identity, logger, clock, ...options.lease }),
+      leaderElection: createLeaderElector({
+        kubeConfig,
+        namespace: options.namespace,
+        name: options.leaseName ?? "modelpack-operator",
+        identity,
+        logger,
+        clock,
+        ...options.lease,
+      }),
     }),
   });
   return {

@@ -13,7 +13,12 @@ const md = (updatePolicy: "Rollout" | "Pinned", status?: unknown): ModelDeployme
     apiVersion: "modelpack.dev/v1alpha1",
     kind: "ModelDeployment",
     metadata: { name: "llama", namespace: "serving", generation: 1 },
-    spec: { model: { reference: "registry.example.com/models/llama:v1" }, selector: { matchLabels: { app: "llama" } }, mount: { path: "/models/llama" }, updatePolicy },
+    spec: {
+      model: { reference: "registry.example.com/models/llama:v1" },
+      selector: { matchLabels: { app: "llama" } },
+      mount: { path: "/models/llama" },
+      updatePolicy,
+    },
     ...(status !== undefined && { status }),
   });
 
@@ -28,7 +33,14 @@ const inspection: ArtifactInspection = {
     mediaType: "application/vnd.oci.image.manifest.v1+json",
     artifactType: "application/vnd.cncf.model.manifest.v1+json",
     config: { mediaType: "application/vnd.cncf.model.config.v1+json", digest: D2, size: 10 },
-    layers: [{ mediaType: "application/vnd.cncf.model.weight.v1.raw", digest: D2, size: 100, annotations: { "org.cncf.model.filepath": "model.safetensors" } }],
+    layers: [
+      {
+        mediaType: "application/vnd.cncf.model.weight.v1.raw",
+        digest: D2,
+        size: 100,
+        annotations: { "org.cncf.model.filepath": "model.safetensors" },
+      },
+    ],
   },
   summary: { name: "llama", sizeBytes: 100, layers: 1, files: 1 },
   valid: true,
@@ -36,7 +48,11 @@ const inspection: ArtifactInspection = {
   warnings: [],
   lint: [],
 };
-const crio: ClusterCapabilities = { imageVolumeField: "kept", serverVersion: "v1.35.8", nodes: [{ name: "n1", containerRuntimeVersion: "cri-o://1.34.0", kubeletVersion: "v1.35.8" }] };
+const crio: ClusterCapabilities = {
+  imageVolumeField: "kept",
+  serverVersion: "v1.35.8",
+  nodes: [{ name: "n1", containerRuntimeVersion: "cri-o://1.34.0", kubeletVersion: "v1.35.8" }],
+};
 const observe = (modelDeployment: ModelDeployment, pods?: Observation["pods"]): Observation => ({
   modelDeployment,
   outcome: { inspection },
@@ -48,10 +64,17 @@ const ready = (o: Observation) => plan(o).status.conditions?.find((c) => c.type 
 
 describe("plan with pod counts", () => {
   it("writes the observed counts to status.pods", () => {
-    expect(plan(observe(md("Rollout"), { matched: 2, current: 2, stale: 0 })).status.pods).toEqual({ matched: 2, current: 2, stale: 0 });
+    expect(plan(observe(md("Rollout"), { matched: 2, current: 2, stale: 0 })).status.pods).toEqual({
+      matched: 2,
+      current: 2,
+      stale: 0,
+    });
   });
   it("Rollout with stale pods: Ready False, RollingOut", () => {
-    expect(ready(observe(md("Rollout"), { matched: 2, current: 1, stale: 1 }))).toMatchObject({ status: "False", reason: "RollingOut" });
+    expect(ready(observe(md("Rollout"), { matched: 2, current: 1, stale: 1 }))).toMatchObject({
+      status: "False",
+      reason: "RollingOut",
+    });
   });
   it("Pinned with stale pods: Ready True, and the message counts them", () => {
     const c = ready(observe(md("Pinned"), { matched: 2, current: 0, stale: 2 }));
@@ -59,9 +82,21 @@ describe("plan with pod counts", () => {
     expect(c?.message).toContain("0 of 2 selected pods mount it; 2 keep an earlier digest");
   });
   it("without counts, the previous ones are kept", () => {
-    expect(plan(observe(md("Rollout", { pods: { matched: 3, current: 3, stale: 0 } }))).status.pods).toEqual({ matched: 3, current: 3, stale: 0 });
+    expect(plan(observe(md("Rollout", { pods: { matched: 3, current: 3, stale: 0 } }))).status.pods).toEqual({
+      matched: 3,
+      current: 3,
+      stale: 0,
+    });
   });
   it("new counts replace the previous ones", () => {
-    expect(plan(observe(md("Rollout", { pods: { matched: 3, current: 3, stale: 0 } }), { matched: 0, current: 0, stale: 0 })).status.pods).toEqual({ matched: 0, current: 0, stale: 0 });
+    expect(
+      plan(
+        observe(md("Rollout", { pods: { matched: 3, current: 3, stale: 0 } }), {
+          matched: 0,
+          current: 0,
+          stale: 0,
+        }),
+      ).status.pods,
+    ).toEqual({ matched: 0, current: 0, stale: 0 });
   });
 });

@@ -9,7 +9,9 @@ const D2 = "sha256:" + "2".repeat(64);
 const now = new Date("2026-11-25T12:00:00Z");
 const later = new Date("2026-11-25T12:10:00Z");
 
-const md = (overrides: { reference?: string; strategy?: string; status?: unknown; generation?: number } = {}): ModelDeployment =>
+const md = (
+  overrides: { reference?: string; strategy?: string; status?: unknown; generation?: number } = {},
+): ModelDeployment =>
   ModelDeployment.parse({
     apiVersion: "modelpack.dev/v1alpha1",
     kind: "ModelDeployment",
@@ -34,7 +36,14 @@ const inspection = (digest = D1, extra: Partial<ArtifactInspection> = {}): Artif
     mediaType: "application/vnd.oci.image.manifest.v1+json",
     artifactType: "application/vnd.cncf.model.manifest.v1+json",
     config: { mediaType: "application/vnd.cncf.model.config.v1+json", digest: D2, size: 10 },
-    layers: [{ mediaType: "application/vnd.cncf.model.weight.v1.raw", digest: D2, size: 100, annotations: { "org.cncf.model.filepath": "model.safetensors" } }],
+    layers: [
+      {
+        mediaType: "application/vnd.cncf.model.weight.v1.raw",
+        digest: D2,
+        size: 100,
+        annotations: { "org.cncf.model.filepath": "model.safetensors" },
+      },
+    ],
   },
   summary: { name: "llama", family: "llama3", sizeBytes: 100, layers: 1, files: 1 },
   valid: true,
@@ -44,18 +53,42 @@ const inspection = (digest = D1, extra: Partial<ArtifactInspection> = {}): Artif
   ...extra,
 });
 
-const crio: ClusterCapabilities = { imageVolumeField: "kept", serverVersion: "v1.35.8", nodes: [{ name: "n1", containerRuntimeVersion: "cri-o://1.34.0", kubeletVersion: "v1.35.8" }] };
-const containerd: ClusterCapabilities = { ...crio, nodes: [{ name: "n1", containerRuntimeVersion: "containerd://2.1.0", kubeletVersion: "v1.35.8" }] };
-const condition = (conditions: readonly Condition[] | undefined, type: string) => conditions?.find((c) => c.type === type);
-const observe = (o: Partial<Observation> & { outcome: Observation["outcome"] }): Observation => ({ modelDeployment: md(), capabilities: crio, now, ...o });
+const crio: ClusterCapabilities = {
+  imageVolumeField: "kept",
+  serverVersion: "v1.35.8",
+  nodes: [{ name: "n1", containerRuntimeVersion: "cri-o://1.34.0", kubeletVersion: "v1.35.8" }],
+};
+const containerd: ClusterCapabilities = {
+  ...crio,
+  nodes: [{ name: "n1", containerRuntimeVersion: "containerd://2.1.0", kubeletVersion: "v1.35.8" }],
+};
+const condition = (conditions: readonly Condition[] | undefined, type: string) =>
+  conditions?.find((c) => c.type === type);
+const observe = (o: Partial<Observation> & { outcome: Observation["outcome"] }): Observation => ({
+  modelDeployment: md(),
+  capabilities: crio,
+  now,
+  ...o,
+});
 
 describe("plan", () => {
   it("resolves, validates and picks ImageVolume on CRI-O: Ready", () => {
     const p = plan(observe({ outcome: { inspection: inspection() } }));
-    expect(p.status.resolved).toMatchObject({ digest: D1, shortDigest: "sha256:111111111111", reference: `registry.example.com/models/llama@${D1}` });
+    expect(p.status.resolved).toMatchObject({
+      digest: D1,
+      shortDigest: "sha256:111111111111",
+      reference: `registry.example.com/models/llama@${D1}`,
+    });
     expect(p.status.strategy).toBe("ImageVolume");
-    expect(p.status.model).toMatchObject({ name: "llama", family: "llama3", layers: 1, files: 1, sizeBytes: 100 });
-    for (const type of ["Resolved", "Validated", "MountSupported", "Ready"]) expect(condition(p.status.conditions, type)?.status, type).toBe("True");
+    expect(p.status.model).toMatchObject({
+      name: "llama",
+      family: "llama3",
+      layers: 1,
+      files: 1,
+      sizeBytes: 100,
+    });
+    for (const type of ["Resolved", "Validated", "MountSupported", "Ready"])
+      expect(condition(p.status.conditions, type)?.status, type).toBe("True");
     expect(condition(p.status.conditions, "Stalled")).toBeUndefined();
     expect(p.status.observedGeneration).toBe(1);
     expect(p.requeueAfterMs).toBe(600_000);
@@ -65,38 +98,99 @@ describe("plan", () => {
   it("falls back to InitContainer on containerd and says why", () => {
     const p = plan(observe({ capabilities: containerd, outcome: { inspection: inspection() } }));
     expect(p.status.strategy).toBe("InitContainer");
-    expect(condition(p.status.conditions, "MountSupported")).toMatchObject({ status: "True", reason: "InitContainerFallback" });
-    expect(condition(p.status.conditions, "MountSupported")?.message).toContain("containerd 2.1.0 cannot mount");
+    expect(condition(p.status.conditions, "MountSupported")).toMatchObject({
+      status: "True",
+      reason: "InitContainerFallback",
+    });
+    expect(condition(p.status.conditions, "MountSupported")?.message).toContain(
+      "containerd 2.1.0 cannot mount",
+    );
     expect(condition(p.status.conditions, "Ready")?.status).toBe("True");
   });
 
   it("is not Ready while the InitContainer pulls' CA bundle cannot be published, and retries (Reconciling)", () => {
     const failure = "cannot write the registry CA bundle as ConfigMap serving/modelpack-ca-bundle: forbidden";
-    const p = plan(observe({ capabilities: containerd, outcome: { inspection: inspection() }, caBundleFailure: failure }));
+    const p = plan(
+      observe({ capabilities: containerd, outcome: { inspection: inspection() }, caBundleFailure: failure }),
+    );
     expect(p.status.strategy).toBe("InitContainer");
-    expect(condition(p.status.conditions, "MountSupported")).toMatchObject({ status: "False", reason: "CABundleUnavailable", message: failure });
+    expect(condition(p.status.conditions, "MountSupported")).toMatchObject({
+      status: "False",
+      reason: "CABundleUnavailable",
+      message: failure,
+    });
     expect(condition(p.status.conditions, "Ready")?.status).toBe("False");
-    expect(condition(p.status.conditions, "Reconciling")).toMatchObject({ status: "True", reason: "CABundleUnavailable" });
+    expect(condition(p.status.conditions, "Reconciling")).toMatchObject({
+      status: "True",
+      reason: "CABundleUnavailable",
+    });
     expect(condition(p.status.conditions, "Stalled")).toBeUndefined();
     expect(p.events).toContainEqual({ type: "Warning", reason: "CABundleUnavailable", message: failure });
     // ImageVolume pods do not mount it: the same failure does not matter there.
-    expect(condition(plan(observe({ outcome: { inspection: inspection() }, caBundleFailure: failure })).status.conditions, "Ready")?.status).toBe("True");
+    expect(
+      condition(
+        plan(observe({ outcome: { inspection: inspection() }, caBundleFailure: failure })).status.conditions,
+        "Ready",
+      )?.status,
+    ).toBe("True");
   });
 
   it("stalls a forced ImageVolume the cluster cannot mount", () => {
-    const p = plan(observe({ modelDeployment: md({ strategy: "ImageVolume" }), capabilities: { ...crio, imageVolumeField: "dropped" }, outcome: { inspection: inspection() } }));
+    const p = plan(
+      observe({
+        modelDeployment: md({ strategy: "ImageVolume" }),
+        capabilities: { ...crio, imageVolumeField: "dropped" },
+        outcome: { inspection: inspection() },
+      }),
+    );
     expect(p.status.strategy).toBeUndefined();
-    expect(condition(p.status.conditions, "MountSupported")).toMatchObject({ status: "False", reason: "ImageVolumeUnsupported" });
-    expect(condition(p.status.conditions, "Stalled")).toMatchObject({ status: "True", reason: "ImageVolumeUnsupported" });
+    expect(condition(p.status.conditions, "MountSupported")).toMatchObject({
+      status: "False",
+      reason: "ImageVolumeUnsupported",
+    });
+    expect(condition(p.status.conditions, "Stalled")).toMatchObject({
+      status: "True",
+      reason: "ImageVolumeUnsupported",
+    });
     expect(condition(p.status.conditions, "Ready")?.status).toBe("False");
   });
 
   it.each([
-    ["a legacy config", { valid: false, legacy: { specVersion: "v0.0.6", message: "follows model-spec v0.0.6 (diff_ids)" }, errors: [{ code: "config.legacy", path: "modelfs", message: "legacy" }] }, "LegacyModelPack"],
-    ["a validation error", { valid: false, errors: [{ code: "config.schema.type", path: "descriptor.name", message: "must be a string" }] }, "ValidationFailed"],
-    ["a container image", { valid: false, artifactType: undefined, errors: [{ code: "manifest.artifact-type", path: "artifactType", message: "missing" }], manifest: { ...inspection().manifest!, artifactType: undefined, config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: D2, size: 1 } } }, "NotModelPack"],
+    [
+      "a legacy config",
+      {
+        valid: false,
+        legacy: { specVersion: "v0.0.6", message: "follows model-spec v0.0.6 (diff_ids)" },
+        errors: [{ code: "config.legacy", path: "modelfs", message: "legacy" }],
+      },
+      "LegacyModelPack",
+    ],
+    [
+      "a validation error",
+      {
+        valid: false,
+        errors: [{ code: "config.schema.type", path: "descriptor.name", message: "must be a string" }],
+      },
+      "ValidationFailed",
+    ],
+    [
+      "a container image",
+      {
+        valid: false,
+        artifactType: undefined,
+        errors: [{ code: "manifest.artifact-type", path: "artifactType", message: "missing" }],
+        manifest: {
+          ...inspection().manifest!,
+          artifactType: undefined,
+          config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: D2, size: 1 },
+        },
+      },
+      "NotModelPack",
+    ],
   ] as const)("fails Validated for %s and stalls", (_name, extra, reason) => {
-    const p = plan(observe({ outcome: { inspection: inspection(D1, extra as Partial<ArtifactInspection>) } }));
+    const p = plan(
+      observe({ outcome: { inspection: inspection(D1, extra as Partial<ArtifactInspection>) } }),
+    );
     expect(condition(p.status.conditions, "Validated")).toMatchObject({ status: "False", reason });
     expect(condition(p.status.conditions, "Stalled")).toMatchObject({ status: "True", reason });
     expect(p.status.strategy).toBeUndefined();
@@ -105,10 +199,19 @@ describe("plan", () => {
 
   it("keeps the last resolution through a transient registry outage, and Reconciles", () => {
     const ready = plan(observe({ outcome: { inspection: inspection() } }));
-    const p = plan(observe({ modelDeployment: md({ status: ready.status }), now: later, outcome: { failure: resolveFailure("Unreachable", "cannot reach registry") } }));
+    const p = plan(
+      observe({
+        modelDeployment: md({ status: ready.status }),
+        now: later,
+        outcome: { failure: resolveFailure("Unreachable", "cannot reach registry") },
+      }),
+    );
     expect(p.status.resolved?.digest).toBe(D1);
     expect(p.status.strategy).toBe("ImageVolume");
-    expect(condition(p.status.conditions, "Resolved")).toMatchObject({ status: "False", reason: "RegistryUnavailable" });
+    expect(condition(p.status.conditions, "Resolved")).toMatchObject({
+      status: "False",
+      reason: "RegistryUnavailable",
+    });
     expect(condition(p.status.conditions, "Reconciling")?.status).toBe("True");
     expect(condition(p.status.conditions, "Stalled")).toBeUndefined();
   });
@@ -121,14 +224,25 @@ describe("plan", () => {
     ["DigestMismatch", "DigestMismatch"],
   ] as const)("a %s failure clears the resolution and stalls with %s", (code, reason) => {
     const ready = plan(observe({ outcome: { inspection: inspection() } }));
-    const p = plan(observe({ modelDeployment: md({ status: ready.status }), outcome: { failure: resolveFailure(code, "boom") } }));
+    const p = plan(
+      observe({
+        modelDeployment: md({ status: ready.status }),
+        outcome: { failure: resolveFailure(code, "boom") },
+      }),
+    );
     expect(p.status.resolved).toBeUndefined();
     expect(condition(p.status.conditions, "Stalled")).toMatchObject({ status: "True", reason });
   });
 
   it("notices a moved tag: new digest, resolvedAt moves, an event", () => {
     const first = plan(observe({ outcome: { inspection: inspection(D1) } }));
-    const moved = plan(observe({ modelDeployment: md({ status: first.status }), now: later, outcome: { inspection: inspection(D2) } }));
+    const moved = plan(
+      observe({
+        modelDeployment: md({ status: first.status }),
+        now: later,
+        outcome: { inspection: inspection(D2) },
+      }),
+    );
     expect(moved.status.resolved?.digest).toBe(D2);
     expect(moved.status.resolved?.resolvedAt).toBe("2026-11-25T12:10:00Z");
     expect(moved.events).toContainEqual(expect.objectContaining({ reason: "DigestChanged" }));
@@ -136,13 +250,24 @@ describe("plan", () => {
 
   it("is level-based: the same observation twice changes nothing and emits no event", () => {
     const first = plan(observe({ outcome: { inspection: inspection() } }));
-    const again = plan(observe({ modelDeployment: md({ status: first.status }), now: later, outcome: { inspection: inspection() } }));
+    const again = plan(
+      observe({
+        modelDeployment: md({ status: first.status }),
+        now: later,
+        outcome: { inspection: inspection() },
+      }),
+    );
     expect(again.status).toEqual(first.status);
     expect(again.events).toEqual([]);
   });
 
   it("does not requeue a digest reference", () => {
-    const p = plan(observe({ modelDeployment: md({ reference: `registry.example.com/models/llama@${D1}` }), outcome: { inspection: inspection() } }));
+    const p = plan(
+      observe({
+        modelDeployment: md({ reference: `registry.example.com/models/llama@${D1}` }),
+        outcome: { inspection: inspection() },
+      }),
+    );
     expect(p.requeueAfterMs).toBeUndefined();
   });
 });

@@ -83,7 +83,8 @@ export function resolveFailure(code: RegistryErrorCode, message: string): Resolv
 function modelInfo(inspection: ArtifactInspection): ModelInfo | undefined {
   const s = inspection.summary;
   if (s === undefined) return undefined;
-  const text = (value: string | undefined): string | undefined => (value === undefined || value === "" ? undefined : value.slice(0, 256));
+  const text = (value: string | undefined): string | undefined =>
+    value === undefined || value === "" ? undefined : value.slice(0, 256);
   const fields = {
     name: text(s.name),
     family: text(s.family),
@@ -107,10 +108,12 @@ function validationVerdict(inspection: ArtifactInspection): { reason: Reason; me
   if (inspection.valid) return undefined;
   const isModelPack =
     (inspection.artifactType !== undefined && modelManifestFamily(inspection.artifactType) !== undefined) ||
-    (inspection.manifest !== undefined && modelConfigFamily(inspection.manifest.config.mediaType) !== undefined);
+    (inspection.manifest !== undefined &&
+      modelConfigFamily(inspection.manifest.config.mediaType) !== undefined);
   const first = inspection.errors[0];
   const detail = first === undefined ? "" : `: ${first.path !== "" ? `${first.path}: ` : ""}${first.message}`;
-  const more = inspection.errors.length > 1 ? ` (and ${inspection.errors.length - 1} more in status.validation)` : "";
+  const more =
+    inspection.errors.length > 1 ? ` (and ${inspection.errors.length - 1} more in status.validation)` : "";
   if (!isModelPack) {
     return {
       reason: Reason.NotModelPack,
@@ -120,9 +123,15 @@ function validationVerdict(inspection: ArtifactInspection): { reason: Reason; me
     };
   }
   if (inspection.legacy !== undefined) {
-    return { reason: Reason.LegacyModelPack, message: `${inspection.pinnedReference}: ${inspection.legacy.message}; re-package it with a current modctl` };
+    return {
+      reason: Reason.LegacyModelPack,
+      message: `${inspection.pinnedReference}: ${inspection.legacy.message}; re-package it with a current modctl`,
+    };
   }
-  return { reason: Reason.ValidationFailed, message: `${inspection.pinnedReference} fails ModelPack validation${detail}${more}` };
+  return {
+    reason: Reason.ValidationFailed,
+    message: `${inspection.pinnedReference} fails ModelPack validation${detail}${more}`,
+  };
 }
 
 /**
@@ -136,10 +145,16 @@ export function plan(observation: Observation): Plan {
   const previous = md.status;
   let conditions: Condition[] = [...(previous?.conditions ?? [])];
   const set = (type: string, status: "True" | "False" | "Unknown", reason: string, message: string): void => {
-    conditions = setCondition(conditions, { type, status, reason, message, observedGeneration: generation }, now);
+    conditions = setCondition(
+      conditions,
+      { type, status, reason, message, observedGeneration: generation },
+      now,
+    );
   };
   const events: PlannedEvent[] = [];
-  const status: { -readonly [K in keyof ModelDeploymentStatus]: ModelDeploymentStatus[K] } = { observedGeneration: generation };
+  const status: { -readonly [K in keyof ModelDeploymentStatus]: ModelDeploymentStatus[K] } = {
+    observedGeneration: generation,
+  };
   // What stays true of the last good resolution while the registry cannot be reached.
   if (previous?.resolved !== undefined) status.resolved = previous.resolved;
   if (previous?.model !== undefined) status.model = previous.model;
@@ -156,27 +171,53 @@ export function plan(observation: Observation): Plan {
       delete status.model;
       delete status.strategy;
       set(ConditionType.Validated, "Unknown", Reason.Progressing, "waiting for the reference to resolve");
-      set(ConditionType.MountSupported, "Unknown", Reason.Progressing, "waiting for the reference to resolve");
+      set(
+        ConditionType.MountSupported,
+        "Unknown",
+        Reason.Progressing,
+        "waiting for the reference to resolve",
+      );
     }
     events.push({ type: "Warning", reason: failure.reason, message: failure.message });
   } else {
     const inspection = observation.outcome.inspection;
-    const digestChanged = previous?.resolved?.digest !== undefined && previous.resolved.digest !== inspection.digest;
+    const digestChanged =
+      previous?.resolved?.digest !== undefined && previous.resolved.digest !== inspection.digest;
     status.resolved = {
       reference: inspection.pinnedReference,
       digest: inspection.digest,
       shortDigest: shortDigest(inspection.digest),
-      resolvedAt: digestChanged || previous?.resolved?.resolvedAt === undefined ? now.toISOString().replace(/\.\d{3}Z$/, "Z") : previous.resolved.resolvedAt,
+      resolvedAt:
+        digestChanged || previous?.resolved?.resolvedAt === undefined
+          ? now.toISOString().replace(/\.\d{3}Z$/, "Z")
+          : previous.resolved.resolvedAt,
     };
-    set(ConditionType.Resolved, "True", Reason.Resolved, `${inspection.reference} resolved to ${inspection.digest}`);
+    set(
+      ConditionType.Resolved,
+      "True",
+      Reason.Resolved,
+      `${inspection.reference} resolved to ${inspection.digest}`,
+    );
     if (digestChanged) {
-      events.push({ type: "Normal", reason: "DigestChanged", message: `${inspection.reference} moved from ${previous?.resolved?.digest ?? "?"} to ${inspection.digest}` });
+      events.push({
+        type: "Normal",
+        reason: "DigestChanged",
+        message: `${inspection.reference} moved from ${previous?.resolved?.digest ?? "?"} to ${inspection.digest}`,
+      });
     } else if (previous?.resolved === undefined) {
-      events.push({ type: "Normal", reason: Reason.Resolved, message: `${inspection.reference} resolved to ${inspection.digest}` });
+      events.push({
+        type: "Normal",
+        reason: Reason.Resolved,
+        message: `${inspection.reference} resolved to ${inspection.digest}`,
+      });
     }
     const model = modelInfo(inspection);
     if (model !== undefined) status.model = model;
-    status.validation = validationReport({ errors: inspection.errors, warnings: inspection.warnings, lint: inspection.lint });
+    status.validation = validationReport({
+      errors: inspection.errors,
+      warnings: inspection.warnings,
+      lint: inspection.lint,
+    });
     const verdict = validationVerdict(inspection);
     if (verdict !== undefined || inspection.manifest === undefined) {
       const reason = verdict?.reason ?? Reason.NotModelPack;
@@ -187,27 +228,57 @@ export function plan(observation: Observation): Plan {
       events.push({ type: "Warning", reason, message });
     } else {
       const findings = inspection.warnings.length + inspection.lint.length;
-      set(ConditionType.Validated, "True", Reason.Validated, `valid ModelPack artifact${findings > 0 ? ` (${findings} warnings and lint findings in status.validation)` : ""}`);
+      set(
+        ConditionType.Validated,
+        "True",
+        Reason.Validated,
+        `valid ModelPack artifact${findings > 0 ? ` (${findings} warnings and lint findings in status.validation)` : ""}`,
+      );
       if (findings > 0 && previous?.validation === undefined) {
-        events.push({ type: "Normal", reason: "ValidationWarnings", message: `${findings} warnings and lint findings; see status.validation` });
+        events.push({
+          type: "Normal",
+          reason: "ValidationWarnings",
+          message: `${findings} warnings and lint findings; see status.validation`,
+        });
       }
-      const decision = decideStrategy(md.spec.strategy, observation.capabilities, mountability(inspection.manifest));
+      const decision = decideStrategy(
+        md.spec.strategy,
+        observation.capabilities,
+        mountability(inspection.manifest),
+      );
       if (decision.strategy === "InitContainer" && observation.caBundleFailure !== undefined) {
         set(ConditionType.MountSupported, "False", Reason.CABundleUnavailable, observation.caBundleFailure);
-        events.push({ type: "Warning", reason: Reason.CABundleUnavailable, message: observation.caBundleFailure });
+        events.push({
+          type: "Warning",
+          reason: Reason.CABundleUnavailable,
+          message: observation.caBundleFailure,
+        });
       } else {
-        set(ConditionType.MountSupported, decision.mountSupported.status, decision.mountSupported.reason, decision.mountSupported.message);
+        set(
+          ConditionType.MountSupported,
+          decision.mountSupported.status,
+          decision.mountSupported.reason,
+          decision.mountSupported.message,
+        );
       }
       if (decision.strategy !== undefined) status.strategy = decision.strategy;
       else delete status.strategy;
     }
   }
 
-  const summary = summarize({ generation, conditions, pods: status.pods, updatePolicy: md.spec.updatePolicy }, now);
+  const summary = summarize(
+    { generation, conditions, pods: status.pods, updatePolicy: md.spec.updatePolicy },
+    now,
+  );
   status.conditions = summary;
   const wasReady = previous?.conditions?.find((c) => c.type === ConditionType.Ready)?.status === "True";
   const isReadyNow = summary.find((c) => c.type === ConditionType.Ready)?.status === "True";
-  if (isReadyNow && !wasReady) events.push({ type: "Normal", reason: Reason.Ready, message: `model ready: ${status.resolved?.reference ?? ""} via ${status.strategy ?? "?"}` });
+  if (isReadyNow && !wasReady)
+    events.push({
+      type: "Normal",
+      reason: Reason.Ready,
+      message: `model ready: ${status.resolved?.reference ?? ""} via ${status.strategy ?? "?"}`,
+    });
 
   const refreshMs = parseDuration(md.spec.model.refreshInterval) ?? 0;
   const isTag = !/@/.test(md.spec.model.reference);

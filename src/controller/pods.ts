@@ -72,7 +72,8 @@ export function modelDeploymentKeysForPod(pod: V1Pod, modelDeployments: Iterable
   for (const raw of modelDeployments) {
     const parsed = SelectorOnly.safeParse(raw);
     if (!parsed.success || parsed.data.metadata.namespace !== namespace) continue;
-    if (matchesLabelSelector(parsed.data.spec.selector, pod.metadata?.labels)) keys.push(joinObjectKey(namespace, parsed.data.metadata.name));
+    if (matchesLabelSelector(parsed.data.spec.selector, pod.metadata?.labels))
+      keys.push(joinObjectKey(namespace, parsed.data.metadata.name));
   }
   return keys;
 }

@@ -31,29 +31,59 @@ export async function loadPullSecrets(
   for (const name of names) {
     let raw: unknown;
     try {
-      raw = await kubeRequest(kubeConfig, { path: `/api/v1/namespaces/${namespace}/secrets/${name}`, ...(signal !== undefined && { signal }) });
+      raw = await kubeRequest(kubeConfig, {
+        path: `/api/v1/namespaces/${namespace}/secrets/${name}`,
+        ...(signal !== undefined && { signal }),
+      });
     } catch (err) {
       if (err instanceof KubeApiError && err.code === "NotFound") {
-        return { failure: { reason: Reason.SecretNotFound, transient: false, message: `pull secret ${namespace}/${name} does not exist; create it (kubectl create secret docker-registry ${name} -n ${namespace} …) or fix spec.model.pullSecrets` } };
+        return {
+          failure: {
+            reason: Reason.SecretNotFound,
+            transient: false,
+            message: `pull secret ${namespace}/${name} does not exist; create it (kubectl create secret docker-registry ${name} -n ${namespace} …) or fix spec.model.pullSecrets`,
+          },
+        };
       }
       if (err instanceof KubeApiError && err.code === "Forbidden") {
-        return { failure: { reason: Reason.SecretInvalid, transient: false, message: `the operator may not read secret ${namespace}/${name}: ${err.message}; grant it get on this secret` } };
+        return {
+          failure: {
+            reason: Reason.SecretInvalid,
+            transient: false,
+            message: `the operator may not read secret ${namespace}/${name}: ${err.message}; grant it get on this secret`,
+          },
+        };
       }
       throw err;
     }
     const secret = Secret.safeParse(raw);
-    const key = secret.success && secret.data.type === "kubernetes.io/dockercfg" ? ".dockercfg" : ".dockerconfigjson";
+    const key =
+      secret.success && secret.data.type === "kubernetes.io/dockercfg" ? ".dockercfg" : ".dockerconfigjson";
     const encoded = secret.success ? secret.data.data?.[key] : undefined;
     if (!secret.success || encoded === undefined) {
-      return { failure: { reason: Reason.SecretInvalid, transient: false, message: `pull secret ${namespace}/${name} has no ${key} key; use a secret of type kubernetes.io/dockerconfigjson` } };
+      return {
+        failure: {
+          reason: Reason.SecretInvalid,
+          transient: false,
+          message: `pull secret ${namespace}/${name} has no ${key} key; use a secret of type kubernetes.io/dockerconfigjson`,
+        },
+      };
     }
     try {
-      stores.push(parseDockerConfig(Buffer.from(encoded, "base64").toString("utf8"), `secret ${namespace}/${name}`));
+      stores.push(
+        parseDockerConfig(Buffer.from(encoded, "base64").toString("utf8"), `secret ${namespace}/${name}`),
+      );
     } catch (err) {
       const message = err instanceof RegistryError ? err.message : describeError(err);
       return { failure: { reason: Reason.SecretInvalid, transient: false, message } };
     }
-    versions.push({ namespace, name, ...(secret.data.metadata.resourceVersion !== undefined && { resourceVersion: secret.data.metadata.resourceVersion }) });
+    versions.push({
+      namespace,
+      name,
+      ...(secret.data.metadata.resourceVersion !== undefined && {
+        resourceVersion: secret.data.metadata.resourceVersion,
+      }),
+    });
   }
   return { credentials: { store: chainCredentialStores(stores), identity: credentialIdentity(versions) } };
 }

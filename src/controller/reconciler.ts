@@ -1,6 +1,16 @@
 import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
-import { API_VERSION, KIND, ModelDeployment, parseDuration, PLURAL, GROUP, Reason, VERSION, type ModelDeploymentStatus } from "../api/index.js";
+import {
+  API_VERSION,
+  KIND,
+  ModelDeployment,
+  parseDuration,
+  PLURAL,
+  GROUP,
+  Reason,
+  VERSION,
+  type ModelDeploymentStatus,
+} from "../api/index.js";
 import { RegistryError } from "../oci/errors.js";
 import { parseReference, type ImageReference } from "../oci/reference.js";
 import type { Clock } from "../runtime/clock.js";
@@ -53,12 +63,17 @@ export interface ModelDeploymentReconcilerOptions {
  * Transient registry failures are written to status and then thrown, so the work queue backs off;
  * failures a person must fix are written and re-checked every minute (a secret may appear).
  */
-export function createModelDeploymentReconciler(options: ModelDeploymentReconcilerOptions): Reconciler<string> {
+export function createModelDeploymentReconciler(
+  options: ModelDeploymentReconcilerOptions,
+): Reconciler<string> {
   return async (key, signal, { logger }): Promise<ReconcileResult> => {
     const raw = options.store.get(key);
     if (raw === undefined) return {}; // deleted: nothing to do, nothing we own outlives it
     const parsed = ModelDeployment.safeParse(raw);
-    if (!parsed.success) throw new TerminalError(`ModelDeployment ${key} does not match the v1alpha1 schema: ${parsed.error.message}`);
+    if (!parsed.success)
+      throw new TerminalError(
+        `ModelDeployment ${key} does not match the v1alpha1 schema: ${parsed.error.message}`,
+      );
     const md = parsed.data;
     const { namespace, name } = splitObjectKey(key);
     if (namespace === undefined) throw new TerminalError(`ModelDeployment key ${key} has no namespace`);
@@ -67,7 +82,13 @@ export function createModelDeploymentReconciler(options: ModelDeploymentReconcil
     const selected = options.pods?.list({ namespace, labelSelector: md.spec.selector });
     const digest = countedDigest(outcome, md.status?.resolved?.digest);
     const pods = selected === undefined ? undefined : countPods(selected, name, digest);
-    const observation = { modelDeployment: md, outcome, capabilities, now: new Date(options.clock.now()), ...(pods !== undefined && { pods }) };
+    const observation = {
+      modelDeployment: md,
+      outcome,
+      capabilities,
+      now: new Date(options.clock.now()),
+      ...(pods !== undefined && { pods }),
+    };
     let next = plan(observation);
     // InitContainer pods mount the operator's CA bundle: publish it before they can be admitted,
     // and say in status (MountSupported False, so not Ready) when that fails.
@@ -83,38 +104,68 @@ export function createModelDeploymentReconciler(options: ModelDeploymentReconcil
     }
     if (!isDeepStrictEqual(normalise(md.status), normalise(next.status))) {
       await applyStatus(options.kubeConfig, namespace, name, next.status, signal);
-      logger.info({ reference: md.spec.model.reference, digest: next.status.resolved?.digest, strategy: next.status.strategy }, "status updated");
+      logger.info(
+        {
+          reference: md.spec.model.reference,
+          digest: next.status.resolved?.digest,
+          strategy: next.status.strategy,
+        },
+        "status updated",
+      );
     }
-    const subject = { apiVersion: API_VERSION, kind: KIND, namespace, name, ...(md.metadata.uid !== undefined && { uid: md.metadata.uid }) };
+    const subject = {
+      apiVersion: API_VERSION,
+      kind: KIND,
+      namespace,
+      name,
+      ...(md.metadata.uid !== undefined && { uid: md.metadata.uid }),
+    };
     await Promise.all(next.events.map((e) => options.events.record(subject, e.type, e.reason, e.message)));
 
     // Roll out only once the cached status (what the webhook reads) carries the digest, so new
     // pods get it: right after a status write the cache is behind, and the write's own watch
     // event brings this key back with it.
     const resolved = next.status.resolved?.digest;
-    if (selected !== undefined && resolved !== undefined && md.spec.updatePolicy === "Rollout" && md.status?.resolved?.digest === resolved) {
+    if (
+      selected !== undefined &&
+      resolved !== undefined &&
+      md.spec.updatePolicy === "Rollout" &&
+      md.status?.resolved?.digest === resolved
+    ) {
       const stale = stalePods(selected, name, resolved);
       if (stale.length > 0) {
         const annotationKey = rolloutAnnotation(name);
         const decision = decideRollout({
           updatePolicy: md.spec.updatePolicy,
           // Both what the webhook sees now and what this reconcile decided must admit pods.
-          readyToRoll: isReadyToRoll(md.status?.conditions, md.metadata.generation ?? 0) && isReadyToRoll(next.status.conditions, md.metadata.generation ?? 0),
+          readyToRoll:
+            isReadyToRoll(md.status?.conditions, md.metadata.generation ?? 0) &&
+            isReadyToRoll(next.status.conditions, md.metadata.generation ?? 0),
           annotationKey,
           digest: resolved,
           workloads: await observeOwningWorkloads(options.kubeConfig, namespace, stale, signal),
         });
-        for (const w of decision.restart) await annotateTemplate(options.kubeConfig, namespace, w, annotationKey, resolved, signal);
+        for (const w of decision.restart)
+          await annotateTemplate(options.kubeConfig, namespace, w, annotationKey, resolved, signal);
         if (decision.restart.length > 0) {
-          logger.info({ digest: resolved, workloads: decision.restart.map((w) => `${w.kind}/${w.name}`) }, "rollout started");
-          await options.events.record(subject, "Normal", Reason.RollingOut, rolloutMessage(decision.restart, resolved));
+          logger.info(
+            { digest: resolved, workloads: decision.restart.map((w) => `${w.kind}/${w.name}`) },
+            "rollout started",
+          );
+          await options.events.record(
+            subject,
+            "Normal",
+            Reason.RollingOut,
+            rolloutMessage(decision.restart, resolved),
+          );
         }
       }
     }
 
     if (caBundleFailure !== undefined) throw new Error(caBundleFailure); // retried with backoff
     const failure: ResolveFailure | undefined = "failure" in outcome ? outcome.failure : undefined;
-    if (failure?.transient === true) throw new RegistryError("Unreachable", failure.message, { retryable: true });
+    if (failure?.transient === true)
+      throw new RegistryError("Unreachable", failure.message, { retryable: true });
     const recheck = options.blockedRecheckMs ?? BLOCKED_RECHECK_MS;
     if (failure !== undefined) return { requeueAfterMs: Math.min(recheck, next.requeueAfterMs ?? recheck) };
     return next.requeueAfterMs !== undefined ? { requeueAfterMs: next.requeueAfterMs } : {};
@@ -134,12 +185,24 @@ async function observeArtifact(
   } catch (err) {
     return { failure: resolveFailure("InvalidReference", err instanceof Error ? err.message : String(err)) };
   }
-  const secrets = await loadPullSecrets(options.kubeConfig, namespace, (md.spec.model.pullSecrets ?? []).map((s) => s.name), signal);
+  const secrets = await loadPullSecrets(
+    options.kubeConfig,
+    namespace,
+    (md.spec.model.pullSecrets ?? []).map((s) => s.name),
+    signal,
+  );
   if ("failure" in secrets) return { failure: secrets.failure };
   const refreshMs = parseDuration(md.spec.model.refreshInterval) ?? 0;
   try {
     // A tag is trusted for its refresh interval (0: resolved once); a digest never changes.
-    return { inspection: await options.artifacts.inspect(reference, secrets.credentials, refreshMs === 0 ? Infinity : refreshMs, signal) };
+    return {
+      inspection: await options.artifacts.inspect(
+        reference,
+        secrets.credentials,
+        refreshMs === 0 ? Infinity : refreshMs,
+        signal,
+      ),
+    };
   } catch (err) {
     if (!(err instanceof RegistryError)) throw err;
     return { failure: resolveFailure(err.code, err.message) };
@@ -161,7 +224,13 @@ function normalise(status: ModelDeploymentStatus | undefined): unknown {
 }
 
 /** Server-side apply of the status subresource. */
-export async function applyStatus(kubeConfig: KubeConfig, namespace: string, name: string, status: ModelDeploymentStatus, signal?: AbortSignal): Promise<void> {
+export async function applyStatus(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  name: string,
+  status: ModelDeploymentStatus,
+  signal?: AbortSignal,
+): Promise<void> {
   await serverSideApply(
     kubeConfig,
     `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}/${name}/status`,

@@ -12,7 +12,11 @@
  */
 import type { V1OwnerReference, V1Pod } from "@kubernetes/client-node";
 import { STEP_CONDITION_TYPES, type Condition, type UpdatePolicy } from "../api/index.js";
-import { ANNOTATION_NAME_MAX_LENGTH, isValidAnnotationKey, POD_ANNOTATION_PREFIX } from "../mount/annotations.js";
+import {
+  ANNOTATION_NAME_MAX_LENGTH,
+  isValidAnnotationKey,
+  POD_ANNOTATION_PREFIX,
+} from "../mount/annotations.js";
 import { shortHash } from "../mount/names.js";
 
 const ROLLOUT_KEY = "rollout.";
@@ -49,7 +53,9 @@ export interface WorkloadRef {
 /** A pod's controlling owner: a workload, or a ReplicaSet whose own owner must be looked up. */
 export type PodOwner = WorkloadRef | { readonly kind: "ReplicaSet"; readonly name: string };
 
-function controllerRef(ownerReferences: readonly V1OwnerReference[] | undefined): V1OwnerReference | undefined {
+function controllerRef(
+  ownerReferences: readonly V1OwnerReference[] | undefined,
+): V1OwnerReference | undefined {
   return ownerReferences?.find((o) => o.controller === true && o.apiVersion === "apps/v1");
 }
 
@@ -67,7 +73,9 @@ export function podOwner(pod: V1Pod): PodOwner | undefined {
 }
 
 /** The Deployment controlling a ReplicaSet, from its ownerReferences; undefined for a bare ReplicaSet. */
-export function replicaSetOwner(ownerReferences: readonly V1OwnerReference[] | undefined): WorkloadRef | undefined {
+export function replicaSetOwner(
+  ownerReferences: readonly V1OwnerReference[] | undefined,
+): WorkloadRef | undefined {
   const ref = controllerRef(ownerReferences);
   return ref?.kind === "Deployment" ? { kind: "Deployment", name: ref.name } : undefined;
 }
@@ -77,7 +85,8 @@ export function distinctOwners(pods: Iterable<V1Pod>): PodOwner[] {
   const seen = new Map<string, PodOwner>();
   for (const pod of pods) {
     const owner = podOwner(pod);
-    if (owner !== undefined && !seen.has(`${owner.kind}/${owner.name}`)) seen.set(`${owner.kind}/${owner.name}`, owner);
+    if (owner !== undefined && !seen.has(`${owner.kind}/${owner.name}`))
+      seen.set(`${owner.kind}/${owner.name}`, owner);
   }
   return [...seen.values()];
 }
@@ -117,7 +126,9 @@ export function decideRollout(input: RolloutInput): RolloutDecision {
   if (input.updatePolicy !== "Rollout" || !input.readyToRoll) return { restart: [], inProgress: [] };
   const unique = new Map<string, ObservedWorkload>();
   for (const w of input.workloads) unique.set(`${w.kind}/${w.name}`, w);
-  const sorted = [...unique.values()].sort((a, b) => (a.kind === b.kind ? a.name.localeCompare(b.name) : a.kind.localeCompare(b.kind)));
+  const sorted = [...unique.values()].sort((a, b) =>
+    a.kind === b.kind ? a.name.localeCompare(b.name) : a.kind.localeCompare(b.kind),
+  );
   const restart: WorkloadRef[] = [];
   const inProgress: WorkloadRef[] = [];
   for (const w of sorted) {
@@ -141,7 +152,10 @@ export function isReadyToRoll(conditions: readonly Condition[] | undefined, gene
 }
 
 /** The JSON merge patch that annotates a workload's pod template (and nothing else). */
-export function templatePatch(annotationKey: string, digest: string): { spec: { template: { metadata: { annotations: Record<string, string> } } } } {
+export function templatePatch(
+  annotationKey: string,
+  digest: string,
+): { spec: { template: { metadata: { annotations: Record<string, string> } } } } {
   return { spec: { template: { metadata: { annotations: { [annotationKey]: digest } } } } };
 }
 

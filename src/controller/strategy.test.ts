@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { Mountability } from "../modelpack/index.js";
-import { compareVersions, parseKubernetesVersion, parseRuntimeVersion, type ClusterCapabilities, type NodeRuntime } from "./capabilities.js";
+import {
+  compareVersions,
+  parseKubernetesVersion,
+  parseRuntimeVersion,
+  type ClusterCapabilities,
+  type NodeRuntime,
+} from "./capabilities.js";
 import { decideStrategy, nodeCannotMount } from "./strategy.js";
 
 const rawCncf: Mountability = {
@@ -8,11 +14,23 @@ const rawCncf: Mountability = {
   containerd: { mountable: false, reason: "containerd mounts only images" },
 };
 const cnaiOnly: Mountability = {
-  crio: { mountable: true, minVersion: "1.33.0", maxVersionExclusive: "1.34.0", reason: "only org.cnai.model.filepath" },
+  crio: {
+    mountable: true,
+    minVersion: "1.33.0",
+    maxVersionExclusive: "1.34.0",
+    reason: "only org.cnai.model.filepath",
+  },
   containerd: { mountable: false, reason: "containerd mounts only images" },
 };
-const node = (name: string, runtime: string, kubelet = "v1.35.8"): NodeRuntime => ({ name, containerRuntimeVersion: runtime, kubeletVersion: kubelet });
-const caps = (nodes: NodeRuntime[], field: ClusterCapabilities["imageVolumeField"] = "kept"): ClusterCapabilities => ({ imageVolumeField: field, serverVersion: "v1.35.8", nodes });
+const node = (name: string, runtime: string, kubelet = "v1.35.8"): NodeRuntime => ({
+  name,
+  containerRuntimeVersion: runtime,
+  kubeletVersion: kubelet,
+});
+const caps = (
+  nodes: NodeRuntime[],
+  field: ClusterCapabilities["imageVolumeField"] = "kept",
+): ClusterCapabilities => ({ imageVolumeField: field, serverVersion: "v1.35.8", nodes });
 
 describe("versions", () => {
   it.each([
@@ -53,17 +71,94 @@ describe("nodeCannotMount", () => {
 
 describe("decideStrategy", () => {
   it.each<[string, Parameters<typeof decideStrategy>, string | undefined, string, string, string]>([
-    ["Auto on CRI-O 1.34 nodes", ["Auto", caps([node("n1", "cri-o://1.34.0"), node("n2", "cri-o://1.35.1")]), rawCncf], "ImageVolume", "True", "ImageVolumeSupported", "every node"],
-    ["Auto on containerd nodes", ["Auto", caps([node("n1", "containerd://2.1.0")]), rawCncf], "InitContainer", "True", "InitContainerFallback", "node n1: containerd 2.1.0 cannot mount this artifact: containerd mounts only images; using InitContainer"],
-    ["Auto on mixed nodes", ["Auto", caps([node("n1", "cri-o://1.34.0"), node("n2", "containerd://2.2.0")]), rawCncf], "InitContainer", "True", "InitContainerFallback", "node n2"],
-    ["Auto with the gate off", ["Auto", caps([node("n1", "cri-o://1.34.0")], "dropped"), rawCncf], "InitContainer", "True", "InitContainerFallback", "silently drops spec.volumes[].image"],
-    ["Auto with no nodes", ["Auto", caps([]), rawCncf], "InitContainer", "True", "InitContainerFallback", "no nodes"],
-    ["Auto before the probe ran", ["Auto", caps([node("n1", "cri-o://1.34.0")], "unknown"), rawCncf], "InitContainer", "True", "InitContainerFallback", "could not yet check"],
-    ["ImageVolume forced with the gate off", ["ImageVolume", caps([node("n1", "cri-o://1.34.0")], "dropped"), rawCncf], undefined, "False", "ImageVolumeUnsupported", "use strategy Auto or InitContainer"],
-    ["ImageVolume forced on containerd", ["ImageVolume", caps([node("n1", "containerd://2.1.0")]), rawCncf], undefined, "False", "RuntimeCannotMount", "containerd 2.1.0"],
-    ["ImageVolume forced before the probe ran", ["ImageVolume", caps([node("n1", "cri-o://1.34.0")], "unknown"), rawCncf], undefined, "Unknown", "Progressing", "could not yet check"],
-    ["ImageVolume forced on CRI-O 1.34", ["ImageVolume", caps([node("n1", "cri-o://1.34.0")]), rawCncf], "ImageVolume", "True", "ImageVolumeSupported", "every node"],
-    ["InitContainer always works", ["InitContainer", caps([], "dropped"), rawCncf], "InitContainer", "True", "InitContainerRequested", "init container"],
+    [
+      "Auto on CRI-O 1.34 nodes",
+      ["Auto", caps([node("n1", "cri-o://1.34.0"), node("n2", "cri-o://1.35.1")]), rawCncf],
+      "ImageVolume",
+      "True",
+      "ImageVolumeSupported",
+      "every node",
+    ],
+    [
+      "Auto on containerd nodes",
+      ["Auto", caps([node("n1", "containerd://2.1.0")]), rawCncf],
+      "InitContainer",
+      "True",
+      "InitContainerFallback",
+      "node n1: containerd 2.1.0 cannot mount this artifact: containerd mounts only images; using InitContainer",
+    ],
+    [
+      "Auto on mixed nodes",
+      ["Auto", caps([node("n1", "cri-o://1.34.0"), node("n2", "containerd://2.2.0")]), rawCncf],
+      "InitContainer",
+      "True",
+      "InitContainerFallback",
+      "node n2",
+    ],
+    [
+      "Auto with the gate off",
+      ["Auto", caps([node("n1", "cri-o://1.34.0")], "dropped"), rawCncf],
+      "InitContainer",
+      "True",
+      "InitContainerFallback",
+      "silently drops spec.volumes[].image",
+    ],
+    [
+      "Auto with no nodes",
+      ["Auto", caps([]), rawCncf],
+      "InitContainer",
+      "True",
+      "InitContainerFallback",
+      "no nodes",
+    ],
+    [
+      "Auto before the probe ran",
+      ["Auto", caps([node("n1", "cri-o://1.34.0")], "unknown"), rawCncf],
+      "InitContainer",
+      "True",
+      "InitContainerFallback",
+      "could not yet check",
+    ],
+    [
+      "ImageVolume forced with the gate off",
+      ["ImageVolume", caps([node("n1", "cri-o://1.34.0")], "dropped"), rawCncf],
+      undefined,
+      "False",
+      "ImageVolumeUnsupported",
+      "use strategy Auto or InitContainer",
+    ],
+    [
+      "ImageVolume forced on containerd",
+      ["ImageVolume", caps([node("n1", "containerd://2.1.0")]), rawCncf],
+      undefined,
+      "False",
+      "RuntimeCannotMount",
+      "containerd 2.1.0",
+    ],
+    [
+      "ImageVolume forced before the probe ran",
+      ["ImageVolume", caps([node("n1", "cri-o://1.34.0")], "unknown"), rawCncf],
+      undefined,
+      "Unknown",
+      "Progressing",
+      "could not yet check",
+    ],
+    [
+      "ImageVolume forced on CRI-O 1.34",
+      ["ImageVolume", caps([node("n1", "cri-o://1.34.0")]), rawCncf],
+      "ImageVolume",
+      "True",
+      "ImageVolumeSupported",
+      "every node",
+    ],
+    [
+      "InitContainer always works",
+      ["InitContainer", caps([], "dropped"), rawCncf],
+      "InitContainer",
+      "True",
+      "InitContainerRequested",
+      "init container",
+    ],
   ])("%s", (_name, args, strategy, status, reason, message) => {
     const decision = decideStrategy(...args);
     expect(decision.strategy).toBe(strategy);
@@ -74,6 +169,8 @@ describe("decideStrategy", () => {
 
   it("names a few nodes and counts the rest", () => {
     const nodes = Array.from({ length: 5 }, (_, i) => node(`n${i}`, "containerd://2.1.0"));
-    expect(decideStrategy("Auto", caps(nodes), rawCncf).mountSupported.message).toContain("nodes n0, n1, n2 and 2 more: containerd 2.1.0");
+    expect(decideStrategy("Auto", caps(nodes), rawCncf).mountSupported.message).toContain(
+      "nodes n0, n1, n2 and 2 more: containerd 2.1.0",
+    );
   });
 });

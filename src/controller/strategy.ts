@@ -1,6 +1,13 @@
 import { Reason } from "../api/index.js";
 import type { Mountability } from "../modelpack/index.js";
-import { compareVersions, parseKubernetesVersion, parseRuntimeVersion, versionOf, type ClusterCapabilities, type NodeRuntime } from "./capabilities.js";
+import {
+  compareVersions,
+  parseKubernetesVersion,
+  parseRuntimeVersion,
+  versionOf,
+  type ClusterCapabilities,
+  type NodeRuntime,
+} from "./capabilities.js";
 
 export type RequestedStrategy = "Auto" | "ImageVolume" | "InitContainer";
 export type EffectiveStrategy = "ImageVolume" | "InitContainer";
@@ -9,7 +16,11 @@ export type EffectiveStrategy = "ImageVolume" | "InitContainer";
 export interface StrategyDecision {
   /** What the webhook applies; undefined when the requested strategy cannot work (pods are refused). */
   readonly strategy?: EffectiveStrategy;
-  readonly mountSupported: { readonly status: "True" | "False" | "Unknown"; readonly reason: Reason; readonly message: string };
+  readonly mountSupported: {
+    readonly status: "True" | "False" | "Unknown";
+    readonly reason: Reason;
+    readonly message: string;
+  };
 }
 
 /** Kubelets before 1.35 have the ImageVolume gate off by default. */
@@ -23,15 +34,26 @@ export function nodeCannotMount(node: NodeRuntime, mount: Mountability): string 
     return `kubelet ${node.kubeletVersion} has the ImageVolume feature gate off by default`;
   }
   const runtime = parseRuntimeVersion(node.containerRuntimeVersion);
-  const outlook = runtime.runtime === "cri-o" ? mount.crio : runtime.runtime === "containerd" ? mount.containerd : undefined;
+  const outlook =
+    runtime.runtime === "cri-o"
+      ? mount.crio
+      : runtime.runtime === "containerd"
+        ? mount.containerd
+        : undefined;
   const label = `${runtime.runtime === "other" ? node.containerRuntimeVersion || "an unknown runtime" : `${runtime.runtime} ${runtime.version?.join(".") ?? "(unknown version)"}`}`;
   if (outlook === undefined) return `${label} does not mount OCI artifacts as image volumes`;
   if (!outlook.mountable) return `${label} cannot mount this artifact: ${outlook.reason}`;
   if (runtime.version === undefined) return `${label}: cannot tell whether it mounts this artifact`;
-  if (outlook.minVersion !== undefined && compareVersions(runtime.version, versionOf(outlook.minVersion)) < 0) {
+  if (
+    outlook.minVersion !== undefined &&
+    compareVersions(runtime.version, versionOf(outlook.minVersion)) < 0
+  ) {
     return `${label} is older than ${outlook.minVersion}, the first version that mounts this artifact`;
   }
-  if (outlook.maxVersionExclusive !== undefined && compareVersions(runtime.version, versionOf(outlook.maxVersionExclusive)) >= 0) {
+  if (
+    outlook.maxVersionExclusive !== undefined &&
+    compareVersions(runtime.version, versionOf(outlook.maxVersionExclusive)) >= 0
+  ) {
     return `${label} no longer mounts this artifact (${outlook.reason})`;
   }
   return undefined;
@@ -43,7 +65,9 @@ function describeBlockers(blockers: readonly { node: string; reason: string }[])
   for (const b of blockers) byReason.set(b.reason, [...(byReason.get(b.reason) ?? []), b.node]);
   return [...byReason]
     .map(([reason, nodes]) => {
-      const named = nodes.slice(0, MAX_NAMED_NODES).join(", ") + (nodes.length > MAX_NAMED_NODES ? ` and ${nodes.length - MAX_NAMED_NODES} more` : "");
+      const named =
+        nodes.slice(0, MAX_NAMED_NODES).join(", ") +
+        (nodes.length > MAX_NAMED_NODES ? ` and ${nodes.length - MAX_NAMED_NODES} more` : "");
       return `${nodes.length === 1 ? "node" : "nodes"} ${named}: ${reason}`;
     })
     .join("; ");
@@ -56,9 +80,20 @@ function describeBlockers(blockers: readonly { node: string; reason: string }[])
  * MountSupported=False and no strategy, so the webhook refuses pods that would run without
  * their model.
  */
-export function decideStrategy(requested: RequestedStrategy, capabilities: ClusterCapabilities, mount: Mountability): StrategyDecision {
+export function decideStrategy(
+  requested: RequestedStrategy,
+  capabilities: ClusterCapabilities,
+  mount: Mountability,
+): StrategyDecision {
   if (requested === "InitContainer") {
-    return { strategy: "InitContainer", mountSupported: { status: "True", reason: Reason.InitContainerRequested, message: "the model is pulled and verified by an init container into an emptyDir volume" } };
+    return {
+      strategy: "InitContainer",
+      mountSupported: {
+        status: "True",
+        reason: Reason.InitContainerRequested,
+        message: "the model is pulled and verified by an init container into an emptyDir volume",
+      },
+    };
   }
   let problem: { reason: Reason; message: string } | undefined;
   if (capabilities.imageVolumeField === "dropped") {
@@ -67,7 +102,10 @@ export function decideStrategy(requested: RequestedStrategy, capabilities: Clust
       message: `the apiserver${capabilities.serverVersion !== undefined ? ` (${capabilities.serverVersion})` : ""} silently drops spec.volumes[].image: the ImageVolume feature gate is off`,
     };
   } else if (capabilities.imageVolumeField === "unknown") {
-    problem = { reason: Reason.Progressing, message: "could not yet check whether the apiserver keeps image volumes" };
+    problem = {
+      reason: Reason.Progressing,
+      message: "could not yet check whether the apiserver keeps image volumes",
+    };
   } else if (capabilities.nodes.length === 0) {
     problem = { reason: Reason.RuntimeCannotMount, message: "no nodes to check the container runtime of" };
   } else {
@@ -75,15 +113,36 @@ export function decideStrategy(requested: RequestedStrategy, capabilities: Clust
       const reason = nodeCannotMount(node, mount);
       return reason === undefined ? [] : [{ node: node.name, reason }];
     });
-    if (blockers.length > 0) problem = { reason: Reason.RuntimeCannotMount, message: describeBlockers(blockers) };
+    if (blockers.length > 0)
+      problem = { reason: Reason.RuntimeCannotMount, message: describeBlockers(blockers) };
   }
   if (problem === undefined) {
-    return { strategy: "ImageVolume", mountSupported: { status: "True", reason: Reason.ImageVolumeSupported, message: "the apiserver keeps image volumes and every node's runtime mounts this artifact" } };
+    return {
+      strategy: "ImageVolume",
+      mountSupported: {
+        status: "True",
+        reason: Reason.ImageVolumeSupported,
+        message: "the apiserver keeps image volumes and every node's runtime mounts this artifact",
+      },
+    };
   }
   if (requested === "Auto") {
-    return { strategy: "InitContainer", mountSupported: { status: "True", reason: Reason.InitContainerFallback, message: `${problem.message}; using InitContainer` } };
+    return {
+      strategy: "InitContainer",
+      mountSupported: {
+        status: "True",
+        reason: Reason.InitContainerFallback,
+        message: `${problem.message}; using InitContainer`,
+      },
+    };
   }
   // Not probed yet is not a verdict: Unknown keeps the resource Reconciling instead of Stalled.
   const status = problem.reason === Reason.Progressing ? "Unknown" : "False";
-  return { mountSupported: { status, reason: problem.reason, message: `strategy ImageVolume cannot work: ${problem.message}; use strategy Auto or InitContainer` } };
+  return {
+    mountSupported: {
+      status,
+      reason: problem.reason,
+      message: `strategy ImageVolume cannot work: ${problem.message}; use strategy Auto or InitContainer`,
+    },
+  };
 }

@@ -11,7 +11,14 @@ import type { KubeConfig, V1OwnerReference, V1Pod } from "@kubernetes/client-nod
 import { z } from "zod";
 import { FIELD_MANAGER, kubeRequest } from "../runtime/kube-client.js";
 import { isNotFound } from "../runtime/kube-errors.js";
-import { distinctOwners, replicaSetOwner, templatePatch, type ObservedWorkload, type PodOwner, type WorkloadRef } from "./rollout.js";
+import {
+  distinctOwners,
+  replicaSetOwner,
+  templatePatch,
+  type ObservedWorkload,
+  type PodOwner,
+  type WorkloadRef,
+} from "./rollout.js";
 
 const PLURALS: Record<PodOwner["kind"], string> = {
   ReplicaSet: "replicasets",
@@ -24,12 +31,24 @@ const PLURALS: Record<PodOwner["kind"], string> = {
 const OwnerObject = z.looseObject({
   metadata: z.looseObject({
     ownerReferences: z
-      .array(z.looseObject({ apiVersion: z.string(), kind: z.string(), name: z.string(), uid: z.string(), controller: z.boolean().optional() }))
+      .array(
+        z.looseObject({
+          apiVersion: z.string(),
+          kind: z.string(),
+          name: z.string(),
+          uid: z.string(),
+          controller: z.boolean().optional(),
+        }),
+      )
       .optional(),
   }),
   spec: z
     .looseObject({
-      template: z.looseObject({ metadata: z.looseObject({ annotations: z.record(z.string(), z.string()).optional() }).optional() }).optional(),
+      template: z
+        .looseObject({
+          metadata: z.looseObject({ annotations: z.record(z.string(), z.string()).optional() }).optional(),
+        })
+        .optional(),
     })
     .optional(),
 });
@@ -40,11 +59,21 @@ function objectPath(namespace: string, kind: PodOwner["kind"], name: string): st
 }
 
 /** GETs one owner by name; undefined when it is gone (its pods are going too). Throws on other API errors. */
-async function getOwner(kubeConfig: KubeConfig, namespace: string, kind: PodOwner["kind"], name: string, signal?: AbortSignal): Promise<OwnerObject | undefined> {
+async function getOwner(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  kind: PodOwner["kind"],
+  name: string,
+  signal?: AbortSignal,
+): Promise<OwnerObject | undefined> {
   try {
-    const raw = await kubeRequest(kubeConfig, { path: objectPath(namespace, kind, name), ...(signal !== undefined && { signal }) });
+    const raw = await kubeRequest(kubeConfig, {
+      path: objectPath(namespace, kind, name),
+      ...(signal !== undefined && { signal }),
+    });
     const parsed = OwnerObject.safeParse(raw);
-    if (!parsed.success) throw new Error(`${kind} ${namespace}/${name} from the API is malformed: ${parsed.error.message}`);
+    if (!parsed.success)
+      throw new Error(`${kind} ${namespace}/${name} from the API is malformed: ${parsed.error.message}`);
     return parsed.data;
   } catch (err) {
     if (isNotFound(err)) return undefined;
@@ -57,7 +86,12 @@ async function getOwner(kubeConfig: KubeConfig, namespace: string, kind: PodOwne
  * Pods owned by a bare ReplicaSet, a Job or nothing are skipped, as are owners deleted meanwhile.
  * Throws KubeApiError on any other failure (e.g. Forbidden without the RBAC above).
  */
-export async function observeOwningWorkloads(kubeConfig: KubeConfig, namespace: string, pods: Iterable<V1Pod>, signal?: AbortSignal): Promise<ObservedWorkload[]> {
+export async function observeOwningWorkloads(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  pods: Iterable<V1Pod>,
+  signal?: AbortSignal,
+): Promise<ObservedWorkload[]> {
   const workloads = new Map<string, WorkloadRef>();
   await Promise.all(
     distinctOwners(pods).map(async (owner) => {
@@ -74,7 +108,9 @@ export async function observeOwningWorkloads(kubeConfig: KubeConfig, namespace: 
   const observed = await Promise.all(
     [...workloads.values()].map(async (w): Promise<ObservedWorkload | undefined> => {
       const object = await getOwner(kubeConfig, namespace, w.kind, w.name, signal);
-      return object === undefined ? undefined : { ...w, templateAnnotations: object.spec?.template?.metadata?.annotations };
+      return object === undefined
+        ? undefined
+        : { ...w, templateAnnotations: object.spec?.template?.metadata?.annotations };
     }),
   );
   return observed.filter((w): w is ObservedWorkload => w !== undefined);
@@ -85,7 +121,14 @@ export async function observeOwningWorkloads(kubeConfig: KubeConfig, namespace: 
  * manager `modelpack-operator`), which makes its controller roll out new pods under its own
  * strategy. Patching again with the same value changes nothing. Throws KubeApiError.
  */
-export async function annotateTemplate(kubeConfig: KubeConfig, namespace: string, workload: WorkloadRef, annotationKey: string, digest: string, signal?: AbortSignal): Promise<void> {
+export async function annotateTemplate(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  workload: WorkloadRef,
+  annotationKey: string,
+  digest: string,
+  signal?: AbortSignal,
+): Promise<void> {
   await kubeRequest(kubeConfig, {
     method: "PATCH",
     path: objectPath(namespace, workload.kind, workload.name),

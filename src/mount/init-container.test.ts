@@ -35,7 +35,15 @@ describe("initContainerPieces", () => {
       initContainer: {
         name: "modelpack-pull-llama",
         image: IMAGE,
-        args: ["pull", `registry.example.com/models/llama@${DIGEST}`, "--dest", "/modelpack/volume/model", "--state-file", "/modelpack/volume/.modelpack-pull.json", "--world-readable"],
+        args: [
+          "pull",
+          `registry.example.com/models/llama@${DIGEST}`,
+          "--dest",
+          "/modelpack/volume/model",
+          "--state-file",
+          "/modelpack/volume/.modelpack-pull.json",
+          "--world-readable",
+        ],
         volumeMounts: [{ name: "modelpack-model-llama", mountPath: "/modelpack/volume" }],
         resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } },
         securityContext: {

@@ -236,7 +236,15 @@ describe("planMounts: InitContainer", () => {
           {
             name: "modelpack-pull-llama",
             image: IMAGE,
-            args: ["pull", t.pinnedReference, "--dest", "/modelpack/volume/model", "--state-file", "/modelpack/volume/.modelpack-pull.json", "--world-readable"],
+            args: [
+              "pull",
+              t.pinnedReference,
+              "--dest",
+              "/modelpack/volume/model",
+              "--state-file",
+              "/modelpack/volume/.modelpack-pull.json",
+              "--world-readable",
+            ],
             volumeMounts: [{ name: "modelpack-model-llama", mountPath: "/modelpack/volume" }],
             resources: RESOURCES,
             securityContext: SECURITY_CONTEXT,

@@ -5,7 +5,16 @@ describe("parseChallenges", () => {
   it.each([
     [
       'Bearer realm="https://auth.example/token",service="registry.example",scope="repository:m:pull"',
-      [{ scheme: "bearer", params: { realm: "https://auth.example/token", service: "registry.example", scope: "repository:m:pull" } }],
+      [
+        {
+          scheme: "bearer",
+          params: {
+            realm: "https://auth.example/token",
+            service: "registry.example",
+            scope: "repository:m:pull",
+          },
+        },
+      ],
     ],
     ['Basic realm="Registry Realm"', [{ scheme: "basic", params: { realm: "Registry Realm" } }]],
     [
@@ -16,7 +25,10 @@ describe("parseChallenges", () => {
       ],
     ],
     ['Bearer realm="a\\"b"', [{ scheme: "bearer", params: { realm: 'a"b' } }]],
-    ["Bearer realm=token68ish,error=invalid_token", [{ scheme: "bearer", params: { realm: "token68ish", error: "invalid_token" } }]],
+    [
+      "Bearer realm=token68ish,error=invalid_token",
+      [{ scheme: "bearer", params: { realm: "token68ish", error: "invalid_token" } }],
+    ],
     ["", []],
     ["  ,, ", []],
   ])("%s", (header, expected) => {

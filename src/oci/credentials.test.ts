@@ -33,11 +33,23 @@ describe("parseDockerConfig", () => {
 
   it("reports credential helpers instead of silently going anonymous", () => {
     const store = parseDockerConfig(
-      JSON.stringify({ auths: { "r.io": { auth: b64("a:b") } }, credsStore: "desktop", credHelpers: { "ecr.io": "ecr-login" } }),
+      JSON.stringify({
+        auths: { "r.io": { auth: b64("a:b") } },
+        credsStore: "desktop",
+        credHelpers: { "ecr.io": "ecr-login" },
+      }),
       "/home/me/.docker/config.json",
     );
-    expect(store.lookup("ecr.io")).toEqual({ kind: "helper", helper: "docker-credential-ecr-login", source: "/home/me/.docker/config.json" });
-    expect(store.lookup("other.io")).toEqual({ kind: "helper", helper: "docker-credential-desktop", source: "/home/me/.docker/config.json" });
+    expect(store.lookup("ecr.io")).toEqual({
+      kind: "helper",
+      helper: "docker-credential-ecr-login",
+      source: "/home/me/.docker/config.json",
+    });
+    expect(store.lookup("other.io")).toEqual({
+      kind: "helper",
+      helper: "docker-credential-desktop",
+      source: "/home/me/.docker/config.json",
+    });
     expect(store.lookup("r.io")).toEqual({ kind: "basic", username: "a", password: "b" });
   });
 
@@ -52,7 +64,10 @@ describe("parseDockerConfig", () => {
 
   it("chains stores in order", () => {
     const a = parseDockerConfig(JSON.stringify({ auths: { "r.io": { auth: b64("a:1") } } }), "a");
-    const b = parseDockerConfig(JSON.stringify({ auths: { "r.io": { auth: b64("b:2") }, "s.io": { auth: b64("b:3") } } }), "b");
+    const b = parseDockerConfig(
+      JSON.stringify({ auths: { "r.io": { auth: b64("b:2") }, "s.io": { auth: b64("b:3") } } }),
+      "b",
+    );
     const chained = chainCredentialStores([a, b]);
     expect(chained.lookup("r.io")).toEqual({ kind: "basic", username: "a", password: "1" });
     expect(chained.lookup("s.io")).toEqual({ kind: "basic", username: "b", password: "3" });

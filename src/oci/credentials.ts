@@ -39,7 +39,10 @@ const LegacyDockerCfg = z.record(z.string(), AuthEntry);
 
 /** `https://index.docker.io/v1/` → `docker.io`; `http://host:5000/path` → `host:5000`. */
 export function normalizeRegistryKey(key: string): string {
-  const host = key.replace(/^[a-z]+:\/\//i, "").replace(/\/.*$/, "").toLowerCase();
+  const host = key
+    .replace(/^[a-z]+:\/\//i, "")
+    .replace(/\/.*$/, "")
+    .toLowerCase();
   return host === "index.docker.io" || host === "registry-1.docker.io" ? DEFAULT_REGISTRY : host;
 }
 
@@ -80,7 +83,11 @@ export function parseDockerConfig(json: string, source: string): CredentialStore
     throw new RegistryError("UnsupportedCredentials", `${source}: not valid JSON (${describeError(err)})`);
   }
   const modern = DockerConfig.safeParse(raw);
-  const isModern = modern.success && (modern.data.auths !== undefined || modern.data.credsStore !== undefined || modern.data.credHelpers !== undefined);
+  const isModern =
+    modern.success &&
+    (modern.data.auths !== undefined ||
+      modern.data.credsStore !== undefined ||
+      modern.data.credHelpers !== undefined);
   let auths: Record<string, AuthEntry>;
   let credsStore: string | undefined;
   let credHelpers: Record<string, string> = {};

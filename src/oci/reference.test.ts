@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { InvalidReferenceError } from "./errors.js";
-import { formatReference, isLoopbackRegistry, parseReference, pinnedReference, registryEndpoint } from "./reference.js";
+import {
+  formatReference,
+  isLoopbackRegistry,
+  parseReference,
+  pinnedReference,
+  registryEndpoint,
+} from "./reference.js";
 
 const D = "sha256:" + "a".repeat(64);
 
@@ -14,9 +20,15 @@ describe("parseReference normalises like the container ecosystem", () => {
     ["localhost/m", { registry: "localhost", repository: "m", tag: "latest" }],
     ["localhost:5000/m:v1", { registry: "localhost:5000", repository: "m", tag: "v1" }],
     ["127.0.0.1:5000/a/b/c:v1", { registry: "127.0.0.1:5000", repository: "a/b/c", tag: "v1" }],
-    ["registry.example.com/models/llama3-8b:v1", { registry: "registry.example.com", repository: "models/llama3-8b", tag: "v1" }],
+    [
+      "registry.example.com/models/llama3-8b:v1",
+      { registry: "registry.example.com", repository: "models/llama3-8b", tag: "v1" },
+    ],
     [`registry.example.com/m@${D}`, { registry: "registry.example.com", repository: "m", digest: D }],
-    [`registry.example.com/m:v1@${D}`, { registry: "registry.example.com", repository: "m", tag: "v1", digest: D }],
+    [
+      `registry.example.com/m:v1@${D}`,
+      { registry: "registry.example.com", repository: "m", tag: "v1", digest: D },
+    ],
     ["[::1]:5000/m", { registry: "[::1]:5000", repository: "m", tag: "latest" }],
     ["Registry.Example.com/m", { registry: "Registry.Example.com", repository: "m", tag: "latest" }],
     ["r.io/a_b/c__d/e-f/g.h:V_1.0-x", { registry: "r.io", repository: "a_b/c__d/e-f/g.h", tag: "V_1.0-x" }],

@@ -39,7 +39,8 @@ export function parseReference(input: string): ImageReference {
   };
   if (input.length === 0) fail("it is empty");
   if (input !== input.trim()) fail("it has leading or trailing whitespace");
-  if (input.includes("://")) fail("remove the URL scheme; a reference looks like host[:port]/repository[:tag][@digest]");
+  if (input.includes("://"))
+    fail("remove the URL scheme; a reference looks like host[:port]/repository[:tag][@digest]");
 
   let rest = input;
   let digest: string | undefined;
@@ -49,8 +50,10 @@ export function parseReference(input: string): ImageReference {
     rest = rest.slice(0, at);
     if (!DIGEST.test(digest)) fail(`"${digest}" is not a digest (expected algorithm:hex, e.g. sha256:…)`);
     const [algorithm, encoded = ""] = digest.split(":");
-    if (algorithm === "sha256" && !/^[a-f0-9]{64}$/.test(encoded)) fail("a sha256 digest has 64 lowercase hex characters");
-    if (algorithm === "sha512" && !/^[a-f0-9]{128}$/.test(encoded)) fail("a sha512 digest has 128 lowercase hex characters");
+    if (algorithm === "sha256" && !/^[a-f0-9]{64}$/.test(encoded))
+      fail("a sha256 digest has 64 lowercase hex characters");
+    if (algorithm === "sha512" && !/^[a-f0-9]{128}$/.test(encoded))
+      fail("a sha512 digest has 128 lowercase hex characters");
   }
 
   // A tag is what follows the last ":" after the last "/" (a ":" before it is a port).
@@ -60,7 +63,10 @@ export function parseReference(input: string): ImageReference {
   if (colon >= 0) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) fail(`"${tag}" is not a valid tag (letters, digits, "_", "." and "-", at most 128, not starting with "." or "-")`);
+    if (!TAG.test(tag))
+      fail(
+        `"${tag}" is not a valid tag (letters, digits, "_", "." and "-", at most 128, not starting with "." or "-")`,
+      );
   }
   if (rest.length === 0) fail("the repository name is missing");
 
@@ -69,7 +75,12 @@ export function parseReference(input: string): ImageReference {
   const firstSlash = rest.indexOf("/");
   if (firstSlash >= 0) {
     const first = rest.slice(0, firstSlash);
-    if (first.includes(".") || first.includes(":") || first === "localhost" || first !== first.toLowerCase()) {
+    if (
+      first.includes(".") ||
+      first.includes(":") ||
+      first === "localhost" ||
+      first !== first.toLowerCase()
+    ) {
       registry = first;
       repository = rest.slice(firstSlash + 1);
     }
@@ -82,10 +93,13 @@ export function parseReference(input: string): ImageReference {
   if (repository !== repository.toLowerCase()) fail("repository names must be lowercase");
   for (const component of repository.split("/")) {
     if (!PATH_COMPONENT.test(component)) {
-      fail(`"${component}" is not a valid repository path component (lowercase letters, digits and single separators . _ __ -)`);
+      fail(
+        `"${component}" is not a valid repository path component (lowercase letters, digits and single separators . _ __ -)`,
+      );
     }
   }
-  if (registry.length + 1 + repository.length > MAX_NAME_LENGTH) fail(`the name is longer than ${MAX_NAME_LENGTH} characters`);
+  if (registry.length + 1 + repository.length > MAX_NAME_LENGTH)
+    fail(`the name is longer than ${MAX_NAME_LENGTH} characters`);
 
   if (tag === undefined && digest === undefined) tag = DEFAULT_TAG;
   return { registry, repository, ...(tag !== undefined && { tag }), ...(digest !== undefined && { digest }) };

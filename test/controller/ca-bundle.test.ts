@@ -21,22 +21,56 @@ describe("the registry CA bundle reaches the namespaces whose pods pull with an 
 
   const apply = async (namespace: string, name: string, strategy: string): Promise<void> => {
     await kubeConfig.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      group: GROUP, version: VERSION, plural: PLURAL, namespace,
-      body: { apiVersion: `${GROUP}/${VERSION}`, kind: "ModelDeployment", metadata: { name }, spec: { model: { reference: `${registry.host}/models/good:v1` }, selector: { matchLabels: { app: name } }, mount: { path: "/models/m" }, strategy } },
+      group: GROUP,
+      version: VERSION,
+      plural: PLURAL,
+      namespace,
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: "ModelDeployment",
+        metadata: { name },
+        spec: {
+          model: { reference: `${registry.host}/models/good:v1` },
+          selector: { matchLabels: { app: name } },
+          mount: { path: "/models/m" },
+          strategy,
+        },
+      },
     });
   };
   const ready = (namespace: string, name: string) =>
-    waitFor(`${namespace}/${name} Ready`, async () => {
-      const md = (await kubeConfig.makeApiClient(CustomObjectsApi).getNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name })) as { status?: { conditions?: { type: string; status: string }[] } };
-      return md.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true ? true : undefined;
-    }, { timeoutMs: 30_000 });
-  const configMap = (namespace: string) => kubeConfig.makeApiClient(CoreV1Api).readNamespacedConfigMap({ namespace, name: CA_BUNDLE_CONFIGMAP }).catch(() => undefined);
+    waitFor(
+      `${namespace}/${name} Ready`,
+      async () => {
+        const md = (await kubeConfig.makeApiClient(CustomObjectsApi).getNamespacedCustomObjectStatus({
+          group: GROUP,
+          version: VERSION,
+          plural: PLURAL,
+          namespace,
+          name,
+        })) as { status?: { conditions?: { type: string; status: string }[] } };
+        return md.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true
+          ? true
+          : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
+  const configMap = (namespace: string) =>
+    kubeConfig
+      .makeApiClient(CoreV1Api)
+      .readNamespacedConfigMap({ namespace, name: CA_BUNDLE_CONFIGMAP })
+      .catch(() => undefined);
 
   beforeAll(async () => {
     kubeConfig = plane().kubeConfig;
     await installCrd(plane().kubeconfigPath, kubeConfig);
     registry = await startRegistry({ kind: "distribution" });
-    await pushArtifact(registry, "models/good", "v1", await buildModelPackArtifact([{ path: "model.safetensors", content: "weights" }]));
+    await pushArtifact(
+      registry,
+      "models/good",
+      "v1",
+      await buildModelPackArtifact([{ path: "model.safetensors", content: "weights" }]),
+    );
     running = createOperator({
       kubeConfig,
       logger: createLogger({ level: "silent" }),

@@ -8,7 +8,11 @@ describe("capability probe on a default 1.35 apiserver with fake nodes", () => {
 
   it("sees image volumes kept, the version, and each node's runtime", async () => {
     await plane().createFakeNodes(1, { containerRuntimeVersion: "cri-o://1.34.0" });
-    const probe = new CapabilityProbe({ kubeConfig: plane().kubeConfig, namespace: "default", clock: systemClock });
+    const probe = new CapabilityProbe({
+      kubeConfig: plane().kubeConfig,
+      namespace: "default",
+      clock: systemClock,
+    });
     const caps = await probe.get();
     expect(caps.imageVolumeField).toBe("kept");
     expect(caps.serverVersion).toBe("v1.35.8");
@@ -21,7 +25,11 @@ describe("capability probe with ImageVolume=false", () => {
   const plane = useControlPlane({ featureGates: { ImageVolume: false } });
 
   it("detects the silent drop", async () => {
-    const probe = new CapabilityProbe({ kubeConfig: plane().kubeConfig, namespace: "default", clock: systemClock });
+    const probe = new CapabilityProbe({
+      kubeConfig: plane().kubeConfig,
+      namespace: "default",
+      clock: systemClock,
+    });
     expect((await probe.get()).imageVolumeField).toBe("dropped");
   });
 });

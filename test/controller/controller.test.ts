@@ -10,7 +10,10 @@ import { installCrd } from "../support/crd.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
 
 const plane = useControlPlane();
-const files = [{ path: "model.safetensors", content: "weights" }, { path: "config.json", content: "{}" }];
+const files = [
+  { path: "model.safetensors", content: "weights" },
+  { path: "config.json", content: "{}" },
+];
 
 interface Status {
   resolved?: { digest: string; reference: string };
@@ -32,21 +35,46 @@ describe("the ModelDeployment controller against a real apiserver and registries
   const custom = (): CustomObjectsApi => kubeConfig.makeApiClient(CustomObjectsApi);
   const apply = async (name: string, spec: Record<string, unknown>): Promise<void> => {
     await custom().createNamespacedCustomObject({
-      group: GROUP, version: VERSION, plural: PLURAL, namespace,
-      body: { apiVersion: `${GROUP}/${VERSION}`, kind: "ModelDeployment", metadata: { name }, spec: { selector: { matchLabels: { app: name } }, mount: { path: "/models/m" }, ...spec } },
+      group: GROUP,
+      version: VERSION,
+      plural: PLURAL,
+      namespace,
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: "ModelDeployment",
+        metadata: { name },
+        spec: { selector: { matchLabels: { app: name } }, mount: { path: "/models/m" }, ...spec },
+      },
     });
   };
   const status = async (name: string): Promise<Status> => {
-    const md = (await custom().getNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name })) as { status?: Status };
+    const md = (await custom().getNamespacedCustomObjectStatus({
+      group: GROUP,
+      version: VERSION,
+      plural: PLURAL,
+      namespace,
+      name,
+    })) as { status?: Status };
     return md.status ?? {};
   };
-  const condition = (s: Status, type: string): Condition | undefined => s.conditions?.find((c) => c.type === type);
-  const waitForCondition = (name: string, type: string, expected: string, reason?: string, timeoutMs = 30_000) =>
-    waitFor(`${name}: ${type}=${expected}${reason ? ` (${reason})` : ""}`, async () => {
-      const s = await status(name);
-      const c = condition(s, type);
-      return c?.status === expected && (reason === undefined || c.reason === reason) ? s : undefined;
-    }, { timeoutMs });
+  const condition = (s: Status, type: string): Condition | undefined =>
+    s.conditions?.find((c) => c.type === type);
+  const waitForCondition = (
+    name: string,
+    type: string,
+    expected: string,
+    reason?: string,
+    timeoutMs = 30_000,
+  ) =>
+    waitFor(
+      `${name}: ${type}=${expected}${reason ? ` (${reason})` : ""}`,
+      async () => {
+        const s = await status(name);
+        const c = condition(s, type);
+        return c?.status === expected && (reason === undefined || c.reason === reason) ? s : undefined;
+      },
+      { timeoutMs },
+    );
 
   beforeAll(async () => {
     kubeConfig = plane().kubeConfig;
@@ -54,11 +82,43 @@ describe("the ModelDeployment controller against a real apiserver and registries
     namespace = await createNamespace(kubeConfig, "md");
     registry = await startRegistry({ kind: "distribution" });
     privateRegistry = await startRegistry({ kind: "distribution", auth: "token" });
-    for (const [repo, options] of [["models/good", {}], ["models/legacy", { config: { descriptor: { name: "old" }, config: {}, modelfs: { type: "layers", diff_ids: ["sha256:" + "b".repeat(64)] } } }], ["models/image", { editManifest: (m: Record<string, unknown>) => { delete m.artifactType; m.config = { ...(m.config as object), mediaType: "application/vnd.oci.image.config.v1+json" }; } }]] as const) {
+    for (const [repo, options] of [
+      ["models/good", {}],
+      [
+        "models/legacy",
+        {
+          config: {
+            descriptor: { name: "old" },
+            config: {},
+            modelfs: { type: "layers", diff_ids: ["sha256:" + "b".repeat(64)] },
+          },
+        },
+      ],
+      [
+        "models/image",
+        {
+          editManifest: (m: Record<string, unknown>) => {
+            delete m.artifactType;
+            m.config = { ...(m.config as object), mediaType: "application/vnd.oci.image.config.v1+json" };
+          },
+        },
+      ],
+    ] as const) {
       digests[repo] = await pushArtifact(registry, repo, "v1", await buildModelPackArtifact(files, options));
     }
-    digests.private = await pushArtifact(privateRegistry, "models/private", "v1", await buildModelPackArtifact(files));
-    for (let i = 0; i < 10; i++) await pushArtifact(registry, `models/many-${i}`, "v1", await buildModelPackArtifact([{ path: `m${i}.bin`, content: `w${i}` }]));
+    digests.private = await pushArtifact(
+      privateRegistry,
+      "models/private",
+      "v1",
+      await buildModelPackArtifact(files),
+    );
+    for (let i = 0; i < 10; i++)
+      await pushArtifact(
+        registry,
+        `models/many-${i}`,
+        "v1",
+        await buildModelPackArtifact([{ path: `m${i}.bin`, content: `w${i}` }]),
+      );
 
     operator = createOperator({
       kubeConfig,
@@ -91,8 +151,28 @@ describe("the ModelDeployment controller against a real apiserver and registries
 
   it("picks ImageVolume once a CRI-O 1.34 node exists", async () => {
     const core = kubeConfig.makeApiClient(CoreV1Api);
-    await core.createNode({ body: { metadata: { name: "crio-node" }, status: { nodeInfo: { containerRuntimeVersion: "cri-o://1.34.0", kubeletVersion: "v1.35.8", architecture: "amd64", bootID: "", kernelVersion: "", kubeProxyVersion: "", machineID: "", operatingSystem: "linux", osImage: "", systemUUID: "" } } } });
-    await apply("on-crio", { model: { reference: `${registry.host}/models/good@${digests["models/good"]}` } });
+    await core.createNode({
+      body: {
+        metadata: { name: "crio-node" },
+        status: {
+          nodeInfo: {
+            containerRuntimeVersion: "cri-o://1.34.0",
+            kubeletVersion: "v1.35.8",
+            architecture: "amd64",
+            bootID: "",
+            kernelVersion: "",
+            kubeProxyVersion: "",
+            machineID: "",
+            operatingSystem: "linux",
+            osImage: "",
+            systemUUID: "",
+          },
+        },
+      },
+    });
+    await apply("on-crio", {
+      model: { reference: `${registry.host}/models/good@${digests["models/good"]}` },
+    });
     const s = await waitFor("on-crio to use ImageVolume", async () => {
       const current = await status("on-crio");
       return current.strategy === "ImageVolume" ? current : undefined;
@@ -103,21 +183,27 @@ describe("the ModelDeployment controller against a real apiserver and registries
 
   it("reads a dockerconfigjson pull secret for a private registry", async () => {
     await createPullSecret("regcred", privateRegistry.username, privateRegistry.password);
-    await apply("private", { model: { reference: `${privateRegistry.host}/models/private:v1`, pullSecrets: [{ name: "regcred" }] } });
+    await apply("private", {
+      model: { reference: `${privateRegistry.host}/models/private:v1`, pullSecrets: [{ name: "regcred" }] },
+    });
     const s = await waitForCondition("private", "Ready", "True");
     expect(s.resolved?.digest).toBe(digests.private);
   });
 
   it("stalls with Unauthorized on a wrong password", async () => {
     await createPullSecret("wrongcred", privateRegistry.username, "wrong");
-    await apply("wrong-password", { model: { reference: `${privateRegistry.host}/models/private:v1`, pullSecrets: [{ name: "wrongcred" }] } });
+    await apply("wrong-password", {
+      model: { reference: `${privateRegistry.host}/models/private:v1`, pullSecrets: [{ name: "wrongcred" }] },
+    });
     const s = await waitForCondition("wrong-password", "Stalled", "True", "Unauthorized");
     expect(condition(s, "Ready")?.status).toBe("False");
     expect(condition(s, "Resolved")?.message).toContain("rejected the configured credentials");
   });
 
   it("recovers on its own when a missing secret appears", async () => {
-    await apply("late-secret", { model: { reference: `${privateRegistry.host}/models/private:v1`, pullSecrets: [{ name: "latecred" }] } });
+    await apply("late-secret", {
+      model: { reference: `${privateRegistry.host}/models/private:v1`, pullSecrets: [{ name: "latecred" }] },
+    });
     const stalled = await waitForCondition("late-secret", "Stalled", "True", "SecretNotFound");
     expect(condition(stalled, "Resolved")?.message).toContain("does not exist");
     await createPullSecret("latecred", privateRegistry.username, privateRegistry.password);
@@ -149,38 +235,86 @@ describe("the ModelDeployment controller against a real apiserver and registries
   });
 
   it("re-resolves a moved tag after refreshInterval and records the new digest with an event", async () => {
-    const first = await pushArtifact(registry, "models/moving", "v1", await buildModelPackArtifact([{ path: "a.bin", content: "one" }]));
-    await apply("moving", { model: { reference: `${registry.host}/models/moving:v1`, refreshInterval: "30s" } });
+    const first = await pushArtifact(
+      registry,
+      "models/moving",
+      "v1",
+      await buildModelPackArtifact([{ path: "a.bin", content: "one" }]),
+    );
+    await apply("moving", {
+      model: { reference: `${registry.host}/models/moving:v1`, refreshInterval: "30s" },
+    });
     expect((await waitForCondition("moving", "Ready", "True")).resolved?.digest).toBe(first);
-    const second = await pushArtifact(registry, "models/moving", "v1", await buildModelPackArtifact([{ path: "a.bin", content: "two" }]));
-    const moved = await waitFor("the new digest", async () => {
-      const s = await status("moving");
-      return s.resolved?.digest === second ? s : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 500 });
+    const second = await pushArtifact(
+      registry,
+      "models/moving",
+      "v1",
+      await buildModelPackArtifact([{ path: "a.bin", content: "two" }]),
+    );
+    const moved = await waitFor(
+      "the new digest",
+      async () => {
+        const s = await status("moving");
+        return s.resolved?.digest === second ? s : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
     expect(condition(moved, "Ready")?.status).toBe("True");
-    const events = await kubeConfig.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace, fieldSelector: "involvedObject.name=moving" });
+    const events = await kubeConfig
+      .makeApiClient(CoreV1Api)
+      .listNamespacedEvent({ namespace, fieldSelector: "involvedObject.name=moving" });
     expect(events.items.map((e) => e.reason)).toContain("DigestChanged");
   }, 90_000);
 
   it("shares registry round trips: 500 ModelDeployments over 10 models cost about 10 resolutions", async () => {
     const names = Array.from({ length: 500 }, (_, i) => `many-${i}`);
-    await Promise.all(names.map((name, i) => apply(name, { model: { reference: `${registry.host}/models/many-${i % 10}:v1` } })));
-    await waitFor("all 500 Ready", async () => {
-      const list = (await custom().listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace })) as { items: { metadata: { name: string }; status?: Status }[] };
-      const ready = list.items.filter((md) => md.metadata.name.startsWith("many-") && condition(md.status ?? {}, "Ready")?.status === "True");
-      return ready.length === 500 ? true : undefined;
-    }, { timeoutMs: 120_000 });
+    await Promise.all(
+      names.map((name, i) =>
+        apply(name, { model: { reference: `${registry.host}/models/many-${i % 10}:v1` } }),
+      ),
+    );
+    await waitFor(
+      "all 500 Ready",
+      async () => {
+        const list = (await custom().listNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural: PLURAL,
+          namespace,
+        })) as { items: { metadata: { name: string }; status?: Status }[] };
+        const ready = list.items.filter(
+          (md) =>
+            md.metadata.name.startsWith("many-") && condition(md.status ?? {}, "Ready")?.status === "True",
+        );
+        return ready.length === 500 ? true : undefined;
+      },
+      { timeoutMs: 120_000 },
+    );
     const metrics = await operator.metrics.getSingleMetricAsString("modelpack_registry_requests_total");
-    const manifestFetches = [...metrics.matchAll(/operation="manifest",result="ok"\} (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+    const manifestFetches = [...metrics.matchAll(/operation="manifest",result="ok"\} (\d+)/g)].reduce(
+      (n, m) => n + Number(m[1]),
+      0,
+    );
     expect(manifestFetches).toBeLessThanOrEqual(2 * 10 + 10);
   });
 
   async function createPullSecret(name: string, username: string, password: string): Promise<void> {
-    const host = name === "regcred" || name === "wrongcred" || name === "latecred" ? privateRegistry.host : registry.host;
+    const host =
+      name === "regcred" || name === "wrongcred" || name === "latecred"
+        ? privateRegistry.host
+        : registry.host;
     const auth = Buffer.from(`${username}:${password}`).toString("base64");
     await kubeConfig.makeApiClient(CoreV1Api).createNamespacedSecret({
       namespace,
-      body: { metadata: { name }, type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": Buffer.from(JSON.stringify({ auths: { [host]: { auth } } })).toString("base64") } },
+      body: {
+        metadata: { name },
+        type: "kubernetes.io/dockerconfigjson",
+        data: {
+          ".dockerconfigjson": Buffer.from(JSON.stringify({ auths: { [host]: { auth } } })).toString(
+            "base64",
+          ),
+        },
+      },
     });
   }
 });

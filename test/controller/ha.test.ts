@@ -35,14 +35,35 @@ describe("the operator process: leader election, crash takeover, apiserver resta
       return replica;
     });
   const holder = async (): Promise<string | undefined> =>
-    (await kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: "modelpack-operator", namespace }).catch(() => undefined))?.spec?.holderIdentity ?? undefined;
+    (
+      await kubeConfig
+        .makeApiClient(CoordinationV1Api)
+        .readNamespacedLease({ name: "modelpack-operator", namespace })
+        .catch(() => undefined)
+    )?.spec?.holderIdentity ?? undefined;
   const apply = (name: string, tag: string) =>
     kubeConfig.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      group: GROUP, version: VERSION, plural: PLURAL, namespace,
-      body: { apiVersion: `${GROUP}/${VERSION}`, kind: "ModelDeployment", metadata: { name }, spec: { model: { reference: `${registry.host}/models/ha:${tag}` }, selector: { matchLabels: { app: name } }, mount: { path: "/models/m" } } },
+      group: GROUP,
+      version: VERSION,
+      plural: PLURAL,
+      namespace,
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: "ModelDeployment",
+        metadata: { name },
+        spec: {
+          model: { reference: `${registry.host}/models/ha:${tag}` },
+          selector: { matchLabels: { app: name } },
+          mount: { path: "/models/m" },
+        },
+      },
     });
   const ready = async (name: string): Promise<boolean> => {
-    const md = (await kubeConfig.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name })) as { status?: { conditions?: { type: string; status: string }[] } };
+    const md = (await kubeConfig
+      .makeApiClient(CustomObjectsApi)
+      .getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name })) as {
+      status?: { conditions?: { type: string; status: string }[] };
+    };
     return md.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
   };
 
@@ -51,7 +72,13 @@ describe("the operator process: leader election, crash takeover, apiserver resta
     await installCrd(plane().kubeconfigPath, kubeConfig);
     namespace = await createNamespace(kubeConfig, "ha");
     registry = await startRegistry({ kind: "distribution" });
-    for (const tag of ["v1", "v2", "v3"]) await pushArtifact(registry, "models/ha", tag, await buildModelPackArtifact([{ path: `${tag}.bin`, content: tag }]));
+    for (const tag of ["v1", "v2", "v3"])
+      await pushArtifact(
+        registry,
+        "models/ha",
+        tag,
+        await buildModelPackArtifact([{ path: `${tag}.bin`, content: tag }]),
+      );
   });
   afterAll(async () => {
     for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
@@ -63,21 +90,29 @@ describe("the operator process: leader election, crash takeover, apiserver resta
     const first = await waitFor("a leader", async () => holder(), { timeoutMs: 30_000 });
     const b = await startReplica("replica-b");
     await apply("ha-1", "v1");
-    await waitFor("ha-1 Ready", async () => ((await ready("ha-1")) ? true : undefined), { timeoutMs: 30_000 });
+    await waitFor("ha-1 Ready", async () => ((await ready("ha-1")) ? true : undefined), {
+      timeoutMs: 30_000,
+    });
     expect(await holder()).toBe(first);
     const leader = first.startsWith("replica-a") ? a : b;
     const follower = leader === a ? b : a;
     const killedAt = Date.now();
     leader.child.kill("SIGKILL");
-    const next = await waitFor("the other replica to lead", async () => {
-      const h = await holder();
-      return h !== undefined && h !== first ? h : undefined;
-    }, { timeoutMs: 40_000, intervalMs: 200 });
+    const next = await waitFor(
+      "the other replica to lead",
+      async () => {
+        const h = await holder();
+        return h !== undefined && h !== first ? h : undefined;
+      },
+      { timeoutMs: 40_000, intervalMs: 200 },
+    );
     const takeoverMs = Date.now() - killedAt;
     console.log(`leader takeover after SIGKILL: ${(takeoverMs / 1000).toFixed(1)} s (lease duration 15 s)`);
     expect(takeoverMs).toBeLessThan(15_000 + 2 * 2_000 + 2_000);
     await apply("ha-2", "v2");
-    await waitFor("ha-2 Ready under the new leader", async () => ((await ready("ha-2")) ? true : undefined), { timeoutMs: 30_000 });
+    await waitFor("ha-2 Ready under the new leader", async () => ((await ready("ha-2")) ? true : undefined), {
+      timeoutMs: 30_000,
+    });
     expect(next).toBe(follower === a ? "replica-a" : "replica-b");
   });
 
@@ -85,7 +120,9 @@ describe("the operator process: leader election, crash takeover, apiserver resta
     const restarted = await restartApiserver(plane(), { downMs: 1_000 });
     try {
       await apply("after-restart", "v3");
-      await waitFor("after-restart Ready", async () => ((await ready("after-restart")) ? true : undefined), { timeoutMs: 60_000 });
+      await waitFor("after-restart Ready", async () => ((await ready("after-restart")) ? true : undefined), {
+        timeoutMs: 60_000,
+      });
     } finally {
       await restarted.stop();
     }

@@ -33,21 +33,48 @@ describe("rollouts: a tag moves", () => {
   const custom = (): CustomObjectsApi => kubeConfig.makeApiClient(CustomObjectsApi);
   const apps = (): AppsV1Api => kubeConfig.makeApiClient(AppsV1Api);
   const status = async (name: string): Promise<Status> =>
-    (((await custom().getNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name })) as { status?: Status }).status ?? {});
+    (
+      (await custom().getNamespacedCustomObjectStatus({
+        group: GROUP,
+        version: VERSION,
+        plural: PLURAL,
+        namespace,
+        name,
+      })) as { status?: Status }
+    ).status ?? {};
   /** The live (not terminating) pods of an app once there are `count`, all Running and all annotated with `digest` by ModelDeployment `md`. */
   const podsAt = (app: string, md: string, digest: string, count = 2, timeoutMs = 90_000): Promise<V1Pod[]> =>
-    waitFor(`${count} Running ${app} pods mounting ${digest.slice(0, 19)}`, async () => {
-      const pods = (await kubeConfig.makeApiClient(CoreV1Api).listNamespacedPod({ namespace, labelSelector: `app=${app}` })).items.filter((p) => p.metadata?.deletionTimestamp == null);
-      return pods.length === count && pods.every((p) => p.status?.phase === "Running" && podModelDigest(p, md) === digest) ? pods : undefined;
-    }, { timeoutMs, intervalMs: 500 });
+    waitFor(
+      `${count} Running ${app} pods mounting ${digest.slice(0, 19)}`,
+      async () => {
+        const pods = (
+          await kubeConfig
+            .makeApiClient(CoreV1Api)
+            .listNamespacedPod({ namespace, labelSelector: `app=${app}` })
+        ).items.filter((p) => p.metadata?.deletionTimestamp == null);
+        return pods.length === count &&
+          pods.every((p) => p.status?.phase === "Running" && podModelDigest(p, md) === digest)
+          ? pods
+          : undefined;
+      },
+      { timeoutMs, intervalMs: 500 },
+    );
   const countsAre = async (name: string, expected: PodCounts, timeoutMs = 60_000): Promise<Status> => {
     let last: Status | undefined;
     try {
-      return await waitFor(`${name}: status.pods ${JSON.stringify(expected)}`, async () => {
-        last = await status(name);
-        const pods = last.pods;
-        return pods?.matched === expected.matched && pods.current === expected.current && pods.stale === expected.stale ? last : undefined;
-      }, { timeoutMs, intervalMs: 500 });
+      return await waitFor(
+        `${name}: status.pods ${JSON.stringify(expected)}`,
+        async () => {
+          last = await status(name);
+          const pods = last.pods;
+          return pods?.matched === expected.matched &&
+            pods.current === expected.current &&
+            pods.stale === expected.stale
+            ? last
+            : undefined;
+        },
+        { timeoutMs, intervalMs: 500 },
+      );
     } catch (err) {
       throw new Error(`${String(err)}; last status: ${JSON.stringify(last)}`, { cause: err });
     }
@@ -61,8 +88,17 @@ describe("rollouts: a tag moves", () => {
     await plane().createFakeNodes(2, { containerRuntimeVersion: "cri-o://1.34.0" });
     namespace = await createNamespace(kubeConfig, "rollout");
     registry = await startRegistry({ kind: "distribution" });
-    digest1 = await pushArtifact(registry, "models/tiny", "v1", await buildModelPackArtifact([{ path: "model.safetensors", content: "weights v1" }]));
-    operator = await startOperatorProcess({ kubeconfigPath: plane().kubeconfigPath, plainHttpRegistries: [registry.host], args: ["--namespace", "default"] });
+    digest1 = await pushArtifact(
+      registry,
+      "models/tiny",
+      "v1",
+      await buildModelPackArtifact([{ path: "model.safetensors", content: "weights v1" }]),
+    );
+    operator = await startOperatorProcess({
+      kubeconfigPath: plane().kubeconfigPath,
+      plainHttpRegistries: [registry.host],
+      args: ["--namespace", "default"],
+    });
   });
   afterAll(async () => {
     await operator?.stop();
@@ -70,14 +106,40 @@ describe("rollouts: a tag moves", () => {
   });
 
   it("both Deployments start with digest 1 and every pod current", async () => {
-    for (const [name, updatePolicy] of [["rolling", "Rollout"], ["pinned", "Pinned"]] as const) {
+    for (const [name, updatePolicy] of [
+      ["rolling", "Rollout"],
+      ["pinned", "Pinned"],
+    ] as const) {
       await custom().createNamespacedCustomObject({
-        group: GROUP, version: VERSION, plural: PLURAL, namespace,
-        body: { apiVersion: `${GROUP}/${VERSION}`, kind: "ModelDeployment", metadata: { name }, spec: { model: { reference: `${registry.host}/models/tiny:v1`, refreshInterval: "30s" }, selector: { matchLabels: { app: name } }, mount: { path: "/models/tiny" }, updatePolicy } },
+        group: GROUP,
+        version: VERSION,
+        plural: PLURAL,
+        namespace,
+        body: {
+          apiVersion: `${GROUP}/${VERSION}`,
+          kind: "ModelDeployment",
+          metadata: { name },
+          spec: {
+            model: { reference: `${registry.host}/models/tiny:v1`, refreshInterval: "30s" },
+            selector: { matchLabels: { app: name } },
+            mount: { path: "/models/tiny" },
+            updatePolicy,
+          },
+        },
       });
       await apps().createNamespacedDeployment({
         namespace,
-        body: { metadata: { name }, spec: { replicas: 2, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: "main", image: "registry.example.com/server:1" }] } } } },
+        body: {
+          metadata: { name },
+          spec: {
+            replicas: 2,
+            selector: { matchLabels: { app: name } },
+            template: {
+              metadata: { labels: { app: name } },
+              spec: { containers: [{ name: "main", image: "registry.example.com/server:1" }] },
+            },
+          },
+        },
       });
     }
     for (const name of ["rolling", "pinned"]) {
@@ -89,13 +151,26 @@ describe("rollouts: a tag moves", () => {
   });
 
   it("after the tag moves, Rollout rolls its Deployment to digest 2 and Pinned keeps its pods, counted stale", async () => {
-    digest2 = await pushArtifact(registry, "models/tiny", "v1", await buildModelPackArtifact([{ path: "model.safetensors", content: "weights v2" }]));
+    digest2 = await pushArtifact(
+      registry,
+      "models/tiny",
+      "v1",
+      await buildModelPackArtifact([{ path: "model.safetensors", content: "weights v2" }]),
+    );
     expect(digest2).not.toBe(digest1);
 
     // Rollout: the template is annotated with the new digest; new pods mount it; counts converge.
-    await waitFor("the rolling Deployment's template to carry the new digest", async () => ((await templateAnnotations("rolling"))[rolloutAnnotation("rolling")] === digest2 ? true : undefined), { timeoutMs: 90_000, intervalMs: 500 });
+    await waitFor(
+      "the rolling Deployment's template to carry the new digest",
+      async () =>
+        (await templateAnnotations("rolling"))[rolloutAnnotation("rolling")] === digest2 ? true : undefined,
+      { timeoutMs: 90_000, intervalMs: 500 },
+    );
     const rolled = await podsAt("rolling", "rolling", digest2);
-    for (const pod of rolled) expect(pod.spec?.volumes?.find((v) => v.image !== undefined)?.image?.reference).toBe(`${registry.host}/models/tiny@${digest2}`);
+    for (const pod of rolled)
+      expect(pod.spec?.volumes?.find((v) => v.image !== undefined)?.image?.reference).toBe(
+        `${registry.host}/models/tiny@${digest2}`,
+      );
     const rollingStatus = await countsAre("rolling", { matched: 2, current: 2, stale: 0 });
     expect(rollingStatus.resolved?.digest).toBe(digest2);
     expect(rollingStatus.conditions?.find((c) => c.type === "Ready")).toMatchObject({ status: "True" });
@@ -106,15 +181,23 @@ describe("rollouts: a tag moves", () => {
     const pinnedStatus = await countsAre("pinned", { matched: 2, current: 0, stale: 2 });
     expect(pinnedStatus.resolved?.digest).toBe(digest2);
     expect(pinnedStatus.conditions?.find((c) => c.type === "Ready")).toMatchObject({ status: "True" });
-    expect(Object.keys(await templateAnnotations("pinned")).filter((k) => k.startsWith("modelpack.dev/"))).toEqual([]);
+    expect(
+      Object.keys(await templateAnnotations("pinned")).filter((k) => k.startsWith("modelpack.dev/")),
+    ).toEqual([]);
     await podsAt("pinned", "pinned", digest1);
 
     // Idempotent: the rolling Deployment is not patched again (its generation stays put).
     const generation = deployment.metadata?.generation;
     await new Promise((r) => setTimeout(r, 3_000));
-    expect((await apps().readNamespacedDeployment({ namespace, name: "rolling" })).metadata?.generation).toBe(generation);
+    expect((await apps().readNamespacedDeployment({ namespace, name: "rolling" })).metadata?.generation).toBe(
+      generation,
+    );
 
-    const events = await kubeConfig.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace, fieldSelector: "involvedObject.name=rolling,reason=RollingOut" });
-    expect(events.items.map((e) => e.message)).toContainEqual(`restarted Deployment/rolling to mount ${digest2}`);
+    const events = await kubeConfig
+      .makeApiClient(CoreV1Api)
+      .listNamespacedEvent({ namespace, fieldSelector: "involvedObject.name=rolling,reason=RollingOut" });
+    expect(events.items.map((e) => e.message)).toContainEqual(
+      `restarted Deployment/rolling to mount ${digest2}`,
+    );
   });
 });

@@ -58,16 +58,50 @@ describe("interoperability with the reference clients (modctl, oras)", () => {
     await writeSources(src);
     await writeFile(
       join(src, "Modelfile"),
-      ["NAME tiny", "ARCH transformer", "FAMILY tiny", "FORMAT safetensors", "PARAMSIZE 1m", "PRECISION float16",
-        "CONFIG config.json", "MODEL model.safetensors", "DOC README.md", "CODE scripts/infer.py", ""].join("\n"),
+      [
+        "NAME tiny",
+        "ARCH transformer",
+        "FAMILY tiny",
+        "FORMAT safetensors",
+        "PARAMSIZE 1m",
+        "PRECISION float16",
+        "CONFIG config.json",
+        "MODEL model.safetensors",
+        "DOC README.md",
+        "CODE scripts/infer.py",
+        "",
+      ].join("\n"),
     );
     const target = `${registry.host}/models/by-modctl:v1`;
-    await run(join(tools.modctl, "modctl"), ["--storage-dir", join(work, "modctl-store"), "--no-progress", "build", "--plain-http", "--output-remote", "-t", target, "-f", join(src, "Modelfile"), src], { cwd: src });
+    await run(
+      join(tools.modctl, "modctl"),
+      [
+        "--storage-dir",
+        join(work, "modctl-store"),
+        "--no-progress",
+        "build",
+        "--plain-http",
+        "--output-remote",
+        "-t",
+        target,
+        "-f",
+        join(src, "Modelfile"),
+        src,
+      ],
+      { cwd: src },
+    );
 
     const inspection = await inspectArtifact(client, parseReference(target));
     expect(inspection.errors).toEqual([]);
     expect(inspection.valid).toBe(true);
-    expect(inspection.summary).toMatchObject({ name: "tiny", family: "tiny", architecture: "transformer", format: "safetensors", layers: 4, files: 4 });
+    expect(inspection.summary).toMatchObject({
+      name: "tiny",
+      family: "tiny",
+      architecture: "transformer",
+      format: "safetensors",
+      layers: 4,
+      files: 4,
+    });
 
     const dest = join(work, "pulled-from-modctl");
     const result = await pull({ client, reference: parseReference(target), dest });
@@ -84,15 +118,28 @@ describe("interoperability with the reference clients (modctl, oras)", () => {
       ["README.md", "application/vnd.cncf.model.doc.v1.raw"],
       ["scripts/infer.py", "application/vnd.cncf.model.code.v1.raw"],
     ];
-    const config = { descriptor: { name: "tiny-oras" }, config: { format: "safetensors" }, modelfs: { type: "layers", diffIds: layers.map(([p]) => sha256(SOURCES[p]!)) } };
+    const config = {
+      descriptor: { name: "tiny-oras" },
+      config: { format: "safetensors" },
+      modelfs: { type: "layers", diffIds: layers.map(([p]) => sha256(SOURCES[p]!)) },
+    };
     await writeFile(join(src, "model-config.json"), JSON.stringify(config));
     const target = `${registry.host}/models/by-oras:v1`;
-    await run(join(tools.oras, "oras"), [
-      "push", "--plain-http", "--disable-path-validation", target,
-      "--artifact-type", "application/vnd.cncf.model.manifest.v1+json",
-      "--config", "model-config.json:application/vnd.cncf.model.config.v1+json",
-      ...layers.map(([path, type]) => `${path}:${type}`),
-    ], { cwd: src });
+    await run(
+      join(tools.oras, "oras"),
+      [
+        "push",
+        "--plain-http",
+        "--disable-path-validation",
+        target,
+        "--artifact-type",
+        "application/vnd.cncf.model.manifest.v1+json",
+        "--config",
+        "model-config.json:application/vnd.cncf.model.config.v1+json",
+        ...layers.map(([path, type]) => `${path}:${type}`),
+      ],
+      { cwd: src },
+    );
 
     const inspection = await inspectArtifact(client, parseReference(target));
     expect(inspection.errors).toEqual([]);
@@ -102,7 +149,9 @@ describe("interoperability with the reference clients (modctl, oras)", () => {
   });
 
   it("publishes an artifact that oras and modctl pull back byte-identical", async () => {
-    const artifact = await buildModelPackArtifact(Object.entries(SOURCES).map(([path, content]) => ({ path, content })));
+    const artifact = await buildModelPackArtifact(
+      Object.entries(SOURCES).map(([path, content]) => ({ path, content })),
+    );
     const target = `${registry.host}/models/by-us:v1`;
     await pushArtifact(registry, "models/by-us", "v1", artifact);
 
@@ -111,7 +160,17 @@ describe("interoperability with the reference clients (modctl, oras)", () => {
     await expectSameFiles(byOras);
 
     const byModctl = join(work, "modctl-pulled");
-    await run(join(tools.modctl, "modctl"), ["--storage-dir", join(work, "modctl-store2"), "--no-progress", "pull", "--plain-http", "--extract-dir", byModctl, "--extract-from-remote", target]);
+    await run(join(tools.modctl, "modctl"), [
+      "--storage-dir",
+      join(work, "modctl-store2"),
+      "--no-progress",
+      "pull",
+      "--plain-http",
+      "--extract-dir",
+      byModctl,
+      "--extract-from-remote",
+      target,
+    ]);
     await expectSameFiles(byModctl);
   });
 });

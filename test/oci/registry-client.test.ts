@@ -98,12 +98,18 @@ describe.each(setups)("registry client against %s", (_name, options) => {
     it("says Unauthorized for a wrong password and for missing credentials", async () => {
       const ref = parseReference(`${registry.host}/models/tiny:v1`);
       for (const credentials of [credentialsFor(registry, "wrong-password"), undefined]) {
-        const other = new RegistryClient({ plainHttp: [registry.host], ...(credentials !== undefined && { credentials }), maxAttempts: 1 });
+        const other = new RegistryClient({
+          plainHttp: [registry.host],
+          ...(credentials !== undefined && { credentials }),
+          maxAttempts: 1,
+        });
         const err = await other.getManifest(ref).catch((e: unknown) => e);
         await other.close();
         expect(err).toBeInstanceOf(RegistryError);
         expect((err as RegistryError).code).toBe("Unauthorized");
-        expect((err as RegistryError).message).toMatch(credentials === undefined ? /no credentials are configured/ : /rejected the configured credentials/);
+        expect((err as RegistryError).message).toMatch(
+          credentials === undefined ? /no credentials are configured/ : /rejected the configured credentials/,
+        );
       }
     });
   }
@@ -115,7 +121,10 @@ describe.each(setups)("registry client against %s", (_name, options) => {
       const fresh = new RegistryClient({ plainHttp: [registry.host], credentials: credentialsFor(registry) });
       await fresh.resolve(ref);
       await fresh.getManifest({ ...ref, tag: "v1" });
-      await fresh.getBlob(ref, artifact.manifest.config as { mediaType: string; digest: string; size: number });
+      await fresh.getBlob(
+        ref,
+        artifact.manifest.config as { mediaType: string; digest: string; size: number },
+      );
       await fresh.close();
       expect((registry.tokenIssuer?.issued.get("repository:models/tiny:pull") ?? 0) - issued).toBe(1);
     });
@@ -158,10 +167,21 @@ describe("registry client edge cases", () => {
       JSON.stringify({
         schemaVersion: 2,
         mediaType: "application/vnd.oci.image.index.v1+json",
-        manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", digest: artifact.manifestDigest, size: artifact.manifestBytes.length, artifactType: "application/vnd.cncf.model.manifest.v1+json" }],
+        manifests: [
+          {
+            mediaType: "application/vnd.oci.image.manifest.v1+json",
+            digest: artifact.manifestDigest,
+            size: artifact.manifestBytes.length,
+            artifactType: "application/vnd.cncf.model.manifest.v1+json",
+          },
+        ],
       }),
     );
-    const put = await fetch(`${registry.url}/v2/models/indexed/manifests/v1`, { method: "PUT", headers: { "content-type": "application/vnd.oci.image.index.v1+json" }, body: index });
+    const put = await fetch(`${registry.url}/v2/models/indexed/manifests/v1`, {
+      method: "PUT",
+      headers: { "content-type": "application/vnd.oci.image.index.v1+json" },
+      body: index,
+    });
     expect(put.status).toBe(201);
     const client = new RegistryClient({ plainHttp: true });
     const manifest = await client.getManifest(parseReference(`${registry.host}/models/indexed:v1`));
@@ -174,14 +194,16 @@ describe("registry client edge cases", () => {
     const artifact = await buildModelPackArtifact(files);
     await pushArtifact(registry, "models/shared", "v1", artifact);
     let count = 0;
-    const client = new RegistryClient({ plainHttp: true, onRequest: (e) => e.operation === "resolve" && count++ });
+    const client = new RegistryClient({
+      plainHttp: true,
+      onRequest: (e) => e.operation === "resolve" && count++,
+    });
     const ref = parseReference(`${registry.host}/models/shared:v1`);
     const results = await Promise.all(Array.from({ length: 50 }, () => client.resolve(ref)));
     await client.close();
     expect(new Set(results.map((r) => r.digest))).toEqual(new Set([artifact.manifestDigest]));
     expect(count).toBe(1);
   });
-
 });
 
 describe("registry client against a misbehaving registry (fault proxy in front of a real one)", () => {
@@ -207,7 +229,8 @@ describe("registry client against a misbehaving registry (fault proxy in front o
     await registry?.stop();
   });
 
-  const onManifest = (method: string, path: string): boolean => path.includes("/manifests/") && method === "GET";
+  const onManifest = (method: string, path: string): boolean =>
+    path.includes("/manifests/") && method === "GET";
   const onBlob = (method: string, path: string): boolean => path.includes(`/blobs/${layer().digest}`);
 
   it("retries 500s and succeeds", async () => {
@@ -220,7 +243,11 @@ describe("registry client against a misbehaving registry (fault proxy in front o
   it("honours Retry-After on 429", async () => {
     const sleeps: number[] = [];
     const sleepingClock = { now: () => Date.now(), sleep: async (ms: number) => void sleeps.push(ms) };
-    proxy.rules.push({ match: onManifest, fault: { kind: "status", status: 429, retryAfter: "3" }, times: 1 });
+    proxy.rules.push({
+      match: onManifest,
+      fault: { kind: "status", status: 429, retryAfter: "3" },
+      times: 1,
+    });
     const c = client({ clock: sleepingClock });
     expect((await c.getManifest(ref())).digest).toBe(artifact.manifestDigest);
     await c.close();
@@ -234,7 +261,9 @@ describe("registry client against a misbehaving registry (fault proxy in front o
     await c.close();
     expect((err as RegistryError).code).toBe("ServerError");
     expect((err as RegistryError).retryable).toBe(true);
-    expect(proxy.requests.filter((r) => r.startsWith("GET /v2/models/faulty/manifests")).length).toBeGreaterThanOrEqual(3);
+    expect(
+      proxy.requests.filter((r) => r.startsWith("GET /v2/models/faulty/manifests")).length,
+    ).toBeGreaterThanOrEqual(3);
   });
 
   it("retries connection resets", async () => {
@@ -270,7 +299,10 @@ describe("registry client against a misbehaving registry (fault proxy in front o
 
   it("refuses malformed manifest JSON", async () => {
     const garbage = Buffer.from("{not json");
-    proxy.rules.push({ match: onManifest, fault: { kind: "body", body: garbage, headers: { "docker-content-digest": sha256(garbage) } } });
+    proxy.rules.push({
+      match: onManifest,
+      fault: { kind: "body", body: garbage, headers: { "docker-content-digest": sha256(garbage) } },
+    });
     const c = client();
     const err = await c.getManifest(ref()).catch((e: unknown) => e);
     await c.close();

@@ -13,12 +13,27 @@ import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.js";
 import { buildModelPackArtifact, pushArtifact, sha256, type ArtifactFile } from "../support/publisher.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
 
-type TarEntry = { name: string; type?: "file" | "directory" | "symlink" | "character-device" | "link"; content?: string; linkname?: string; mode?: number };
+type TarEntry = {
+  name: string;
+  type?: "file" | "directory" | "symlink" | "character-device" | "link";
+  content?: string;
+  linkname?: string;
+  mode?: number;
+};
 
 async function tarBlob(entries: TarEntry[]): Promise<Buffer> {
   const archive = pack();
   for (const e of entries) {
-    archive.entry({ name: e.name, type: e.type ?? "file", mode: e.mode ?? 0o644, ...(e.linkname !== undefined && { linkname: e.linkname }), ...(e.type === "character-device" && { devmajor: 1, devminor: 3 }) }, e.content ?? "");
+    archive.entry(
+      {
+        name: e.name,
+        type: e.type ?? "file",
+        mode: e.mode ?? 0o644,
+        ...(e.linkname !== undefined && { linkname: e.linkname }),
+        ...(e.type === "character-device" && { devmajor: 1, devminor: 3 }),
+      },
+      e.content ?? "",
+    );
   }
   archive.finalize();
   const chunks: Buffer[] = [];
@@ -27,7 +42,15 @@ async function tarBlob(entries: TarEntry[]): Promise<Buffer> {
 }
 
 function tarLayer(blob: Buffer) {
-  return { descriptor: { mediaType: "application/vnd.cncf.model.code.v1.tar", digest: sha256(blob), size: blob.length, annotations: { "org.cncf.model.filepath": "code" } }, blob };
+  return {
+    descriptor: {
+      mediaType: "application/vnd.cncf.model.code.v1.tar",
+      digest: sha256(blob),
+      size: blob.length,
+      annotations: { "org.cncf.model.filepath": "code" },
+    },
+    blob,
+  };
 }
 
 /** Every path under `dir`, relative, sorted (to prove nothing partial is left behind). */
@@ -46,7 +69,10 @@ describe("pull into a folder", () => {
     return join(d, "model");
   };
   let n = 0;
-  const publish = async (files: ArtifactFile[], options: Parameters<typeof buildModelPackArtifact>[1] = {}) => {
+  const publish = async (
+    files: ArtifactFile[],
+    options: Parameters<typeof buildModelPackArtifact>[1] = {},
+  ) => {
     const artifact = await buildModelPackArtifact(files, options);
     const repo = `models/m${n++}`;
     await pushArtifact(registry, repo, "v1", artifact);
@@ -73,7 +99,11 @@ describe("pull into a folder", () => {
     const dest = await newDir();
     const first = await pull({ client, reference, dest });
     expect(first.digest).toBe(artifact.manifestDigest);
-    expect(first.files.map((f) => [f.path, f.skipped])).toEqual([["config.json", false], ["model.safetensors", false], ["scripts/run.sh", false]]);
+    expect(first.files.map((f) => [f.path, f.skipped])).toEqual([
+      ["config.json", false],
+      ["model.safetensors", false],
+      ["scripts/run.sh", false],
+    ]);
     expect((await readFile(join(dest, "model.safetensors"))).equals(weights)).toBe(true);
     expect(((await stat(join(dest, "scripts/run.sh"))).mode & 0o777).toString(8)).toBe("755");
     expect(((await stat(join(dest, "config.json"))).mode & 0o777).toString(8)).toBe("644");
@@ -94,7 +124,9 @@ describe("pull into a folder", () => {
     await pull({ client, reference, dest });
     expect(await readFile(join(dest, "docs/README.md"), "utf8")).toBe("# readme\n");
     expect(await readFile(join(dest, "tokenizer.json"), "utf8")).toBe('{"t":1}');
-    expect((await readFile(join(dest, "weights/model.safetensors"))).equals(Buffer.alloc(100_000, 3))).toBe(true);
+    expect((await readFile(join(dest, "weights/model.safetensors"))).equals(Buffer.alloc(100_000, 3))).toBe(
+      true,
+    );
     expect(await tree(dest)).toContain(PULL_STATE_FILE);
     const second = await pull({ client, reference, dest });
     expect(second.files.every((f) => f.skipped)).toBe(true);
@@ -110,7 +142,8 @@ describe("pull into a folder", () => {
     await pull({ client, reference, dest, stateFile, worldReadable: true });
     expect(await tree(dest)).not.toContain(PULL_STATE_FILE);
     expect(JSON.parse(await readFile(stateFile, "utf8"))).toHaveProperty("layers");
-    for (const file of ["secret-mode.bin", "docs/README.md"]) expect((await stat(join(dest, file))).mode & 0o777).toBe(0o644);
+    for (const file of ["secret-mode.bin", "docs/README.md"])
+      expect((await stat(join(dest, file))).mode & 0o777).toBe(0o644);
     const second = await pull({ client, reference, dest, stateFile, worldReadable: true });
     expect(second.files.every((f) => f.skipped)).toBe(true);
   });
@@ -120,7 +153,9 @@ describe("pull into a folder", () => {
     const dest = await newDir();
     await pull({ client, reference, dest });
     await rm(join(dest, "model.safetensors"));
-    await import("node:fs/promises").then((fs) => fs.writeFile(join(dest, "model.safetensors"), Buffer.alloc(1000, 2)));
+    await import("node:fs/promises").then((fs) =>
+      fs.writeFile(join(dest, "model.safetensors"), Buffer.alloc(1000, 2)),
+    );
     const again = await pull({ client, reference, dest });
     expect(again.files[0]?.skipped).toBe(false);
     expect((await readFile(join(dest, "model.safetensors"))).equals(Buffer.alloc(1000, 1))).toBe(true);
@@ -129,7 +164,9 @@ describe("pull into a folder", () => {
   it("understands PAX headers (long names)", async () => {
     const longName = `${"deep/".repeat(30)}weights.bin`;
     const blob = await tarBlob([{ name: longName, content: "pax" }]);
-    const { reference } = await publish([{ path: "config.json", content: "{}" }], { extraLayers: [tarLayer(blob)] });
+    const { reference } = await publish([{ path: "config.json", content: "{}" }], {
+      extraLayers: [tarLayer(blob)],
+    });
     const dest = await newDir();
     await pull({ client, reference, dest });
     expect(await readFile(join(dest, longName), "utf8")).toBe("pax");
@@ -152,13 +189,33 @@ describe("pull into a folder", () => {
     ["a .. entry", [{ name: "../evil", content: "x" }], "UnsafePath"],
     ["an absolute entry", [{ name: "/tmp/evil", content: "x" }], "UnsafePath"],
     ["a symlink out of the destination", [{ name: "link", type: "symlink", linkname: "/etc" }], "UnsafePath"],
-    ["a relative symlink escaping upwards", [{ name: "link", type: "symlink", linkname: "../../.." }], "UnsafePath"],
-    ["a write through a symlink placed by the layer", [{ name: "link", type: "symlink", linkname: "." }, { name: "link/evil", content: "x" }], "UnsafePath"],
+    [
+      "a relative symlink escaping upwards",
+      [{ name: "link", type: "symlink", linkname: "../../.." }],
+      "UnsafePath",
+    ],
+    [
+      "a write through a symlink placed by the layer",
+      [
+        { name: "link", type: "symlink", linkname: "." },
+        { name: "link/evil", content: "x" },
+      ],
+      "UnsafePath",
+    ],
     ["a device file", [{ name: "null", type: "character-device" }], "UnsupportedEntry"],
-    ["a hard link", [{ name: "a", content: "x" }, { name: "b", type: "link", linkname: "a" }], "UnsupportedEntry"],
+    [
+      "a hard link",
+      [
+        { name: "a", content: "x" },
+        { name: "b", type: "link", linkname: "a" },
+      ],
+      "UnsupportedEntry",
+    ],
   ])("refuses a tar layer with %s and leaves no partial file", async (_name, entries, code) => {
     const blob = await tarBlob(entries);
-    const { reference } = await publish([{ path: "config.json", content: "{}" }], { extraLayers: [tarLayer(blob)] });
+    const { reference } = await publish([{ path: "config.json", content: "{}" }], {
+      extraLayers: [tarLayer(blob)],
+    });
     const dest = await newDir();
     const err = await pull({ client, reference, dest, concurrency: 1 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PullError);
@@ -172,14 +229,21 @@ describe("pull into a folder", () => {
   it("refuses a layer type it cannot place", async () => {
     const blob = Buffer.from("opaque");
     const { reference } = await publish([{ path: "config.json", content: "{}" }], {
-      extraLayers: [{ descriptor: { mediaType: "application/octet-stream", digest: sha256(blob), size: blob.length }, blob }],
+      extraLayers: [
+        {
+          descriptor: { mediaType: "application/octet-stream", digest: sha256(blob), size: blob.length },
+          blob,
+        },
+      ],
     });
     const err = await pull({ client, reference, dest: await newDir() }).catch((e: unknown) => e);
     expect((err as PullError).code).toBe("UnsupportedLayer");
   });
 
   it("refuses an artifact that is not a ModelPack manifest", async () => {
-    const { reference } = await publish([{ path: "a.bin", content: "x" }], { editManifest: (m) => void (m.artifactType = "application/vnd.example.other+json") });
+    const { reference } = await publish([{ path: "a.bin", content: "x" }], {
+      editManifest: (m) => void (m.artifactType = "application/vnd.example.other+json"),
+    });
     const err = await pull({ client, reference, dest: await newDir() }).catch((e: unknown) => e);
     expect((err as PullError).code).toBe("InvalidArtifact");
   });
@@ -200,12 +264,20 @@ describe("pull into a folder", () => {
     });
 
     it("fails on a blob whose bytes do not match its digest and leaves no partial file", async () => {
-      const { artifact } = await publish([{ path: "model.safetensors", content: Buffer.alloc(200_000, 9) }, { path: "README.md", content: "ok" }]);
+      const { artifact } = await publish([
+        { path: "model.safetensors", content: Buffer.alloc(200_000, 9) },
+        { path: "README.md", content: "ok" },
+      ]);
       const repo = `models/m${n - 1}`;
       const weights = (artifact.manifest.layers as { digest: string }[])[0]!.digest;
       proxy.rules.push({ match: (_m, p) => p.endsWith(weights), fault: { kind: "corrupt" } });
       const dest = await newDir();
-      const err = await pull({ client: proxied, reference: parseReference(`${proxy.host}/${repo}:v1`), dest, concurrency: 1 }).catch((e: unknown) => e);
+      const err = await pull({
+        client: proxied,
+        reference: parseReference(`${proxy.host}/${repo}:v1`),
+        dest,
+        concurrency: 1,
+      }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DigestMismatchError);
       const left = await tree(dest);
       expect(left).not.toContain("model.safetensors");
@@ -219,7 +291,12 @@ describe("pull into a folder", () => {
       proxy.rules.push({ match: (_m, p) => p.endsWith(weights), fault: { kind: "truncate" }, times: 1 });
       const dest = await newDir();
       const events: string[] = [];
-      await pull({ client: proxied, reference: parseReference(`${proxy.host}/${repo}:v1`), dest, onEvent: (e) => events.push(e.type) });
+      await pull({
+        client: proxied,
+        reference: parseReference(`${proxy.host}/${repo}:v1`),
+        dest,
+        onEvent: (e) => events.push(e.type),
+      });
       expect(events).toContain("layer-retry");
       expect((await readFile(join(dest, "model.safetensors"))).equals(Buffer.alloc(300_000, 5))).toBe(true);
     });
@@ -236,14 +313,28 @@ describe("pull over TLS and with Bearer tokens (the direct socket path and its f
     const dir = await mkdtemp(join(tmpdir(), "mpo-pull-tls-"));
     try {
       const weights = Buffer.alloc(5 * 1024 * 1024 + 3, 0x42);
-      const artifact = await buildModelPackArtifact([{ path: "model.safetensors", content: weights }, { path: "README.md", content: "hi" }]);
+      const artifact = await buildModelPackArtifact([
+        { path: "model.safetensors", content: weights },
+        { path: "README.md", content: "hi" },
+      ]);
       await pushArtifact(registry, "models/secure", "v1", artifact);
       const auth = Buffer.from(`${registry.username}:${registry.password}`).toString("base64");
       const client = new RegistryClient({
         ...(registry.caPem !== undefined ? { caPem: registry.caPem } : { plainHttp: [registry.host] }),
-        ...(options.kind === "olareg" || "auth" in options ? { credentials: parseDockerConfig(JSON.stringify({ auths: { [registry.host]: { auth } } }), "test") } : {}),
+        ...(options.kind === "olareg" || "auth" in options
+          ? {
+              credentials: parseDockerConfig(
+                JSON.stringify({ auths: { [registry.host]: { auth } } }),
+                "test",
+              ),
+            }
+          : {}),
       });
-      const result = await pull({ client, reference: parseReference(`${registry.host}/models/secure:v1`), dest: join(dir, "model") });
+      const result = await pull({
+        client,
+        reference: parseReference(`${registry.host}/models/secure:v1`),
+        dest: join(dir, "model"),
+      });
       await client.close();
       expect(result.files.map((f) => f.path)).toEqual(["README.md", "model.safetensors"]);
       expect((await readFile(join(dir, "model", "model.safetensors"))).equals(weights)).toBe(true);

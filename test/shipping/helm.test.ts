@@ -281,7 +281,12 @@ describe("Helm chart", () => {
   });
 
   it("passes webhook namespace and object selectors to the operator as JSON flags", async () => {
-    const result = await template(["--set", "webhook.objectSelector.matchLabels.modelpack=enabled", "--set", "webhook.namespaceSelector.matchLabels.team=a"]);
+    const result = await template([
+      "--set",
+      "webhook.objectSelector.matchLabels.modelpack=enabled",
+      "--set",
+      "webhook.namespaceSelector.matchLabels.team=a",
+    ]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain(`--webhook-object-selector={"matchLabels":{"modelpack":"enabled"}}`);
     expect(result.stdout).toContain(`--webhook-namespace-selector={"matchLabels":{"team":"a"}}`);

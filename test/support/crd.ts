@@ -9,7 +9,9 @@ export const CRD = join(import.meta.dirname, "..", "..", "crds", "modelpack.dev_
 
 /** Applies the CRD with `kubectl apply --server-side` and waits until it is served. */
 export async function installCrd(kubeconfigPath: string, kubeConfig: KubeConfig): Promise<void> {
-  execFileSync("kubectl", ["--kubeconfig", kubeconfigPath, "apply", "--server-side", "-f", CRD], { stdio: "pipe" });
+  execFileSync("kubectl", ["--kubeconfig", kubeconfigPath, "apply", "--server-side", "-f", CRD], {
+    stdio: "pipe",
+  });
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   await waitFor("the CRD to be served", () =>
     custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }).then(

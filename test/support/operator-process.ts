@@ -28,14 +28,35 @@ export async function startOperatorProcess(options: {
   waitFor?: "readyz" | "healthz";
 }): Promise<OperatorProcess> {
   const [healthPort = 0] = await pickFreePorts(1);
-  const webhook = options.webhook === false
-    ? ["--disable-webhook"]
-    : ["--webhook-bind-address", "127.0.0.1:0", "--webhook-url", "https://127.0.0.1:0/mutate-pods", "--init-image", "registry.example.com/modelpack-operator@sha256:" + "0".repeat(64)];
+  const webhook =
+    options.webhook === false
+      ? ["--disable-webhook"]
+      : [
+          "--webhook-bind-address",
+          "127.0.0.1:0",
+          "--webhook-url",
+          "https://127.0.0.1:0/mutate-pods",
+          "--init-image",
+          "registry.example.com/modelpack-operator@sha256:" + "0".repeat(64),
+        ];
   const child = spawn(
     join(ROOT, "node_modules", ".bin", "node"),
-    ["--import", "tsx", join(ROOT, "src", "cli", "bin.ts"), "run", "--kubeconfig", options.kubeconfigPath,
-      "--plain-http-registries", options.plainHttpRegistries.join(","), "--health-bind-address", `127.0.0.1:${healthPort}`,
-      "--log-level", process.env.TEST_LOG_LEVEL ?? "warn", ...webhook, ...(options.args ?? [])],
+    [
+      "--import",
+      "tsx",
+      join(ROOT, "src", "cli", "bin.ts"),
+      "run",
+      "--kubeconfig",
+      options.kubeconfigPath,
+      "--plain-http-registries",
+      options.plainHttpRegistries.join(","),
+      "--health-bind-address",
+      `127.0.0.1:${healthPort}`,
+      "--log-level",
+      process.env.TEST_LOG_LEVEL ?? "warn",
+      ...webhook,
+      ...(options.args ?? []),
+    ],
     { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, ...options.env } },
   );
   const stop = async (): Promise<void> => {
@@ -45,6 +66,13 @@ export async function startOperatorProcess(options: {
     await exited;
   };
   const path = options.waitFor ?? "readyz";
-  await waitFor(`the operator's /${path}`, async () => ((await fetch(`http://127.0.0.1:${healthPort}/${path}`).catch(() => undefined))?.status === 200 ? true : undefined), { timeoutMs: 60_000 });
+  await waitFor(
+    `the operator's /${path}`,
+    async () =>
+      (await fetch(`http://127.0.0.1:${healthPort}/${path}`).catch(() => undefined))?.status === 200
+        ? true
+        : undefined,
+    { timeoutMs: 60_000 },
+  );
   return { child, healthPort, stop };
 }

@@ -46,7 +46,8 @@ export interface BuildOptions {
   readonly extraLayers?: readonly { descriptor: Record<string, unknown>; blob: BlobSource }[];
 }
 
-export const sha256 = (bytes: Buffer | string): string => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+export const sha256 = (bytes: Buffer | string): string =>
+  `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 
 function kindOf(path: string): NonNullable<ArtifactFile["kind"]> {
   const base = path.split("/").at(-1) ?? path;
@@ -58,14 +59,20 @@ function kindOf(path: string): NonNullable<ArtifactFile["kind"]> {
 
 async function tarOf(path: string, content: Buffer, mode: number): Promise<Buffer> {
   const archive = pack();
-  archive.entry({ name: path, size: content.length, mode, mtime: new Date(0), uid: 1000, gid: 1000 }, content);
+  archive.entry(
+    { name: path, size: content.length, mode, mtime: new Date(0), uid: 1000, gid: 1000 },
+    content,
+  );
   archive.finalize();
   const chunks: Buffer[] = [];
   for await (const chunk of archive as AsyncIterable<Buffer>) chunks.push(chunk);
   return Buffer.concat(chunks);
 }
 
-export async function buildModelPackArtifact(files: readonly ArtifactFile[], options: BuildOptions = {}): Promise<BuiltArtifact> {
+export async function buildModelPackArtifact(
+  files: readonly ArtifactFile[],
+  options: BuildOptions = {},
+): Promise<BuiltArtifact> {
   const family = options.legacy === true ? "cnai" : "cncf";
   const blobs = new Map<string, BlobSource>();
   const layers: Record<string, unknown>[] = [];
@@ -101,7 +108,12 @@ export async function buildModelPackArtifact(files: readonly ArtifactFile[], opt
       if (value === undefined) delete annotations[key];
       else annotations[key] = value;
     }
-    layers.push({ mediaType: `application/vnd.${family}.model.${file.kind ?? kindOf(file.path)}.v1.${encoding}`, digest, size: blob.length, annotations });
+    layers.push({
+      mediaType: `application/vnd.${family}.model.${file.kind ?? kindOf(file.path)}.v1.${encoding}`,
+      digest,
+      size: blob.length,
+      annotations,
+    });
   }
   for (const extra of options.extraLayers ?? []) {
     layers.push(extra.descriptor);
@@ -112,7 +124,11 @@ export async function buildModelPackArtifact(files: readonly ArtifactFile[], opt
   const config =
     options.config ??
     ({
-      descriptor: { name: options.name ?? "tiny-model", family: options.family ?? "tiny", createdAt: "2026-01-01T00:00:00Z" },
+      descriptor: {
+        name: options.name ?? "tiny-model",
+        family: options.family ?? "tiny",
+        createdAt: "2026-01-01T00:00:00Z",
+      },
       config: { architecture: "transformer", format: "safetensors", paramSize: "1m", precision: "float16" },
       modelfs: { type: "layers", diffIds },
     } satisfies Record<string, unknown>);
@@ -122,7 +138,11 @@ export async function buildModelPackArtifact(files: readonly ArtifactFile[], opt
     schemaVersion: 2,
     mediaType: "application/vnd.oci.image.manifest.v1+json",
     artifactType: `application/vnd.${family}.model.manifest.v1+json`,
-    config: { mediaType: `application/vnd.${family}.model.config.v1+json`, digest: sha256(configBytes), size: configBytes.length },
+    config: {
+      mediaType: `application/vnd.${family}.model.config.v1+json`,
+      digest: sha256(configBytes),
+      size: configBytes.length,
+    },
     layers,
     annotations: { "org.opencontainers.image.created": "2026-01-01T00:00:00Z" },
   };
@@ -139,19 +159,38 @@ export interface PushTarget {
 }
 
 /** Pushes blobs, then the manifest under `tag`; returns the manifest digest. */
-export async function pushArtifact(target: PushTarget, repository: string, tag: string, artifact: BuiltArtifact): Promise<string> {
-  const dispatcher: Dispatcher = new Agent(target.caPem !== undefined ? { connect: { ca: target.caPem } } : {});
+export async function pushArtifact(
+  target: PushTarget,
+  repository: string,
+  tag: string,
+  artifact: BuiltArtifact,
+): Promise<string> {
+  const dispatcher: Dispatcher = new Agent(
+    target.caPem !== undefined ? { connect: { ca: target.caPem } } : {},
+  );
   try {
     const authorization = await authorize(dispatcher, target, repository);
-    const headers = (extra: Record<string, string>): Record<string, string> => ({ ...extra, ...(authorization !== undefined && { authorization }) });
+    const headers = (extra: Record<string, string>): Record<string, string> => ({
+      ...extra,
+      ...(authorization !== undefined && { authorization }),
+    });
     for (const [digest, blob] of artifact.blobs) {
-      const head = await request(`${target.url}/v2/${repository}/blobs/${digest}`, { dispatcher, method: "HEAD", headers: headers({}) });
+      const head = await request(`${target.url}/v2/${repository}/blobs/${digest}`, {
+        dispatcher,
+        method: "HEAD",
+        headers: headers({}),
+      });
       await head.body.dump();
       if (head.statusCode === 200) continue;
-      const start = await request(`${target.url}/v2/${repository}/blobs/uploads/`, { dispatcher, method: "POST", headers: headers({}) });
+      const start = await request(`${target.url}/v2/${repository}/blobs/uploads/`, {
+        dispatcher,
+        method: "POST",
+        headers: headers({}),
+      });
       await start.body.dump();
       const location = start.headers.location;
-      if (start.statusCode !== 202 || typeof location !== "string") throw new Error(`upload start for ${digest} failed: HTTP ${start.statusCode}`);
+      if (start.statusCode !== 202 || typeof location !== "string")
+        throw new Error(`upload start for ${digest} failed: HTTP ${start.statusCode}`);
       const uploadUrl = new URL(location, target.url);
       uploadUrl.searchParams.set("digest", digest);
       const size = Buffer.isBuffer(blob) ? blob.length : blob.size;
@@ -162,12 +201,15 @@ export async function pushArtifact(target: PushTarget, repository: string, tag: 
         body: Buffer.isBuffer(blob) ? blob : createReadStream(blob.path),
       });
       const text = await put.body.text();
-      if (put.statusCode !== 201) throw new Error(`upload of ${digest} failed: HTTP ${put.statusCode} ${text}`);
+      if (put.statusCode !== 201)
+        throw new Error(`upload of ${digest} failed: HTTP ${put.statusCode} ${text}`);
     }
     const put = await request(`${target.url}/v2/${repository}/manifests/${tag}`, {
       dispatcher,
       method: "PUT",
-      headers: headers({ "content-type": String(artifact.manifest.mediaType ?? "application/vnd.oci.image.manifest.v1+json") }),
+      headers: headers({
+        "content-type": String(artifact.manifest.mediaType ?? "application/vnd.oci.image.manifest.v1+json"),
+      }),
       body: artifact.manifestBytes,
     });
     const text = await put.body.text();
@@ -179,11 +221,16 @@ export async function pushArtifact(target: PushTarget, repository: string, tag: 
 }
 
 /** Answers the registry's challenge for push access, if it makes one. */
-async function authorize(dispatcher: Dispatcher, target: PushTarget, repository: string): Promise<string | undefined> {
+async function authorize(
+  dispatcher: Dispatcher,
+  target: PushTarget,
+  repository: string,
+): Promise<string | undefined> {
   const ping = await request(`${target.url}/v2/`, { dispatcher });
   await ping.body.dump();
   if (ping.statusCode !== 401) return undefined;
-  const basic = "Basic " + Buffer.from(`${target.username ?? ""}:${target.password ?? ""}`).toString("base64");
+  const basic =
+    "Basic " + Buffer.from(`${target.username ?? ""}:${target.password ?? ""}`).toString("base64");
   const challenge = String(ping.headers["www-authenticate"] ?? "");
   if (/^basic/i.test(challenge)) return basic;
   const param = (name: string): string => new RegExp(`${name}="([^"]*)"`).exec(challenge)?.[1] ?? "";

@@ -53,7 +53,12 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   const dir = mkdtempSync(join(tmpdir(), `mpo-${kind}-`));
   const [port = 0] = await pickFreePorts(1);
   const certificates =
-    options.tls === true ? await issueServingCertificate(await createCertificateAuthority(dir), { ipSans: ["127.0.0.1"], dnsSans: ["localhost"] }) : undefined;
+    options.tls === true
+      ? await issueServingCertificate(await createCertificateAuthority(dir), {
+          ipSans: ["127.0.0.1"],
+          dnsSans: ["localhost"],
+        })
+      : undefined;
   if (certificates !== undefined) {
     writeFileSync(join(dir, "tls.crt"), certificates.certPem);
     writeFileSync(join(dir, "tls.key"), certificates.keyPem);
@@ -86,8 +91,20 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     if (auth === "token") throw new Error("the olareg test registry supports auth none or basic");
     const { olareg } = await ensureTools(["olareg"]);
     command = join(olareg, "olareg");
-    args = ["serve", "--addr", "127.0.0.1", "--port", String(port), "--store-type", "dir", "--dir", join(dir, "data"), "--api-delete"];
-    if (certificates !== undefined) args.push("--tls-cert", join(dir, "tls.crt"), "--tls-key", join(dir, "tls.key"));
+    args = [
+      "serve",
+      "--addr",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--store-type",
+      "dir",
+      "--dir",
+      join(dir, "data"),
+      "--api-delete",
+    ];
+    if (certificates !== undefined)
+      args.push("--tls-cert", join(dir, "tls.crt"), "--tls-key", join(dir, "tls.key"));
     if (auth === "basic") {
       const hash = htpasswdLine(username, password).split(":").slice(1).join(":");
       writeFileSync(

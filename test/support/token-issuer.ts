@@ -22,12 +22,37 @@ export interface TokenIssuer {
   stop(): Promise<void>;
 }
 
-export async function startTokenIssuer(options: { username: string; password: string; service?: string; lifetimeSeconds?: number }): Promise<TokenIssuer> {
+export async function startTokenIssuer(options: {
+  username: string;
+  password: string;
+  service?: string;
+  lifetimeSeconds?: number;
+}): Promise<TokenIssuer> {
   const dir = mkdtempSync(join(tmpdir(), "mpo-token-"));
   let keyPem: string;
   let certPem: string;
   try {
-    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "k.pem", "-out", "c.pem", "-days", "2", "-subj", "/CN=test-token-issuer"], { cwd: dir, stdio: "pipe" });
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "k.pem",
+        "-out",
+        "c.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test-token-issuer",
+      ],
+      { cwd: dir, stdio: "pipe" },
+    );
     keyPem = readFileSync(join(dir, "k.pem"), "utf8");
     certPem = readFileSync(join(dir, "c.pem"), "utf8");
   } finally {
@@ -51,13 +76,26 @@ export async function startTokenIssuer(options: { username: string; password: st
     const scopes = url.searchParams.getAll("scope");
     const access = scopes.flatMap((scope) => {
       const [type, name, actions] = scope.split(":");
-      return type === "repository" && name !== undefined ? [{ type, name, actions: (actions ?? "").split(",") }] : [];
+      return type === "repository" && name !== undefined
+        ? [{ type, name, actions: (actions ?? "").split(",") }]
+        : [];
     });
     for (const scope of scopes) issued.set(scope, (issued.get(scope) ?? 0) + 1);
     const now = Math.floor(Date.now() / 1000);
     const lifetime = options.lifetimeSeconds ?? 300;
     const header = b64url(JSON.stringify({ typ: "JWT", alg: "ES256", x5c: [x5c] }));
-    const claims = b64url(JSON.stringify({ iss: issuer, sub: options.username, aud: service, exp: now + lifetime, nbf: now - 10, iat: now, jti: randomUUID(), access }));
+    const claims = b64url(
+      JSON.stringify({
+        iss: issuer,
+        sub: options.username,
+        aud: service,
+        exp: now + lifetime,
+        nbf: now - 10,
+        iat: now,
+        jti: randomUUID(),
+        access,
+      }),
+    );
     const signature = sign("sha256", Buffer.from(`${header}.${claims}`), { key, dsaEncoding: "ieee-p1363" });
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify({ token: `${header}.${claims}.${b64url(signature)}`, expires_in: lifetime }));

@@ -148,7 +148,11 @@ describe("strategies on a cluster that drops image volumes", () => {
     try {
       // The init container's own paths, moved under a local folder: the model, and its state beside it.
       const local = args.map((arg, i) =>
-        args[i - 1] === "--dest" ? join(dest, "model") : args[i - 1] === "--state-file" ? join(dest, "state.json") : arg,
+        args[i - 1] === "--dest"
+          ? join(dest, "model")
+          : args[i - 1] === "--state-file"
+            ? join(dest, "state.json")
+            : arg,
       );
       const out = new PassThrough();
       const code = await main(local, { stdout: out, stderr: out, env: {} });

@@ -38,33 +38,68 @@ export function inspectionJson(result: ArtifactInspection): Record<string, unkno
 
 function inspectionText(result: ArtifactInspection): string {
   const s = result.summary;
-  const model = s === undefined ? "-" : [s.name ?? "(unnamed)", s.family && `family ${s.family}`, s.version && `version ${s.version}`].filter(Boolean).join(", ");
-  const shape = s === undefined ? "-" : [s.architecture, s.format, s.paramSize && `${s.paramSize} parameters`, s.precision, s.quantization].filter(Boolean).join(", ") || "-";
+  const model =
+    s === undefined
+      ? "-"
+      : [s.name ?? "(unnamed)", s.family && `family ${s.family}`, s.version && `version ${s.version}`]
+          .filter(Boolean)
+          .join(", ");
+  const shape =
+    s === undefined
+      ? "-"
+      : [s.architecture, s.format, s.paramSize && `${s.paramSize} parameters`, s.precision, s.quantization]
+          .filter(Boolean)
+          .join(", ") || "-";
   const lines = [
-    table([
-      ["Reference:", result.reference],
-      ["Pinned:", result.pinnedReference],
-      ["Artifact type:", result.artifactType ?? "(none)"],
-      ["Model:", model],
-      ["Details:", shape],
-      ["Size:", s === undefined ? "-" : `${formatBytes(s.sizeBytes)} in ${s.layers} layer${s.layers === 1 ? "" : "s"} (${s.files} file${s.files === 1 ? "" : "s"})`],
-    ], ""),
+    table(
+      [
+        ["Reference:", result.reference],
+        ["Pinned:", result.pinnedReference],
+        ["Artifact type:", result.artifactType ?? "(none)"],
+        ["Model:", model],
+        ["Details:", shape],
+        [
+          "Size:",
+          s === undefined
+            ? "-"
+            : `${formatBytes(s.sizeBytes)} in ${s.layers} layer${s.layers === 1 ? "" : "s"} (${s.files} file${s.files === 1 ? "" : "s"})`,
+        ],
+      ],
+      "",
+    ),
   ];
   const layers = result.manifest?.layers ?? [];
   if (layers.length > 0) {
     lines.push("Layers:");
-    lines.push(table(layers.map((layer) => {
-      const parsed = parseLayerMediaType(layer.mediaType);
-      return [parsed?.class ?? "?", parsed?.encoding ?? layer.mediaType, formatBytes(layer.size), shortDigest(layer.digest), layerFilePath(layer) ?? "(no path)"];
-    })));
+    lines.push(
+      table(
+        layers.map((layer) => {
+          const parsed = parseLayerMediaType(layer.mediaType);
+          return [
+            parsed?.class ?? "?",
+            parsed?.encoding ?? layer.mediaType,
+            formatBytes(layer.size),
+            shortDigest(layer.digest),
+            layerFilePath(layer) ?? "(no path)",
+          ];
+        }),
+      ),
+    );
   }
   if (result.legacy !== undefined) lines.push(`Legacy: ${result.legacy.message}`);
-  lines.push(`Validation: ${result.valid ? "valid" : "INVALID"} (${result.errors.length} error${result.errors.length === 1 ? "" : "s"}, ${result.warnings.length} warning${result.warnings.length === 1 ? "" : "s"})`);
-  for (const e of result.errors) lines.push(`  error: ${e.path !== "" ? e.path + ": " : ""}${e.message} [${e.code}]`);
-  for (const w of result.warnings) lines.push(`  warning: ${w.path !== "" ? w.path + ": " : ""}${w.message} [${w.code}]`);
+  lines.push(
+    `Validation: ${result.valid ? "valid" : "INVALID"} (${result.errors.length} error${result.errors.length === 1 ? "" : "s"}, ${result.warnings.length} warning${result.warnings.length === 1 ? "" : "s"})`,
+  );
+  for (const e of result.errors)
+    lines.push(`  error: ${e.path !== "" ? e.path + ": " : ""}${e.message} [${e.code}]`);
+  for (const w of result.warnings)
+    lines.push(`  warning: ${w.path !== "" ? w.path + ": " : ""}${w.message} [${w.code}]`);
   if (result.lint.length > 0) {
     lines.push("Mountability:");
-    for (const f of result.lint) lines.push(`  ${f.code} ${f.severity}${f.layer !== undefined ? ` (layer ${f.layer})` : ""}: ${f.message}`);
+    for (const f of result.lint)
+      lines.push(
+        `  ${f.code} ${f.severity}${f.layer !== undefined ? ` (layer ${f.layer})` : ""}: ${f.message}`,
+      );
   }
   return lines.join("\n");
 }
@@ -75,10 +110,15 @@ function inspectionText(result: ArtifactInspection): string {
  */
 export async function inspectCommand(options: InspectOptions, io: CliIo): Promise<number> {
   const ref = parseReference(options.reference);
-  const client = new RegistryClient(await registryClientOptions(options, ref.registry, io.env, (l) => print(io.stderr, l)));
+  const client = new RegistryClient(
+    await registryClientOptions(options, ref.registry, io.env, (l) => print(io.stderr, l)),
+  );
   try {
     const result = await inspectArtifact(client, ref, io.signal);
-    print(io.stdout, options.output === "json" ? JSON.stringify(inspectionJson(result), null, 2) : inspectionText(result));
+    print(
+      io.stdout,
+      options.output === "json" ? JSON.stringify(inspectionJson(result), null, 2) : inspectionText(result),
+    );
     return result.valid ? EXIT.ok : EXIT.invalid;
   } finally {
     await client.close();

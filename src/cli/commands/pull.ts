@@ -22,7 +22,9 @@ export interface PullCommandOptions extends RegistryFlags {
  */
 export async function pullCommand(options: PullCommandOptions, io: CliIo): Promise<number> {
   const ref = parseReference(options.reference);
-  const client = new RegistryClient(await registryClientOptions(options, ref.registry, io.env, (l) => print(io.stderr, l)));
+  const client = new RegistryClient(
+    await registryClientOptions(options, ref.registry, io.env, (l) => print(io.stderr, l)),
+  );
   const progress = createProgressReporter(io.stderr as NodeJS.WriteStream);
   const started = Date.now();
   try {
@@ -36,18 +38,37 @@ export async function pullCommand(options: PullCommandOptions, io: CliIo): Promi
       ...(io.signal !== undefined && { signal: io.signal }),
       onProgress: (p) => progress.update(p),
       onEvent: (event) => {
-        if (event.type === "manifest") for (const w of event.warnings) print(io.stderr, `warning: ${w.path}: ${w.message} [${w.code}]`);
-        if (event.type === "layer-retry") print(io.stderr, `retrying layer ${event.digest} (attempt ${event.attempt + 1}): ${event.error}`);
+        if (event.type === "manifest")
+          for (const w of event.warnings) print(io.stderr, `warning: ${w.path}: ${w.message} [${w.code}]`);
+        if (event.type === "layer-retry")
+          print(io.stderr, `retrying layer ${event.digest} (attempt ${event.attempt + 1}): ${event.error}`);
       },
     });
     progress.done();
     const seconds = (Date.now() - started) / 1000;
     if (options.output === "json") {
-      print(io.stdout, JSON.stringify({ pinnedReference: result.pinnedReference, digest: result.digest, dest: resolve(options.dest), files: result.files, bytesDownloaded: result.bytesDownloaded, seconds }, null, 2));
+      print(
+        io.stdout,
+        JSON.stringify(
+          {
+            pinnedReference: result.pinnedReference,
+            digest: result.digest,
+            dest: resolve(options.dest),
+            files: result.files,
+            bytesDownloaded: result.bytesDownloaded,
+            seconds,
+          },
+          null,
+          2,
+        ),
+      );
     } else {
       const skipped = result.files.filter((f) => f.skipped).length;
-      print(io.stdout, `Pulled ${result.pinnedReference} into ${resolve(options.dest)}: ${result.files.length} files verified` +
-        `${skipped > 0 ? ` (${skipped} already present)` : ""}, ${formatBytes(result.bytesDownloaded)} downloaded in ${seconds.toFixed(1)}s`);
+      print(
+        io.stdout,
+        `Pulled ${result.pinnedReference} into ${resolve(options.dest)}: ${result.files.length} files verified` +
+          `${skipped > 0 ? ` (${skipped} already present)` : ""}, ${formatBytes(result.bytesDownloaded)} downloaded in ${seconds.toFixed(1)}s`,
+      );
     }
     return EXIT.ok;
   } finally {

@@ -42,10 +42,14 @@ export interface RunOptions {
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 
 /** `host:port` → parts; throws UsageError on anything else. */
-export function parseBindAddress(value: string, flag = "--health-bind-address"): { host: string; port: number } {
+export function parseBindAddress(
+  value: string,
+  flag = "--health-bind-address",
+): { host: string; port: number } {
   const match = /^(.*):(\d+)$/.exec(value);
   const port = Number(match?.[2]);
-  if (match === null || !Number.isInteger(port) || port > 65535) throw new UsageError(`${flag} must be host:port, not "${value}"`);
+  if (match === null || !Number.isInteger(port) || port > 65535)
+    throw new UsageError(`${flag} must be host:port, not "${value}"`);
   return { host: match[1] === "" ? "0.0.0.0" : (match[1] ?? ""), port };
 }
 
@@ -60,12 +64,20 @@ export async function runCommand(options: RunOptions, io: CliIo): Promise<number
     if (options.kubeconfig !== undefined) kubeConfig.loadFromFile(options.kubeconfig);
     else kubeConfig.loadFromDefault();
   } catch (err) {
-    throw new UsageError(`cannot load the kubeconfig${options.kubeconfig !== undefined ? ` ${options.kubeconfig}` : ""}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new UsageError(
+      `cannot load the kubeconfig${options.kubeconfig !== undefined ? ` ${options.kubeconfig}` : ""}: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
-  if (kubeConfig.getCurrentCluster() === null) throw new UsageError("no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod");
-  const caPem = options.caFile === undefined ? undefined : await readFile(options.caFile, "utf8").catch((err: Error) => {
-    throw new UsageError(`cannot read --ca-file ${options.caFile}: ${err.message}`);
-  });
+  if (kubeConfig.getCurrentCluster() === null)
+    throw new UsageError(
+      "no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod",
+    );
+  const caPem =
+    options.caFile === undefined
+      ? undefined
+      : await readFile(options.caFile, "utf8").catch((err: Error) => {
+          throw new UsageError(`cannot read --ca-file ${options.caFile}: ${err.message}`);
+        });
   const level = LOG_LEVELS.find((l) => l === options.logLevel);
   if (level === undefined) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
   const { host, port } = parseBindAddress(options.healthBindAddress);
@@ -107,7 +119,10 @@ export async function runCommand(options: RunOptions, io: CliIo): Promise<number
       },
       host: bind.host,
       port: bind.port,
-      certificates: w.certDir !== undefined ? { mode: "directory", dir: w.certDir } : { mode: "self-managed", ...(w.certSecret !== undefined && { secretName: w.certSecret }) },
+      certificates:
+        w.certDir !== undefined
+          ? { mode: "directory", dir: w.certDir }
+          : { mode: "self-managed", ...(w.certSecret !== undefined && { secretName: w.certSecret }) },
       configuration: {
         clientConfig: w.url !== undefined ? { url: w.url } : { service: { namespace, name: w.service } },
         failurePolicy: w.failurePolicy,
@@ -121,7 +136,16 @@ export async function runCommand(options: RunOptions, io: CliIo): Promise<number
     operator.manager.add(webhook);
     operator.health.addReadyCheck("webhook", () => webhook.isServing());
   }
-  logger.info({ namespace, watchNamespaces: options.watchNamespaces, server: kubeConfig.getCurrentCluster()?.server, health: `${host}:${port}`, webhook: options.webhook?.url ?? options.webhook?.service }, "starting");
+  logger.info(
+    {
+      namespace,
+      watchNamespaces: options.watchNamespaces,
+      server: kubeConfig.getCurrentCluster()?.server,
+      health: `${host}:${port}`,
+      webhook: options.webhook?.url ?? options.webhook?.service,
+    },
+    "starting",
+  );
   await operator.start(io.signal ?? new AbortController().signal);
   logger.info({}, "stopped");
   return EXIT.ok;

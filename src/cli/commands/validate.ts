@@ -17,7 +17,8 @@ async function readLocal(path: string, flag: string): Promise<Buffer> {
   }
 }
 
-const line = (kind: string, issue: Issue): string => `${kind}: ${issue.path !== "" ? issue.path + ": " : ""}${issue.message} [${issue.code}]`;
+const line = (kind: string, issue: Issue): string =>
+  `${kind}: ${issue.path !== "" ? issue.path + ": " : ""}${issue.message} [${issue.code}]`;
 
 /**
  * `validate --config FILE | --manifest FILE`: checks local documents against the ModelPack
@@ -39,7 +40,11 @@ export async function validateCommand(options: ValidateOptions, io: CliIo): Prom
   if (options.manifest !== undefined) {
     const parsed = parseJson(await readLocal(options.manifest, "--manifest"));
     if (!parsed.ok) {
-      errors.push({ code: "manifest.json.syntax", path: "", message: `${options.manifest} is not valid JSON: ${parsed.error.message} at byte ${parsed.error.offset}` });
+      errors.push({
+        code: "manifest.json.syntax",
+        path: "",
+        message: `${options.manifest} is not valid JSON: ${parsed.error.message} at byte ${parsed.error.offset}`,
+      });
     } else {
       const result = validateManifest(parsed.value, config);
       errors.push(...result.errors);
@@ -53,7 +58,12 @@ export async function validateCommand(options: ValidateOptions, io: CliIo): Prom
     const what = [options.config, options.manifest].filter((p) => p !== undefined).join(" and ");
     for (const e of errors) print(io.stdout, line("error", e));
     for (const w of warnings) print(io.stdout, line("warning", w));
-    print(io.stdout, valid ? `${what}: valid${warnings.length > 0 ? ` (${warnings.length} warning${warnings.length === 1 ? "" : "s"})` : ""}` : `${what}: invalid (${errors.length} error${errors.length === 1 ? "" : "s"})`);
+    print(
+      io.stdout,
+      valid
+        ? `${what}: valid${warnings.length > 0 ? ` (${warnings.length} warning${warnings.length === 1 ? "" : "s"})` : ""}`
+        : `${what}: invalid (${errors.length} error${errors.length === 1 ? "" : "s"})`,
+    );
   }
   return valid ? EXIT.ok : EXIT.invalid;
 }
