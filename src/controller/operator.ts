@@ -60,6 +60,12 @@ export interface OperatorOptions {
   readonly identity?: string;
   /** How soon a ModelDeployment blocked on a missing secret or bad credentials is checked again. */
   readonly blockedRecheckMs?: number;
+  /**
+   * Whether `updatePolicy: Rollout` may patch Deployments/StatefulSets/DaemonSets (`run
+   * --workload-rollout`, default true; the chart and deploy/ grant the RBAC only when enabled).
+   * False: the reconciler does not patch and says so in status.
+   */
+  readonly workloadRollout?: boolean;
 }
 
 export interface Operator {
