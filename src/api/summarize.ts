@@ -23,6 +23,11 @@ export interface SummaryInput {
   /** The selected pods, when the operator has counted them. */
   readonly pods?: PodCounts | undefined;
   readonly updatePolicy: UpdatePolicy;
+  /**
+   * The digest in status.resolved was verified for this generation and stays in service although
+   * the last refresh failed: a False Resolved condition then does not hold back Ready.
+   */
+  readonly servingVerifiedDigest?: boolean;
 }
 
 /** The summary conditions; an absent Reconciling or Stalled means the condition is removed. */
@@ -43,6 +48,8 @@ type Step = { readonly state: "done" } | Unfinished;
 
 /**
  * Decides the summary. In order of precedence:
+ * 0. with `servingVerifiedDigest`, Resolved counts as done whatever it says (a failed refresh of a
+ *    digest verified for this generation; the condition itself still shows the failure);
  * 1. a step is False with a terminal reason → Stalled True and Ready False, both with that reason
  *    (the first such step in Resolved, Validated, MountSupported order); no Reconciling, because
  *    kstatus reads Reconciling before Stalled;
@@ -60,7 +67,11 @@ export function deriveSummary(input: SummaryInput): Summary {
     ...update,
     observedGeneration: generation,
   });
-  const steps = STEP_CONDITION_TYPES.map((type) => classify(input.conditions, type, generation));
+  const steps = STEP_CONDITION_TYPES.map((type) =>
+    type === ConditionType.Resolved && input.servingVerifiedDigest === true
+      ? { state: "done" as const }
+      : classify(input.conditions, type, generation),
+  );
 
   const blocked = steps.find((s): s is Unfinished => s.state === "blocked");
   if (blocked !== undefined) {
@@ -96,7 +107,7 @@ export function deriveSummary(input: SummaryInput): Summary {
       type: ConditionType.Ready,
       status: "True",
       reason: Reason.Ready,
-      message: readyMessage(pods),
+      message: readyMessage(pods, input.servingVerifiedDigest === true ? input.conditions : undefined),
     }),
   };
 }
@@ -137,8 +148,12 @@ function classify(conditions: readonly Condition[] | undefined, type: string, ge
   return { state: "waiting", ...cause };
 }
 
-function readyMessage(pods: PodCounts | undefined): string {
-  const base = "the model is resolved, valid and mountable";
+function readyMessage(pods: PodCounts | undefined, failedRefresh: readonly Condition[] | undefined): string {
+  const resolved = failedRefresh?.find((c) => c.type === ConditionType.Resolved);
+  const base =
+    resolved === undefined
+      ? "the model is resolved, valid and mountable"
+      : `the verified model stays in service although its last refresh failed (Resolved: ${resolved.reason})`;
   if (pods === undefined) return base;
   const kept = pods.stale > 0 ? `; ${pods.stale} keep an earlier digest (updatePolicy Pinned)` : "";
   return `${base}; ${pods.current} of ${pods.matched} selected pods mount it${kept}`;

@@ -232,6 +232,11 @@ export const ResolvedArtifact = z
       .max(64)
       .describe("The digest's algorithm and first 12 hex digits, for display (the Digest column)."),
     resolvedAt: Timestamp.describe("When the reference was last resolved (RFC 3339)."),
+    observedGeneration: Generation.optional().describe(
+      "The metadata.generation this digest was resolved and verified for. While it equals " +
+        "metadata.generation, a failed refresh (registry down, throttled, credentials refused, tag deleted) " +
+        "keeps the digest in service: Ready stays True and new pods get it; a spec change drops it.",
+    ),
   })
   .describe("The artifact spec.model.reference resolved to: the exact bytes the selected pods mount.");
 export type ResolvedArtifact = z.infer<typeof ResolvedArtifact>;

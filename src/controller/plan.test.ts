@@ -197,21 +197,85 @@ describe("plan", () => {
     expect(p.events.some((e) => e.type === "Warning" && e.reason === reason)).toBe(true);
   });
 
-  it("keeps the last resolution through a transient registry outage, and Reconciles", () => {
+  it.each([
+    ["Unreachable", "RegistryUnavailable"],
+    ["RateLimited", "RegistryUnavailable"],
+    ["Timeout", "RegistryUnavailable"],
+    ["Unauthorized", "Unauthorized"],
+    ["Denied", "Unauthorized"],
+    ["NotFound", "ManifestNotFound"],
+    ["DigestMismatch", "DigestMismatch"],
+  ] as const)(
+    "a %s refresh failure keeps the digest verified for this generation in service: Ready stays True",
+    (code, reason) => {
+      const ready = plan(observe({ outcome: { inspection: inspection() } }));
+      expect(ready.status.resolved?.observedGeneration).toBe(1);
+      const p = plan(
+        observe({
+          modelDeployment: md({ status: ready.status }),
+          now: later,
+          outcome: { failure: resolveFailure(code, "cannot refresh") },
+        }),
+      );
+      expect(p.status.resolved).toEqual(ready.status.resolved);
+      expect(p.status.strategy).toBe("ImageVolume");
+      expect(p.status.model).toEqual(ready.status.model);
+      expect(condition(p.status.conditions, "Resolved")).toMatchObject({ status: "False", reason });
+      expect(condition(p.status.conditions, "Resolved")?.message).toBe(
+        `cannot refresh; serving ${D1} verified at 2026-11-25T12:00:00Z until the registry answers again (only a change of the spec drops it)`,
+      );
+      expect(condition(p.status.conditions, "Ready")).toMatchObject({ status: "True", reason: "Ready" });
+      expect(condition(p.status.conditions, "Ready")?.message).toContain(
+        `last refresh failed (Resolved: ${reason})`,
+      );
+      expect(condition(p.status.conditions, "Stalled")).toBeUndefined();
+      expect(condition(p.status.conditions, "Reconciling")).toBeUndefined();
+      expect(p.events).toContainEqual(expect.objectContaining({ type: "Warning", reason }));
+      // and again: level-based, still serving
+      const again = plan(
+        observe({
+          modelDeployment: md({ status: p.status }),
+          now: later,
+          outcome: { failure: resolveFailure(code, "cannot refresh") },
+        }),
+      );
+      expect(again.status).toEqual(p.status);
+    },
+  );
+
+  it("a status written before resolved.observedGeneration existed still serves when Validated is True for the generation", () => {
+    const ready = plan(observe({ outcome: { inspection: inspection() } }));
+    const { observedGeneration: _dropped, ...legacyResolved } = ready.status.resolved ?? {
+      reference: "",
+      digest: "",
+      shortDigest: "",
+      resolvedAt: "",
+    };
+    const p = plan(
+      observe({
+        modelDeployment: md({ status: { ...ready.status, resolved: legacyResolved } }),
+        outcome: { failure: resolveFailure("ServerError", "503") },
+      }),
+    );
+    expect(condition(p.status.conditions, "Ready")?.status).toBe("True");
+  });
+
+  it("after a spec change, a transient failure keeps the last resolution for display but is not Ready", () => {
     const ready = plan(observe({ outcome: { inspection: inspection() } }));
     const p = plan(
       observe({
-        modelDeployment: md({ status: ready.status }),
+        modelDeployment: md({ status: ready.status, generation: 2 }),
         now: later,
         outcome: { failure: resolveFailure("Unreachable", "cannot reach registry") },
       }),
     );
     expect(p.status.resolved?.digest).toBe(D1);
-    expect(p.status.strategy).toBe("ImageVolume");
     expect(condition(p.status.conditions, "Resolved")).toMatchObject({
       status: "False",
       reason: "RegistryUnavailable",
+      message: "cannot reach registry",
     });
+    expect(condition(p.status.conditions, "Ready")?.status).toBe("False");
     expect(condition(p.status.conditions, "Reconciling")?.status).toBe("True");
     expect(condition(p.status.conditions, "Stalled")).toBeUndefined();
   });
@@ -222,16 +286,25 @@ describe("plan", () => {
     ["InvalidReference", "ReferenceInvalid"],
     ["RegistryNotAllowed", "RegistryNotAllowed"],
     ["DigestMismatch", "DigestMismatch"],
-  ] as const)("a %s failure clears the resolution and stalls with %s", (code, reason) => {
-    const ready = plan(observe({ outcome: { inspection: inspection() } }));
-    const p = plan(
-      observe({
-        modelDeployment: md({ status: ready.status }),
-        outcome: { failure: resolveFailure(code, "boom") },
-      }),
-    );
+  ] as const)(
+    "after a spec change, a %s failure clears the resolution and stalls with %s",
+    (code, reason) => {
+      const ready = plan(observe({ outcome: { inspection: inspection() } }));
+      const p = plan(
+        observe({
+          modelDeployment: md({ status: ready.status, generation: 2 }),
+          outcome: { failure: resolveFailure(code, "boom") },
+        }),
+      );
+      expect(p.status.resolved).toBeUndefined();
+      expect(condition(p.status.conditions, "Stalled")).toMatchObject({ status: "True", reason });
+    },
+  );
+
+  it("a failure before anything was ever verified is not Ready", () => {
+    const p = plan(observe({ outcome: { failure: resolveFailure("ServerError", "503") } }));
     expect(p.status.resolved).toBeUndefined();
-    expect(condition(p.status.conditions, "Stalled")).toMatchObject({ status: "True", reason });
+    expect(condition(p.status.conditions, "Ready")?.status).toBe("False");
   });
 
   it("notices a moved tag: new digest, resolvedAt moves, an event", () => {

@@ -24,6 +24,8 @@ export interface ResolveFailure {
   readonly message: string;
   /** Whether retrying later can help without anyone changing anything (network, 5xx). */
   readonly transient: boolean;
+  /** How long the registry asked us to wait (Retry-After), when it said. */
+  readonly retryAfterMs?: number;
 }
 
 /** What one reconcile observed; everything the plan needs, nothing it has to fetch. */
@@ -75,9 +77,34 @@ const FAILURE_BY_CODE: Record<RegistryErrorCode, { reason: Reason; transient: bo
 };
 
 /** Maps a registry error code to the Resolved condition's reason (pure). */
-export function resolveFailure(code: RegistryErrorCode, message: string): ResolveFailure {
+export function resolveFailure(
+  code: RegistryErrorCode,
+  message: string,
+  retryAfterSeconds?: number,
+): ResolveFailure {
   const mapped = FAILURE_BY_CODE[code];
-  return { reason: mapped.reason, transient: mapped.transient, message };
+  return {
+    reason: mapped.reason,
+    transient: mapped.transient,
+    message,
+    ...(retryAfterSeconds !== undefined && { retryAfterMs: retryAfterSeconds * 1000 }),
+  };
+}
+
+/**
+ * Whether `status.resolved` was verified for `generation`, so that a failed refresh keeps it in
+ * service (pure). Statuses written before `resolved.observedGeneration` existed count as verified
+ * when Validated is True for this generation (it is only set True from a successful resolution).
+ */
+export function verifiedForGeneration(
+  status: ModelDeploymentStatus | undefined,
+  generation: number,
+): boolean {
+  const resolved = status?.resolved;
+  if (resolved === undefined || status?.strategy === undefined) return false;
+  if (resolved.observedGeneration !== undefined) return resolved.observedGeneration === generation;
+  const validated = status.conditions?.find((c) => c.type === ConditionType.Validated);
+  return validated?.status === "True" && validated.observedGeneration === generation;
 }
 
 function modelInfo(inspection: ArtifactInspection): ModelInfo | undefined {
@@ -162,7 +189,19 @@ export function plan(observation: Observation): Plan {
   if (observation.pods !== undefined) status.pods = observation.pods;
   else if (previous?.pods !== undefined) status.pods = previous.pods;
 
-  if ("failure" in observation.outcome) {
+  // A failed refresh never takes a digest verified for this generation out of service: only a
+  // spec change does. Resolved shows the failure, Ready stays True, new pods get the digest.
+  const serving =
+    "failure" in observation.outcome && verifiedForGeneration(previous, generation) ? previous : undefined;
+  if (serving?.resolved !== undefined && "failure" in observation.outcome) {
+    const failure = observation.outcome.failure;
+    const message =
+      `${failure.message}; serving ${serving.resolved.digest} verified at ${serving.resolved.resolvedAt} ` +
+      "until the registry answers again (only a change of the spec drops it)";
+    set(ConditionType.Resolved, "False", failure.reason, message);
+    if (previous?.validation !== undefined) status.validation = previous.validation;
+    events.push({ type: "Warning", reason: failure.reason, message });
+  } else if ("failure" in observation.outcome) {
     const failure = observation.outcome.failure;
     set(ConditionType.Resolved, "False", failure.reason, failure.message);
     if (!failure.transient) {
@@ -187,6 +226,7 @@ export function plan(observation: Observation): Plan {
       reference: inspection.pinnedReference,
       digest: inspection.digest,
       shortDigest: shortDigest(inspection.digest),
+      observedGeneration: generation,
       resolvedAt:
         digestChanged || previous?.resolved?.resolvedAt === undefined
           ? now.toISOString().replace(/\.\d{3}Z$/, "Z")
@@ -267,7 +307,13 @@ export function plan(observation: Observation): Plan {
   }
 
   const summary = summarize(
-    { generation, conditions, pods: status.pods, updatePolicy: md.spec.updatePolicy },
+    {
+      generation,
+      conditions,
+      pods: status.pods,
+      updatePolicy: md.spec.updatePolicy,
+      servingVerifiedDigest: serving !== undefined,
+    },
     now,
   );
   status.conditions = summary;
