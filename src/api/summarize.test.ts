@@ -166,6 +166,48 @@ describe("deriveSummary (kstatus)", () => {
   });
 });
 
+describe("deriveSummary: failed refresh and rollout permission", () => {
+  it.each(["RegistryUnavailable", "Unauthorized", "ManifestNotFound"])(
+    "a False Resolved (%s) does not hold back Ready while the verified digest is served",
+    (reason) => {
+      const input = {
+        generation: GENERATION,
+        conditions: conditionsOf({ ...ALL_OK, Resolved: failed(reason) }),
+        updatePolicy: "Rollout" as const,
+      };
+      expect(deriveSummary(input).ready.status).toBe("False");
+      const serving = deriveSummary({ ...input, servingVerifiedDigest: true });
+      expect(serving.ready).toMatchObject({ status: "True", reason: "Ready" });
+      expect(serving.ready.message).toContain(`last refresh failed (Resolved: ${reason})`);
+      expect(serving.stalled).toBeUndefined();
+      expect(serving.reconciling).toBeUndefined();
+    },
+  );
+
+  it("serving does not excuse a failed Validated or MountSupported", () => {
+    const summary = deriveSummary({
+      generation: GENERATION,
+      conditions: conditionsOf({ ...ALL_OK, MountSupported: failed("RuntimeCannotMount") }),
+      updatePolicy: "Rollout",
+      servingVerifiedDigest: true,
+    });
+    expect(summary.ready.status).toBe("False");
+  });
+
+  it("without the workload-patch permission, stale pods under Rollout leave Ready True and say who must restart them", () => {
+    const summary = deriveSummary({
+      generation: GENERATION,
+      conditions: conditionsOf(ALL_OK),
+      pods: pods(4, 3, 1),
+      updatePolicy: "Rollout",
+      workloadRollout: false,
+    });
+    expect(summary.ready.status).toBe("True");
+    expect(summary.ready.message).toContain("run --workload-rollout");
+    expect(summary.reconciling).toBeUndefined();
+  });
+});
+
 describe("summarize", () => {
   const base = conditionsOf({ ...ALL_OK, Resolved: failed("RegistryUnavailable") });
 

@@ -28,6 +28,12 @@ export interface SummaryInput {
    * the last refresh failed: a False Resolved condition then does not hold back Ready.
    */
   readonly servingVerifiedDigest?: boolean;
+  /**
+   * Whether the operator may restart the owners of stale pods (`run --workload-rollout`). False:
+   * under updatePolicy Rollout stale pods do not hold back Ready (nothing would replace them);
+   * the Ready message says who must. Default true.
+   */
+  readonly workloadRollout?: boolean;
 }
 
 /** The summary conditions; an absent Reconciling or Stalled means the condition is removed. */
@@ -90,7 +96,8 @@ export function deriveSummary(input: SummaryInput): Summary {
     };
   }
   const { pods } = input;
-  if (input.updatePolicy === "Rollout" && pods !== undefined && pods.stale > 0) {
+  const rollsOut = input.updatePolicy === "Rollout" && input.workloadRollout !== false;
+  if (rollsOut && pods !== undefined && pods.stale > 0) {
     const cause = {
       reason: Reason.RollingOut,
       message:
@@ -107,7 +114,11 @@ export function deriveSummary(input: SummaryInput): Summary {
       type: ConditionType.Ready,
       status: "True",
       reason: Reason.Ready,
-      message: readyMessage(pods, input.servingVerifiedDigest === true ? input.conditions : undefined),
+      message: readyMessage(
+        pods,
+        input.servingVerifiedDigest === true ? input.conditions : undefined,
+        input.updatePolicy === "Rollout" && !rollsOut,
+      ),
     }),
   };
 }
@@ -148,13 +159,22 @@ function classify(conditions: readonly Condition[] | undefined, type: string, ge
   return { state: "waiting", ...cause };
 }
 
-function readyMessage(pods: PodCounts | undefined, failedRefresh: readonly Condition[] | undefined): string {
+function readyMessage(
+  pods: PodCounts | undefined,
+  failedRefresh: readonly Condition[] | undefined,
+  rolloutDisabled: boolean,
+): string {
   const resolved = failedRefresh?.find((c) => c.type === ConditionType.Resolved);
   const base =
     resolved === undefined
       ? "the model is resolved, valid and mountable"
       : `the verified model stays in service although its last refresh failed (Resolved: ${resolved.reason})`;
   if (pods === undefined) return base;
-  const kept = pods.stale > 0 ? `; ${pods.stale} keep an earlier digest (updatePolicy Pinned)` : "";
+  const kept =
+    pods.stale === 0
+      ? ""
+      : rolloutDisabled
+        ? `; ${pods.stale} keep an earlier digest or none: updatePolicy Rollout needs the operator's permission to patch workloads, which this installation did not grant (run --workload-rollout, chart value rollout.enabled); restart their workloads to update them`
+        : `; ${pods.stale} keep an earlier digest (updatePolicy Pinned)`;
   return `${base}; ${pods.current} of ${pods.matched} selected pods mount it${kept}`;
 }

@@ -44,6 +44,8 @@ export interface Observation {
    * InitContainer strategy needs it there (see ca-bundle.ts).
    */
   readonly caBundleFailure?: string;
+  /** Whether the operator may restart workloads under updatePolicy Rollout (default true). */
+  readonly workloadRollout?: boolean;
 }
 
 export interface PlannedEvent {
@@ -313,6 +315,7 @@ export function plan(observation: Observation): Plan {
       pods: status.pods,
       updatePolicy: md.spec.updatePolicy,
       servingVerifiedDigest: serving !== undefined,
+      ...(observation.workloadRollout === false && { workloadRollout: false }),
     },
     now,
   );

@@ -23,14 +23,23 @@ import type { ArtifactCache } from "./artifact-cache.js";
 import { CA_BUNDLE_CONFIGMAP, type CaBundlePublisher } from "./ca-bundle.js";
 import type { CapabilityProbe } from "./capability-probe.js";
 import type { EventRecorder } from "./events.js";
-import { plan, resolveFailure, type Observation, type ResolveFailure } from "./plan.js";
+import {
+  plan,
+  resolveFailure,
+  verifiedForGeneration,
+  type Observation,
+  type ResolveFailure,
+} from "./plan.js";
 import { countPods, stalePods } from "./pods.js";
 import { loadPullSecrets } from "./pull-secrets.js";
+import type { RegistryGate } from "./registry-gate.js";
 import { decideRollout, isReadyToRoll, rolloutAnnotation, rolloutMessage } from "./rollout.js";
 import { annotateTemplate, observeOwningWorkloads } from "./workloads.js";
 
 /** How soon a ModelDeployment blocked on something a person must fix is looked at again. */
 const BLOCKED_RECHECK_MS = 60_000;
+/** How long one reconcile may spend on the registry (resolve, manifest, config) by default. */
+const REGISTRY_TIMEOUT_MS = 30_000;
 
 export interface ModelDeploymentReconcilerOptions {
   readonly kubeConfig: KubeConfig;
@@ -51,6 +60,18 @@ export interface ModelDeploymentReconcilerOptions {
    * that pulls with an init container (which mounts it) before its status can say Ready.
    */
   readonly caBundle?: CaBundlePublisher;
+  /**
+   * Fairness between registries (registry-gate.ts): a reconcile whose registry is busy or asked
+   * for a pause is requeued instead of holding a worker. Absent: no limit.
+   */
+  readonly registryGate?: RegistryGate;
+  /** How long one reconcile may spend on the registry before it counts as a Timeout. Default 30 s. */
+  readonly registryTimeoutMs?: number;
+  /**
+   * Whether `updatePolicy: Rollout` may patch the owning workloads (`run --workload-rollout`).
+   * False: stale pods are reported in status and events, never patched. Default true.
+   */
+  readonly workloadRollout?: boolean;
 }
 
 /**
@@ -78,9 +99,13 @@ export function createModelDeploymentReconciler(
     const { namespace, name } = splitObjectKey(key);
     if (namespace === undefined) throw new TerminalError(`ModelDeployment key ${key} has no namespace`);
     const outcome = await observeArtifact(options, md, namespace, signal);
+    if ("deferredMs" in outcome) {
+      logger.debug({ requeueAfterMs: outcome.deferredMs }, "registry busy with other reconciles; requeued");
+      return { requeueAfterMs: outcome.deferredMs };
+    }
     const capabilities = await options.capabilities.get();
     const selected = options.pods?.list({ namespace, labelSelector: md.spec.selector });
-    const digest = countedDigest(outcome, md.status?.resolved?.digest);
+    const digest = countedDigest(outcome, md);
     const pods = selected === undefined ? undefined : countPods(selected, name, digest);
     const observation = {
       modelDeployment: md,
@@ -88,6 +113,7 @@ export function createModelDeploymentReconciler(
       capabilities,
       now: new Date(options.clock.now()),
       ...(pods !== undefined && { pods }),
+      ...(options.workloadRollout === false && { workloadRollout: false }),
     };
     let next = plan(observation);
     // InitContainer pods mount the operator's CA bundle: publish it before they can be admitted,
@@ -130,6 +156,7 @@ export function createModelDeploymentReconciler(
       selected !== undefined &&
       resolved !== undefined &&
       md.spec.updatePolicy === "Rollout" &&
+      options.workloadRollout !== false &&
       md.status?.resolved?.digest === resolved
     ) {
       const stale = stalePods(selected, name, resolved);
@@ -164,6 +191,8 @@ export function createModelDeploymentReconciler(
 
     if (caBundleFailure !== undefined) throw new Error(caBundleFailure); // retried with backoff
     const failure: ResolveFailure | undefined = "failure" in outcome ? outcome.failure : undefined;
+    // The registry said when to come back: requeue then instead of sleeping in a worker.
+    if (failure?.retryAfterMs !== undefined) return { requeueAfterMs: failure.retryAfterMs };
     if (failure?.transient === true)
       throw new RegistryError("Unreachable", failure.message, { retryable: true });
     const recheck = options.blockedRecheckMs ?? BLOCKED_RECHECK_MS;
@@ -172,13 +201,17 @@ export function createModelDeploymentReconciler(
   };
 }
 
-/** Parses the reference, reads the pull secrets and inspects the artifact (shared cache). */
+/**
+ * Parses the reference, reads the pull secrets and inspects the artifact (shared cache), within
+ * the registry deadline and the registry gate. `deferredMs`: the registry is busy with other
+ * reconciles; nothing was observed, come back then.
+ */
 async function observeArtifact(
   options: ModelDeploymentReconcilerOptions,
   md: ModelDeployment,
   namespace: string,
   signal: AbortSignal,
-): Promise<Observation["outcome"]> {
+): Promise<Observation["outcome"] | { readonly deferredMs: number }> {
   let reference: ImageReference;
   try {
     reference = parseReference(md.spec.model.reference);
@@ -193,6 +226,20 @@ async function observeArtifact(
   );
   if ("failure" in secrets) return { failure: secrets.failure };
   const refreshMs = parseDuration(md.spec.model.refreshInterval) ?? 0;
+  const gate = options.registryGate?.enter(reference.registry);
+  if (gate?.enter === false) {
+    if (gate.reason === "busy") return { deferredMs: gate.retryAfterMs };
+    const until = new Date(gate.until).toISOString().replace(/\.\d{3}Z$/, "Z");
+    return {
+      failure: resolveFailure(
+        "RateLimited",
+        `registry ${reference.registry} asked for a pause (429/503 with Retry-After) until ${until}; it is not asked again before then`,
+        gate.retryAfterMs / 1000,
+      ),
+    };
+  }
+  const timeoutMs = options.registryTimeoutMs ?? REGISTRY_TIMEOUT_MS;
+  const deadline = AbortSignal.timeout(timeoutMs);
   try {
     // A tag is trusted for its refresh interval (0: resolved once); a digest never changes.
     return {
@@ -200,12 +247,24 @@ async function observeArtifact(
         reference,
         secrets.credentials,
         refreshMs === 0 ? Infinity : refreshMs,
-        signal,
+        AbortSignal.any([signal, deadline]),
       ),
     };
   } catch (err) {
+    if (deadline.aborted && !signal.aborted) {
+      return {
+        failure: resolveFailure(
+          "Timeout",
+          `registry ${reference.registry} did not finish resolving ${md.spec.model.reference} within ${timeoutMs / 1000} s; retrying with backoff`,
+        ),
+      };
+    }
     if (!(err instanceof RegistryError)) throw err;
-    return { failure: resolveFailure(err.code, err.message) };
+    if (err.retryAfterSeconds !== undefined)
+      options.registryGate?.throttle(reference.registry, err.retryAfterSeconds * 1000);
+    return { failure: resolveFailure(err.code, err.message, err.retryAfterSeconds) };
+  } finally {
+    if (gate?.enter === true) gate.release();
   }
 }
 
@@ -213,8 +272,10 @@ async function observeArtifact(
  * The digest pods are counted against: the one just resolved; the last good one while the
  * registry is unreachable (status keeps it); none after a failure a person must fix.
  */
-function countedDigest(outcome: Observation["outcome"], previous: string | undefined): string | undefined {
+function countedDigest(outcome: Observation["outcome"], md: ModelDeployment): string | undefined {
   if ("inspection" in outcome) return outcome.inspection.digest;
+  const previous = md.status?.resolved?.digest;
+  if (verifiedForGeneration(md.status, md.metadata.generation ?? 0)) return previous;
   return outcome.failure.transient ? previous : undefined;
 }
 
