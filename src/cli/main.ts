@@ -20,7 +20,7 @@ Usage:
   modelpack-operator run [--kubeconfig FILE] [--namespace NS] [--watch-namespace NS,…]
                          [--allowed-registries R,…] [--plain-http-registries R,…] [--ca-file FILE]
                          [--health-bind-address HOST:PORT] [--log-level LEVEL] [--workers N]
-                         [--disable-leader-election]
+                         [--disable-leader-election] [--workload-rollout true|false]
                          [--init-image IMAGE] [--webhook-bind-address HOST:PORT] [--webhook-url URL]
                          [--webhook-service NAME] [--webhook-cert-dir DIR] [--webhook-failure-policy Fail|Ignore]
                          [--webhook-timeout-seconds N] [--webhook-namespace-selector JSON]
@@ -158,6 +158,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
           "log-level": { type: "string", default: "info" },
           workers: { type: "string", default: "4" },
           "disable-leader-election": { type: "boolean", default: false },
+          "workload-rollout": { type: "string", default: "true" },
           "disable-webhook": { type: "boolean", default: false },
           "init-image": { type: "string" },
           "init-image-pull-policy": { type: "string" },
@@ -180,10 +181,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
           throw new UsageError(`--workers must be an integer from 1 to 64, not "${values.workers}"`);
         // Loaded only here: the webhook flags need the API schemas (zod), and `pull` in an init
         // container starts without them.
-        const webhook =
-          values["disable-webhook"] === true
-            ? undefined
-            : (await import("./run-flags.js")).webhookFlags(values);
+        const runFlags = await import("./run-flags.js");
+        const webhook = values["disable-webhook"] === true ? undefined : runFlags.webhookFlags(values);
+        const workloadRollout = runFlags.workloadRolloutFlag(values["workload-rollout"]);
         const list = (value: string | string[] | undefined): string[] =>
           [value ?? []]
             .flat()
@@ -204,6 +204,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
             healthBindAddress: values["health-bind-address"],
             logLevel: values["log-level"],
             workers,
+            workloadRollout,
             ...(webhook !== undefined && { webhook }),
           },
           io,

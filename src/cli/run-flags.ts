@@ -67,6 +67,14 @@ export function webhookFlags(values: {
   };
 }
 
+/**
+ * `--workload-rollout true|false`: whether `updatePolicy: Rollout` may patch Deployments,
+ * StatefulSets and DaemonSets (the chart and deploy/ grant that RBAC only when it is true).
+ */
+export function workloadRolloutFlag(value: string): boolean {
+  return oneOf(value, ["true", "false"] as const, "--workload-rollout") === "true";
+}
+
 /** A LabelSelector given as JSON on the command line, e.g. `{"matchLabels":{"modelpack":"enabled"}}`. */
 function labelSelectorFlag(text: string, flag: string): LabelSelector {
   let raw: unknown;

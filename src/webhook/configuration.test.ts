@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { servingNames, webhookConfiguration, WebhookConfigurationError } from "./configuration.js";
+import {
+  namespacesOfKeys,
+  NO_NAMESPACE,
+  servingNames,
+  webhookConfiguration,
+  webhookConfigurationPatch,
+  WebhookConfigurationError,
+  webhookNamespaceSelector,
+  type NamespaceSelectorOptions,
+} from "./configuration.js";
 
 const base = {
   clientConfig: { url: "https://127.0.0.1:9443/mutate-pods" },
@@ -35,6 +44,8 @@ describe("webhookConfiguration", () => {
               operator: "NotIn",
               values: ["modelpack-system", "kube-system"],
             },
+            { key: "modelpack.dev/webhook", operator: "NotIn", values: ["disabled"] },
+            { key: "kubernetes.io/metadata.name", operator: "In", values: [NO_NAMESPACE] },
           ],
         },
         clientConfig: {
@@ -52,6 +63,7 @@ describe("webhookConfiguration", () => {
       timeoutSeconds: 10,
       excludedNamespaces: ["monitoring", "kube-system"],
       watchNamespaces: ["serving"],
+      inUseNamespaces: ["serving"],
       namespaceSelector: {
         matchLabels: { models: "on" },
         matchExpressions: [{ key: "tier", operator: "Exists" }],
@@ -70,6 +82,7 @@ describe("webhookConfiguration", () => {
             operator: "NotIn",
             values: ["modelpack-system", "kube-system", "monitoring"],
           },
+          { key: "modelpack.dev/webhook", operator: "NotIn", values: ["disabled"] },
           { key: "kubernetes.io/metadata.name", operator: "In", values: ["serving"] },
         ],
       },
@@ -106,6 +119,115 @@ describe("webhookConfiguration", () => {
   ])("refuses %s", (_, options, message) => {
     expect(() => webhookConfiguration({ ...base, ...options })).toThrow(WebhookConfigurationError);
     expect(() => webhookConfiguration({ ...base, ...options })).toThrow(message);
+  });
+});
+
+describe("webhookNamespaceSelector", () => {
+  const own = { operatorNamespace: "mp" };
+  const notIn = (values: string[]) => ({ key: "kubernetes.io/metadata.name", operator: "NotIn", values });
+  const optOut = { key: "modelpack.dev/webhook", operator: "NotIn", values: ["disabled"] };
+  const inList = (values: string[]) => ({ key: "kubernetes.io/metadata.name", operator: "In", values });
+  it.each<[string, NamespaceSelectorOptions, unknown[]]>([
+    [
+      "no ModelDeployments: a name no namespace has",
+      own,
+      [notIn(["mp", "kube-system"]), optOut, inList([NO_NAMESPACE])],
+    ],
+    [
+      "an empty list is the same",
+      { ...own, inUseNamespaces: [] },
+      [notIn(["mp", "kube-system"]), optOut, inList([NO_NAMESPACE])],
+    ],
+    [
+      "the namespaces in use, sorted and once each",
+      { ...own, inUseNamespaces: ["team-b", "team-a", "team-b"] },
+      [notIn(["mp", "kube-system"]), optOut, inList(["team-a", "team-b"])],
+    ],
+    [
+      "excluded namespaces never appear in In",
+      { ...own, excludedNamespaces: ["ops"], inUseNamespaces: ["ops", "mp", "kube-system", "serving"] },
+      [notIn(["mp", "kube-system", "ops"]), optOut, inList(["serving"])],
+    ],
+    [
+      "only excluded namespaces in use: nothing",
+      { ...own, inUseNamespaces: ["mp"] },
+      [notIn(["mp", "kube-system"]), optOut, inList([NO_NAMESPACE])],
+    ],
+    [
+      "watched namespaces narrow the list",
+      { ...own, watchNamespaces: ["a", "b"], inUseNamespaces: ["b", "c"] },
+      [notIn(["mp", "kube-system"]), optOut, inList(["b"])],
+    ],
+    [
+      "over the bound: every namespace but the exclusions",
+      { ...own, maxNamespaces: 2, inUseNamespaces: ["a", "b", "c"] },
+      [notIn(["mp", "kube-system"]), optOut],
+    ],
+    [
+      "over the bound with watched namespaces: the watched ones",
+      { ...own, maxNamespaces: 1, watchNamespaces: ["a", "b"], inUseNamespaces: ["a", "b"] },
+      [notIn(["mp", "kube-system"]), optOut, inList(["a", "b"])],
+    ],
+    ["all", { ...own, inUseNamespaces: "all" }, [notIn(["mp", "kube-system"]), optOut]],
+    [
+      "the user's expressions come first",
+      {
+        ...own,
+        namespaceSelector: { matchExpressions: [{ key: "tier", operator: "Exists" }] },
+        inUseNamespaces: ["a"],
+      },
+      [{ key: "tier", operator: "Exists" }, notIn(["mp", "kube-system"]), optOut, inList(["a"])],
+    ],
+  ])("%s", (_, options, expressions) => {
+    expect(webhookNamespaceSelector(options).matchExpressions).toEqual(expressions);
+  });
+
+  it("never yields In without values, and NO_NAMESPACE is a label value no namespace can be named", () => {
+    expect(NO_NAMESPACE).toMatch(/^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$/);
+    expect(NO_NAMESPACE.length).toBeLessThanOrEqual(63);
+    expect(NO_NAMESPACE).not.toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+  });
+});
+
+describe("namespacesOfKeys", () => {
+  it.each<[string[], number, string[] | "all"]>([
+    [[], 5, []],
+    [["b/x", "a/y", "b/z"], 5, ["a", "b"]],
+    [["cluster-scoped", "/odd", "a/y"], 5, ["a"]],
+    [["a/1", "b/1", "c/1"], 2, "all"],
+    [["a/1", "a/2", "a/3"], 1, ["a"]],
+  ])("%j (max %i) → %j", (keys, max, expected) => {
+    expect(namespacesOfKeys(keys, max)).toEqual(expected);
+  });
+});
+
+describe("webhookConfigurationPatch", () => {
+  it("carries only the webhook's name, namespaceSelector and caBundle", () => {
+    expect(
+      webhookConfigurationPatch({
+        name: "mpo",
+        operatorNamespace: "mp",
+        inUseNamespaces: ["a"],
+        caPem: "PEM",
+      }),
+    ).toEqual({
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "MutatingWebhookConfiguration",
+      metadata: { name: "mpo" },
+      webhooks: [
+        {
+          name: "pods.modelpack.dev",
+          namespaceSelector: webhookNamespaceSelector({ operatorNamespace: "mp", inUseNamespaces: ["a"] }),
+          clientConfig: { caBundle: Buffer.from("PEM").toString("base64") },
+        },
+      ],
+    });
+  });
+
+  it("leaves the caBundle to cert-manager's CA injector without a CA", () => {
+    const patch = webhookConfigurationPatch({ operatorNamespace: "mp" });
+    expect(patch.webhooks[0]).not.toHaveProperty("clientConfig");
+    expect(patch.metadata.name).toBe("modelpack-operator");
   });
 });
 

@@ -1,17 +1,29 @@
 /**
- * The MutatingWebhookConfiguration the operator owns: built by a pure function from options and
- * the CA bundle, and written with server-side apply under the field manager `modelpack-operator`,
- * so re-applying the same configuration is a no-op and fields others own are left alone.
+ * The MutatingWebhookConfiguration: built by pure functions from options, the CA bundle and the
+ * namespaces that hold ModelDeployments, and written with server-side apply under the field
+ * manager `modelpack-operator`, so re-applying the same configuration is a no-op and fields others
+ * own are left alone.
+ *
+ * Two ways to own it:
+ * - `webhookConfiguration` (out of cluster, `run --webhook-url`, tests): the operator writes the
+ *   whole object.
+ * - `webhookConfigurationPatch` (in cluster): the Helm chart or deploy/ renders the object and
+ *   owns it, so uninstalling removes it; the operator applies only the webhook's
+ *   `namespaceSelector` and `clientConfig.caBundle` (the `webhooks` list is keyed by name). The
+ *   patch alone is not a valid webhook, so it never re-creates a deleted configuration.
  *
  * Guarantees of the built object:
  * - One webhook `pods.modelpack.dev` for pods CREATE (core/v1), `sideEffects: None` (dryRun
  *   requests are answered the same way), `admissionReviewVersions: [v1]`,
  *   `reinvocationPolicy: IfNeeded` (the planner is idempotent), `matchPolicy: Equivalent`.
  * - `failurePolicy` Fail by default; `timeoutSeconds` 5 by default (1–30).
- * - Never called for the operator's own namespace or kube-system: the namespaceSelector always
- *   has `kubernetes.io/metadata.name NotIn [<operator namespace>, kube-system, …excluded]`, ANDed
- *   with the user's namespaceSelector and, when the operator watches only some namespaces,
- *   `kubernetes.io/metadata.name In [<watched>]`.
+ * - Blast radius (`webhookNamespaceSelector`): called only for namespaces that hold at least one
+ *   ModelDeployment (`kubernetes.io/metadata.name In [...]`; with none, In the one value
+ *   NO_NAMESPACE that no namespace can be named), never for the operator's own namespace,
+ *   kube-system, the excluded namespaces or a namespace labelled `modelpack.dev/webhook=disabled`;
+ *   ANDed with the user's namespaceSelector and, when the operator watches only some namespaces,
+ *   with those. Above `maxNamespaces` namespaces the In list is dropped (every namespace but the
+ *   exclusions is intercepted) so the object stays small.
  * - `clientConfig` is a URL (out of cluster, tests) or a Service reference (in cluster), with the
  *   caBundle when one is given; without one the field is not applied, so cert-manager's CA
  *   injector may own it.
@@ -27,6 +39,17 @@ export const DEFAULT_CONFIGURATION_NAME = "modelpack-operator";
 export const WEBHOOK_NAME = "pods.modelpack.dev";
 /** The label every namespace carries with its own name (Kubernetes ≥ 1.21). */
 export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
+/** A namespace labelled `modelpack.dev/webhook=disabled` is never sent to the webhook. */
+export const OPT_OUT_LABEL = "modelpack.dev/webhook";
+export const OPT_OUT_VALUE = "disabled";
+/**
+ * The value of `kubernetes.io/metadata.name In [...]` while no namespace holds a ModelDeployment
+ * (`In` needs at least one value): a valid label value that no namespace can be named (namespace
+ * names are DNS labels, without dots).
+ */
+export const NO_NAMESPACE = "no-namespace.modelpack.dev";
+/** Above this many namespaces with ModelDeployments the webhook intercepts every namespace. */
+export const DEFAULT_MAX_SCOPED_NAMESPACES = 1000;
 
 /** How the apiserver reaches the webhook. */
 export type WebhookClientConfig =
@@ -60,7 +83,25 @@ export interface WebhookConfigurationOptions {
   /** ANDed with the built-in exclusions. */
   readonly namespaceSelector?: LabelSelector;
   readonly objectSelector?: LabelSelector;
+  /**
+   * The namespaces that hold ModelDeployments: only these are sent to the webhook. Absent or
+   * empty: none. "all": every namespace but the exclusions (more than `maxNamespaces`).
+   */
+  readonly inUseNamespaces?: readonly string[] | "all";
+  /** Default DEFAULT_MAX_SCOPED_NAMESPACES. */
+  readonly maxNamespaces?: number;
 }
+
+/** What `webhookNamespaceSelector` needs. */
+export type NamespaceSelectorOptions = Pick<
+  WebhookConfigurationOptions,
+  | "operatorNamespace"
+  | "excludedNamespaces"
+  | "watchNamespaces"
+  | "namespaceSelector"
+  | "inUseNamespaces"
+  | "maxNamespaces"
+>;
 
 /** The object `webhookConfiguration` builds (plain JSON). */
 export interface MutatingWebhookConfiguration {
@@ -88,27 +129,7 @@ export function webhookConfiguration(options: WebhookConfigurationOptions): Muta
   if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > 30) {
     throw new WebhookConfigurationError(`the webhook timeout must be 1 to 30 seconds, not ${timeoutSeconds}`);
   }
-  const excluded = [
-    ...new Set([options.operatorNamespace, "kube-system", ...(options.excludedNamespaces ?? [])]),
-  ];
-  const watched = options.watchNamespaces ?? [];
-  const clash = watched.find((ns) => excluded.includes(ns));
-  if (clash !== undefined) {
-    throw new WebhookConfigurationError(
-      `namespace ${clash} is watched but excluded from the webhook (the operator's own namespace and kube-system always are)`,
-    );
-  }
-  const expressions: LabelSelectorRequirement[] = [
-    ...(options.namespaceSelector?.matchExpressions ?? []),
-    { key: NAMESPACE_NAME_LABEL, operator: "NotIn", values: excluded },
-    ...(watched.length > 0 ? [{ key: NAMESPACE_NAME_LABEL, operator: "In", values: [...watched] }] : []),
-  ];
-  const namespaceSelector = {
-    ...(options.namespaceSelector?.matchLabels !== undefined && {
-      matchLabels: options.namespaceSelector.matchLabels,
-    }),
-    matchExpressions: expressions,
-  };
+  const namespaceSelector = webhookNamespaceSelector(options);
   return {
     apiVersion: "admissionregistration.k8s.io/v1",
     kind: "MutatingWebhookConfiguration",
@@ -145,6 +166,108 @@ export function webhookConfiguration(options: WebhookConfigurationOptions): Muta
   };
 }
 
+/**
+ * The webhook's namespaceSelector (pure; see the header for its meaning). Throws
+ * WebhookConfigurationError for a watched namespace that is also excluded.
+ */
+export function webhookNamespaceSelector(options: NamespaceSelectorOptions): LabelSelector {
+  const excluded = [
+    ...new Set([options.operatorNamespace, "kube-system", ...(options.excludedNamespaces ?? [])]),
+  ];
+  const watched = options.watchNamespaces ?? [];
+  const clash = watched.find((ns) => excluded.includes(ns));
+  if (clash !== undefined) {
+    throw new WebhookConfigurationError(
+      `namespace ${clash} is watched but excluded from the webhook (the operator's own namespace and kube-system always are)`,
+    );
+  }
+  const max = options.maxNamespaces ?? DEFAULT_MAX_SCOPED_NAMESPACES;
+  const given = options.inUseNamespaces ?? [];
+  let inUse: string[] | "all" = "all";
+  if (given !== "all") {
+    const listed = [...new Set(given)]
+      .filter((ns) => !excluded.includes(ns) && (watched.length === 0 || watched.includes(ns)))
+      .sort();
+    if (listed.length <= max) inUse = listed;
+  }
+  const scope: LabelSelectorRequirement[] =
+    inUse === "all"
+      ? watched.length > 0
+        ? [{ key: NAMESPACE_NAME_LABEL, operator: "In", values: [...watched] }]
+        : []
+      : [{ key: NAMESPACE_NAME_LABEL, operator: "In", values: inUse.length > 0 ? inUse : [NO_NAMESPACE] }];
+  return {
+    ...(options.namespaceSelector?.matchLabels !== undefined && {
+      matchLabels: options.namespaceSelector.matchLabels,
+    }),
+    matchExpressions: [
+      ...(options.namespaceSelector?.matchExpressions ?? []),
+      { key: NAMESPACE_NAME_LABEL, operator: "NotIn", values: excluded },
+      { key: OPT_OUT_LABEL, operator: "NotIn", values: [OPT_OUT_VALUE] },
+      ...scope,
+    ],
+  };
+}
+
+/**
+ * The namespaces of ModelDeployment keys (`namespace/name`), or "all" when there are more than
+ * `max` of them (pure).
+ */
+export function namespacesOfKeys(
+  keys: Iterable<string>,
+  max = DEFAULT_MAX_SCOPED_NAMESPACES,
+): string[] | "all" {
+  const namespaces = new Set<string>();
+  for (const key of keys) {
+    const slash = key.indexOf("/");
+    if (slash <= 0) continue;
+    namespaces.add(key.slice(0, slash));
+    if (namespaces.size > max) return "all";
+  }
+  return [...namespaces].sort();
+}
+
+/** The patch of an installer-owned configuration (pure): only the selector and the CA bundle. */
+export interface WebhookConfigurationPatch {
+  readonly apiVersion: "admissionregistration.k8s.io/v1";
+  readonly kind: "MutatingWebhookConfiguration";
+  readonly metadata: { readonly name: string };
+  readonly webhooks: readonly [
+    {
+      readonly name: string;
+      readonly namespaceSelector: LabelSelector;
+      readonly clientConfig?: { readonly caBundle: string };
+    },
+  ];
+}
+
+/**
+ * What the operator applies to a configuration the chart or deploy/ owns (pure): the webhook's
+ * namespaceSelector, and its caBundle when `caPem` is given (else cert-manager's CA injector owns
+ * it). Nothing else, so `helm upgrade` and `kubectl apply` keep owning the rest.
+ */
+export function webhookConfigurationPatch(
+  options: Omit<
+    WebhookConfigurationOptions,
+    "clientConfig" | "failurePolicy" | "timeoutSeconds" | "objectSelector"
+  >,
+): WebhookConfigurationPatch {
+  return {
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "MutatingWebhookConfiguration",
+    metadata: { name: options.name ?? DEFAULT_CONFIGURATION_NAME },
+    webhooks: [
+      {
+        name: WEBHOOK_NAME,
+        namespaceSelector: webhookNamespaceSelector(options),
+        ...(options.caPem !== undefined && {
+          clientConfig: { caBundle: Buffer.from(options.caPem).toString("base64") },
+        }),
+      },
+    ],
+  };
+}
+
 function clientConfig(config: WebhookClientConfig, caPem: string | undefined): Record<string, unknown> {
   const caBundle = caPem === undefined ? {} : { caBundle: Buffer.from(caPem).toString("base64") };
   if ("url" in config) {
@@ -172,13 +295,15 @@ function clientConfig(config: WebhookClientConfig, caPem: string | undefined): R
 }
 
 /**
- * Server-side applies `configuration` (from `webhookConfiguration`) with force, as
- * FIELD_MANAGER. Rejects with a KubeApiError; the operator needs `patch` (and `create`, `get`) on
- * mutatingwebhookconfigurations for it.
+ * Server-side applies `configuration` (from `webhookConfiguration` or `webhookConfigurationPatch`)
+ * with force, as FIELD_MANAGER. Rejects with a KubeApiError; the operator needs `patch` on
+ * mutatingwebhookconfigurations for it (and `create` for a whole configuration not there yet). A
+ * patch of a configuration that is not there is refused by the apiserver (422: not a valid webhook
+ * on its own, or 403 without `create`), so it never re-creates one.
  */
 export async function applyWebhookConfiguration(
   kubeConfig: KubeConfig,
-  configuration: MutatingWebhookConfiguration,
+  configuration: MutatingWebhookConfiguration | WebhookConfigurationPatch,
   signal?: AbortSignal,
 ): Promise<void> {
   const { name } = configuration.metadata;

@@ -11,8 +11,17 @@
  *   configuration gets the new bundle, and `caPropagationMs` passes for the apiservers to see it,
  *   BEFORE the server serves the new certificate; a serving
  *   certificate from an unchanged bundle is served as soon as the changes before it are done.
- * - The configuration is applied again every `reapplyMs` (default 5 min) to undo drift; each apply
- *   is an idempotent server-side apply.
+ * - The configuration is applied again every `reapplyMs` (default 60 s) to undo drift (e.g. a
+ *   `kubectl apply` of deploy/ that put back the installer's selector); each apply is an
+ *   idempotent server-side apply.
+ * - Scope: every apply carries the namespaceSelector built from the namespaces that hold
+ *   ModelDeployments (the store's keys), so only they depend on the webhook. The store is read
+ *   every `scopePollMs` (default 250 ms); a change is applied at most once per `scopeMinIntervalMs`
+ *   (default 1 s; bursts of ModelDeployments coalesce into one apply), retried with backoff up to
+ *   30 s. Nothing is applied before the store has synced (an empty store would drop every namespace).
+ * - Ownership: `ownedBy: "operator"` (out of cluster, `--webhook-url`) applies the whole
+ *   configuration; `ownedBy: "installer"` (in cluster: the chart or deploy/ renders it) applies only
+ *   the selector and the caBundle, and never re-creates a configuration an uninstall deleted.
  * - A `url` client config whose port is 0 gets the port the server bound (tests and
  *   `run --webhook-url https://127.0.0.1:0/mutate-pods`).
  * - Runs on every replica (no leader election); stopping it stops the provider and the server.
@@ -34,11 +43,14 @@ import {
 } from "./certificate-source.js";
 import {
   applyWebhookConfiguration,
+  namespacesOfKeys,
   servingNames,
   webhookConfiguration,
+  webhookConfigurationPatch,
   type WebhookClientConfig,
   type WebhookConfigurationOptions,
 } from "./configuration.js";
+import { KubeApiError } from "../runtime/kube-errors.js";
 import { createDirectoryCertificates } from "./directory-certificates.js";
 import { createAdmissionHandler, type AdmissionHandler } from "./handler.js";
 import { createWebhookMetrics } from "./metrics.js";
@@ -64,10 +76,22 @@ export type CertificateOptions =
   /** Fixed certificates (tests, benchmarks). */
   | { readonly mode: "static"; readonly certificates: ServingCertificates };
 
-/** The MutatingWebhookConfiguration to manage; the CA bundle and operator namespace are filled in. */
-export type ManagedConfigurationOptions = Omit<WebhookConfigurationOptions, "caPem" | "operatorNamespace"> & {
-  /** Default 5 min. */
+/** The MutatingWebhookConfiguration to manage; the CA bundle, operator namespace and scope are filled in. */
+export type ManagedConfigurationOptions = Omit<
+  WebhookConfigurationOptions,
+  "caPem" | "operatorNamespace" | "inUseNamespaces"
+> & {
+  /**
+   * "operator" (default): the operator applies the whole configuration. "installer": the chart or
+   * deploy/ owns it; the operator applies only the namespaceSelector and the caBundle.
+   */
+  readonly ownedBy?: "operator" | "installer";
+  /** Default 60 s. */
   readonly reapplyMs?: number;
+  /** How often the ModelDeployment store is read for the namespaces in use. Default 250 ms. */
+  readonly scopePollMs?: number;
+  /** The least time between two applies of a changed scope. Default 1 s. */
+  readonly scopeMinIntervalMs?: number;
   /**
    * After a new CA bundle is applied, how long to keep serving the old certificate so every
    * apiserver's webhook informer has seen the new bundle (the bundle holds the old CA too, so
@@ -196,6 +220,8 @@ export function createWebhook(options: WebhookOptions): Webhook {
         const { port } = await server.address();
         listening = true;
         if (configuration !== undefined && kubeConfig !== undefined) {
+          const store = options.store;
+          const hasSynced = options.hasSynced ?? (() => true);
           const manager = new ConfigurationApplier(
             kubeConfig,
             configuration,
@@ -203,6 +229,7 @@ export function createWebhook(options: WebhookOptions): Webhook {
             port,
             clock,
             log,
+            () => (hasSynced() ? namespacesOfKeys(store.keys(), configuration.maxNamespaces) : undefined),
           );
           manager
             .change(first.caPem, stop.signal, 0)
@@ -214,7 +241,8 @@ export function createWebhook(options: WebhookOptions): Webhook {
               .then(() => served.publish(next))
               .catch(() => undefined);
           };
-          running.push(manager.reapplyEvery(configuration.reapplyMs ?? 300_000, stop.signal));
+          running.push(manager.reapplyEvery(configuration.reapplyMs ?? 60_000, stop.signal));
+          running.push(manager.followScope(stop.signal));
         } else {
           onChange = (next) => served.publish(next);
         }
@@ -279,6 +307,14 @@ function namesOf(clientConfig: WebhookClientConfig | undefined): ServingNames {
   return servingNames(clientConfig);
 }
 
+function scopeKey(scope: readonly string[] | "all"): string {
+  return scope === "all" ? "all" : scope.join(",");
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** `https://host:0/path` → the same URL with `port`; any other client config unchanged. */
 export function withBoundPort(clientConfig: WebhookClientConfig, port: number): WebhookClientConfig {
   if (!("url" in clientConfig)) return clientConfig;
@@ -288,7 +324,13 @@ export function withBoundPort(clientConfig: WebhookClientConfig, port: number): 
   return { url: url.toString() };
 }
 
-/** Applies the configuration, one apply at a time, always with the newest CA bundle decided. */
+/** The namespaces holding ModelDeployments, "all" over the bound, undefined before the store synced. */
+type ScopeSource = () => readonly string[] | "all" | undefined;
+
+/**
+ * Applies the configuration, one apply at a time, always with the newest CA bundle decided and
+ * the newest scope read from the store.
+ */
 class ConfigurationApplier {
   readonly #kubeConfig: KubeConfig;
   readonly #options: ManagedConfigurationOptions;
@@ -299,8 +341,9 @@ class ConfigurationApplier {
   /** The bundle of the newest certificates; every apply uses it (never an older one). */
   #caPem: string | undefined;
   /** The bundle the last successful apply wrote; `change` skips the apply when it is unchanged. */
-  #applied: { caPem: string | undefined } | undefined;
+  #applied: { caPem: string | undefined; scope: string } | undefined;
   #queue: Promise<void> = Promise.resolve();
+  readonly #scope: ScopeSource;
 
   constructor(
     kubeConfig: KubeConfig,
@@ -309,7 +352,9 @@ class ConfigurationApplier {
     port: number,
     clock: Clock,
     logger: Logger,
+    scope: ScopeSource,
   ) {
+    this.#scope = scope;
     this.#kubeConfig = kubeConfig;
     this.#options = options;
     this.#namespace = namespace;
@@ -330,6 +375,7 @@ class ConfigurationApplier {
     this.#caPem = caPem;
     return this.#enqueue(async () => {
       if (this.#applied !== undefined && this.#applied.caPem === caPem) return;
+      await this.#scopeSynced(signal);
       await this.#applyUntilDone(signal);
       if (propagationMs > 0) await this.#clock.sleep(propagationMs, signal);
     });
@@ -349,6 +395,49 @@ class ConfigurationApplier {
     }
   }
 
+  /**
+   * Until aborted: applies the configuration when the namespaces holding ModelDeployments change,
+   * at most once per `scopeMinIntervalMs`, with backoff (up to 30 s) after failures.
+   */
+  async followScope(signal: AbortSignal): Promise<void> {
+    const pollMs = this.#options.scopePollMs ?? 250;
+    const minIntervalMs = this.#options.scopeMinIntervalMs ?? 1_000;
+    let backoffMs = minIntervalMs;
+    for (;;) {
+      try {
+        await this.#clock.sleep(pollMs, signal);
+      } catch {
+        return;
+      }
+      const scope = this.#scope();
+      // Before the first apply (change() waits for the store) or while it is unchanged: nothing.
+      if (scope === undefined || this.#applied === undefined || this.#applied.scope === scopeKey(scope))
+        continue;
+      try {
+        await this.#enqueue(() => this.#applyOnce(signal));
+        this.#logger.info(
+          { namespaces: scope === "all" ? "all" : scope.length },
+          "webhook namespaceSelector follows the namespaces with ModelDeployments",
+        );
+        backoffMs = minIntervalMs;
+      } catch (err) {
+        if (signal.aborted) return;
+        this.#logger.warn({ err: describe(err), retryInMs: backoffMs }, "cannot apply the webhook scope");
+        backoffMs = Math.min(backoffMs * 2, 30_000);
+      }
+      try {
+        await this.#clock.sleep(Math.max(0, backoffMs - pollMs), signal);
+      } catch {
+        return;
+      }
+    }
+  }
+
+  /** Resolves once the store has synced (polling every 100 ms); rejects when aborted. */
+  async #scopeSynced(signal: AbortSignal): Promise<void> {
+    while (this.#scope() === undefined) await this.#clock.sleep(100, signal);
+  }
+
   #enqueue(task: () => Promise<void>): Promise<void> {
     const next = this.#queue.then(task);
     this.#queue = next.catch(() => undefined);
@@ -356,14 +445,42 @@ class ConfigurationApplier {
   }
 
   async #applyOnce(signal: AbortSignal): Promise<void> {
-    const configuration = webhookConfiguration({
+    const scope = this.#scope();
+    if (scope === undefined) throw new Error("the ModelDeployment store has not synced yet");
+    if (scope === "all" && this.#applied?.scope !== "all")
+      this.#logger.warn(
+        { maxNamespaces: this.#options.maxNamespaces },
+        "more namespaces hold ModelDeployments than the webhook's namespaceSelector lists: every namespace but the excluded ones is sent to the webhook",
+      );
+    const options = {
       ...this.#options,
       clientConfig: this.#clientConfig,
       operatorNamespace: this.#namespace,
+      inUseNamespaces: scope,
       ...(this.#caPem !== undefined && { caPem: this.#caPem }),
-    });
-    await applyWebhookConfiguration(this.#kubeConfig, configuration, signal);
-    this.#applied = { caPem: this.#caPem };
+    };
+    const installer = this.#options.ownedBy === "installer";
+    try {
+      await applyWebhookConfiguration(
+        this.#kubeConfig,
+        installer ? webhookConfigurationPatch(options) : webhookConfiguration(options),
+        signal,
+      );
+    } catch (err) {
+      if (
+        installer &&
+        err instanceof KubeApiError &&
+        ["NotFound", "Invalid", "Forbidden"].includes(err.code)
+      ) {
+        const name = options.name ?? "modelpack-operator";
+        throw new Error(
+          `cannot patch MutatingWebhookConfiguration ${name} (${err.code}: ${err.message}): the Helm chart or deploy/ installs it and the operator only sets its namespaceSelector and caBundle; install or re-apply the chart/manifests, or check --webhook-configuration-name`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+    this.#applied = { caPem: this.#caPem, scope: scopeKey(scope) };
   }
 
   async #applyUntilDone(signal: AbortSignal): Promise<void> {

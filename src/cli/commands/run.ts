@@ -20,6 +20,8 @@ export interface RunOptions {
   readonly healthBindAddress: string;
   readonly logLevel: string;
   readonly workers: number;
+  /** `--workload-rollout`: whether `updatePolicy: Rollout` may patch workloads. Default true. */
+  readonly workloadRollout?: boolean;
   readonly webhook?: {
     readonly bindAddress: string;
     /** Out of cluster: register the webhook by this https URL (port 0 = the port bound). */
@@ -96,6 +98,7 @@ export async function runCommand(options: RunOptions, io: CliIo): Promise<number
     healthHost: host,
     healthPort: port,
     workers: options.workers,
+    ...(options.workloadRollout !== undefined && { workloadRollout: options.workloadRollout }),
     // In a pod, the pod name (downward API) names the lease holder; elsewhere the host name + a UUID.
     ...(io.env.POD_NAME !== undefined && io.env.POD_NAME !== "" && { identity: io.env.POD_NAME }),
   });
@@ -125,6 +128,9 @@ export async function runCommand(options: RunOptions, io: CliIo): Promise<number
           : { mode: "self-managed", ...(w.certSecret !== undefined && { secretName: w.certSecret }) },
       configuration: {
         clientConfig: w.url !== undefined ? { url: w.url } : { service: { namespace, name: w.service } },
+        // In cluster the chart or deploy/ owns the configuration (uninstalling removes it) and the
+        // operator sets only its namespaceSelector and caBundle; by URL (out of cluster) it writes it all.
+        ownedBy: w.url !== undefined ? "operator" : "installer",
         failurePolicy: w.failurePolicy,
         timeoutSeconds: w.timeoutSeconds,
         watchNamespaces: options.watchNamespaces,
