@@ -11,6 +11,7 @@ import {
   VERSION,
   type ModelDeploymentStatus,
 } from "../api/index.js";
+import { OperatorError } from "../errors.js";
 import { RegistryError } from "../oci/errors.js";
 import { parseReference, type ImageReference } from "../oci/reference.js";
 import type { Clock } from "../runtime/clock.js";
@@ -189,7 +190,7 @@ export function createModelDeploymentReconciler(
       }
     }
 
-    if (caBundleFailure !== undefined) throw new Error(caBundleFailure); // retried with backoff
+    if (caBundleFailure !== undefined) throw new OperatorError("CABundleUnavailable", caBundleFailure); // retried with backoff
     const failure: ResolveFailure | undefined = "failure" in outcome ? outcome.failure : undefined;
     // The registry said when to come back: requeue then instead of sleeping in a worker.
     if (failure?.retryAfterMs !== undefined) return { requeueAfterMs: failure.retryAfterMs };

@@ -1,3 +1,4 @@
+import { OperatorError } from "../errors.js";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -173,6 +174,74 @@ describe("controller", () => {
     expect(violations).toEqual([]);
     expect(maxParallel).toBe(2);
     expect(queue.len()).toBe(0);
+    stop.abort();
+    await running;
+  });
+
+  it("logs an expected failure (an OperatorError) as one warn line without a stack, and a bug at error with it", async () => {
+    const lines: string[] = [];
+    const clock = new FakeClock();
+    const queue = createRateLimitingQueue<string>({ clock });
+    const controller = createController({
+      name: "modeldeployment",
+      queue,
+      clock,
+      logger: createLogger({ level: "info", destination: { write: (l: string) => void lines.push(l) } }),
+      reconcile: async (key) => {
+        if (key === "ml/expected") throw new OperatorError("Unreachable", "registry r.example is down");
+        throw new TypeError("x is undefined");
+      },
+    });
+    const stop = new AbortController();
+    const running = controller.start(stop.signal);
+    queue.add("ml/expected");
+    queue.add("ml/bug");
+    await tick();
+    stop.abort();
+    await running;
+    const parsed = lines.map((l) =>
+      z.looseObject({ msg: z.string(), name: z.string().optional() }).parse(JSON.parse(l)),
+    );
+    const expected = parsed.find((l) => l.name === "expected" && l.msg.startsWith("reconcile failed"));
+    expect(expected).toMatchObject({
+      level: "warn",
+      code: "Unreachable",
+      error: "registry r.example is down",
+    });
+    expect(JSON.stringify(expected)).not.toContain("stack");
+    const bug = parsed.find((l) => l.name === "bug" && l.msg.startsWith("reconcile failed"));
+    expect(bug).toMatchObject({ level: "error", err: { type: "TypeError" } });
+    expect(JSON.stringify(bug)).toContain("stack");
+  });
+
+  it("aborts a reconcile that outlives its deadline and retries it, freeing the worker", async () => {
+    const lines: string[] = [];
+    const clock = new FakeClock();
+    const queue = createRateLimitingQueue<string>({ clock });
+    let calls = 0;
+    const controller = createController({
+      name: "modeldeployment",
+      queue,
+      clock,
+      reconcileTimeoutMs: 50,
+      logger: createLogger({ level: "info", destination: { write: (l: string) => void lines.push(l) } }),
+      reconcile: async (_key, signal) => {
+        calls++;
+        // hangs until aborted, like a registry that never answers
+        await new Promise((_resolve, reject) =>
+          signal.addEventListener("abort", () => reject(signal.reason)),
+        );
+      },
+    });
+    const stop = new AbortController();
+    const running = controller.start(stop.signal);
+    queue.add("ml/hung");
+    await new Promise((r) => setTimeout(r, 200));
+    expect(calls).toBe(1);
+    expect(queue.numRequeues("ml/hung")).toBe(1);
+    expect(
+      lines.some((l) => l.includes("reconcile exceeded its deadline") && l.includes('"level":"warn"')),
+    ).toBe(true);
     stop.abort();
     await running;
   });

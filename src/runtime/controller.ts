@@ -21,7 +21,7 @@
  * - Every reconcile gets a child logger with `controller`, `namespace`, `name` and `reconcileID`.
  */
 import { randomUUID } from "node:crypto";
-import { OperatorError } from "../errors.js";
+import { describeError, OperatorError } from "../errors.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { ControllerMetrics, ControllerSeries, ReconcileOutcome } from "./controller-metrics.js";
 import { splitObjectKey } from "./keys.js";
@@ -95,6 +95,11 @@ export interface ControllerOptions<K extends string> {
   cacheSyncTimeoutMs?: number;
   /** Default: a random UUID per reconcile. */
   newReconcileID?: () => string;
+  /**
+   * Deadline of one reconcile: its signal aborts after this long and the key is retried with
+   * backoff, so a hung call cannot hold a worker for ever. Default 2 minutes.
+   */
+  reconcileTimeoutMs?: number;
 }
 
 /** A controller is a Runnable that needs the leader lease. */
@@ -104,6 +109,7 @@ export interface Controller extends Runnable {
 }
 
 const DEFAULT_CACHE_SYNC_TIMEOUT_MS = 120_000;
+const DEFAULT_RECONCILE_TIMEOUT_MS = 120_000;
 
 /**
  * Creates a controller; start it through the manager (it needs the leader lease). Registers its
@@ -126,6 +132,7 @@ class ControllerImpl<K extends string> implements Controller {
   readonly #waitForSync: readonly Syncable[];
   readonly #cacheSyncTimeoutMs: number;
   readonly #newReconcileID: () => string;
+  readonly #reconcileTimeoutMs: number;
   #started = false;
 
   constructor(options: ControllerOptions<K>) {
@@ -143,6 +150,7 @@ class ControllerImpl<K extends string> implements Controller {
     this.#waitForSync = options.waitForSync ?? [];
     this.#cacheSyncTimeoutMs = options.cacheSyncTimeoutMs ?? DEFAULT_CACHE_SYNC_TIMEOUT_MS;
     this.#newReconcileID = options.newReconcileID ?? randomUUID;
+    this.#reconcileTimeoutMs = options.reconcileTimeoutMs ?? DEFAULT_RECONCILE_TIMEOUT_MS;
   }
 
   needLeaderElection(): boolean {
@@ -205,8 +213,9 @@ class ControllerImpl<K extends string> implements Controller {
     const started = this.#clock.now();
     this.#metrics.activeWorkers(1);
     let outcome: ReconcileOutcome | undefined;
+    const deadline = AbortSignal.timeout(this.#reconcileTimeoutMs);
     try {
-      const result = await this.#reconcile(key, signal, { logger, reconcileID });
+      const result = await this.#reconcile(key, AbortSignal.any([signal, deadline]), { logger, reconcileID });
       const after = result?.requeueAfterMs;
       this.#queue.forget(key);
       if (after !== undefined && Number.isFinite(after) && after > 0) {
@@ -223,17 +232,29 @@ class ControllerImpl<K extends string> implements Controller {
         return;
       }
       outcome = "error";
-      if (isTerminalError(err)) {
+      if (deadline.aborted) {
+        this.#queue.addRateLimited(key);
+        this.#metrics.failed(false);
+        logger.warn(
+          { timeoutMs: this.#reconcileTimeoutMs, error: describeError(err) },
+          "reconcile exceeded its deadline; retrying with backoff",
+        );
+      } else if (isTerminalError(err)) {
         this.#queue.forget(key);
         this.#metrics.failed(true);
         logger.error({ err }, "reconcile failed permanently; not retrying");
       } else {
         this.#queue.addRateLimited(key);
         this.#metrics.failed(false);
-        logger.error(
-          { err, retries: this.#queue.numRequeues(key) },
-          "reconcile failed; retrying with backoff",
-        );
+        const retries = this.#queue.numRequeues(key);
+        // A failure we expect (registry down, API conflict) is one warn line; anything else is a
+        // bug and keeps its stack.
+        if (err instanceof OperatorError)
+          logger.warn(
+            { code: err.code, error: describeError(err), retries },
+            "reconcile failed; retrying with backoff",
+          );
+        else logger.error({ err, retries }, "reconcile failed; retrying with backoff");
       }
     } finally {
       this.#metrics.activeWorkers(-1);
