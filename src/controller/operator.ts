@@ -1,15 +1,20 @@
-import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { Counter, Gauge, Registry } from "prom-client";
+import { z } from "zod";
 import { ConditionType, GROUP, ModelDeployment, PLURAL, VERSION } from "../api/index.js";
+import { OperatorError } from "../errors.js";
+import { POD_ANNOTATION_PREFIX } from "../mount/index.js";
+import type { CachedPod } from "../runtime/cached-pod.js";
 import type { Clock } from "../runtime/clock.js";
-import { createController } from "../runtime/controller.js";
+import { createController, type Reconciler } from "../runtime/controller.js";
 import { createControllerMetrics } from "../runtime/controller-metrics.js";
 import { createHealthServer, type HealthServer } from "../runtime/health-server.js";
 import { enqueueMappedKeys, enqueueObjectKey, type Informer } from "../runtime/informer.js";
 import {
   createCustomResourceInformer,
+  createFullPodInformer,
   createNodeInformer,
   createPodInformer,
 } from "../runtime/kube-informers.js";
@@ -25,7 +30,7 @@ import { CaBundlePublisher } from "./ca-bundle.js";
 import { CapabilityProbe } from "./capability-probe.js";
 import { EventRecorder } from "./events.js";
 import { modelDeploymentKeysForPod } from "./pods.js";
-import { createModelDeploymentReconciler } from "./reconciler.js";
+import { createModelDeploymentReconciler, type ModelDeploymentReconcilerOptions } from "./reconciler.js";
 
 /** Everything `modelpack-operator run` can set; the factory fills in the defaults. */
 export interface OperatorOptions {
@@ -66,6 +71,29 @@ export interface OperatorOptions {
    * False: the reconciler does not patch and says so in status.
    */
   readonly workloadRollout?: boolean;
+  /**
+   * What the pod informer keeps of each pod. "projected": a slim `CachedPod` (what status.pods
+   * and rollouts read, our annotations only), about 1 KiB a pod. "full": whole `V1Pod` objects,
+   * the behaviour before projections, tens of KiB a pod: only the memory benchmark's baseline.
+   * Default: the environment variable MODELPACK_POD_CACHE, else "projected".
+   */
+  readonly podCache?: PodCacheMode;
+}
+
+/** What the pod informer keeps of each pod (see `OperatorOptions.podCache`). */
+export const PodCacheMode = z.enum(["projected", "full"]);
+export type PodCacheMode = z.infer<typeof PodCacheMode>;
+
+/** `MODELPACK_POD_CACHE` → the mode; unset or empty: "projected". Throws OperatorError on another value. */
+export function podCacheModeFromEnv(env: NodeJS.ProcessEnv): PodCacheMode {
+  const value = env.MODELPACK_POD_CACHE;
+  if (value === undefined || value === "") return "projected";
+  const parsed = PodCacheMode.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new OperatorError(
+    "InvalidConfiguration",
+    `environment variable MODELPACK_POD_CACHE is "${value}": it must be "projected" (the default) or "full"; unset it`,
+  );
 }
 
 export interface Operator {
@@ -76,6 +104,12 @@ export interface Operator {
   readonly store: Store<KubeObject>;
   /** Whether every ModelDeployment informer has listed once (the webhook answers 503 until then). */
   hasSynced(): boolean;
+  /**
+   * Whether the pod informers have listed once. Neither readiness nor reconciling waits for it:
+   * until then reconciles leave `status.pods` as it was and start no rollout; once it is true,
+   * every ModelDeployment is reconciled again.
+   */
+  hasPodCacheSynced(): boolean;
   /** Runs until `signal` aborts; then stops intake, finishes in-flight work and releases the lease. */
   start(signal: AbortSignal): Promise<void>;
 }
@@ -98,9 +132,24 @@ function unionStore<T>(informers: readonly Informer<T>[], namespaces: readonly s
 }
 
 /**
+ * The ModelDeployment reconciler, without the pods until the pod cache has synced: then
+ * `status.pods` keeps its last written value (absent for a new ModelDeployment) and no rollout
+ * starts, instead of counting a half-listed cache.
+ */
+function reconcileOnceThePodsAre(
+  podsSynced: () => boolean,
+  options: ModelDeploymentReconcilerOptions & { pods: Store<CachedPod> },
+): Reconciler<string> {
+  const { pods: _pods, ...withoutPods } = options;
+  const counting = createModelDeploymentReconciler(options);
+  const notCounting = createModelDeploymentReconciler(withoutPods);
+  return (key, signal, context) => (podsSynced() ? counting : notCounting)(key, signal, context);
+}
+
+/**
  * Wires the operator: ModelDeployment informers (one per watched namespace, or one for all), a
- * node informer for capability detection, pod informers (the same namespaces) whose events
- * enqueue the ModelDeployments selecting the pod, the rate-limited work queue and controller, the shared
+ * node informer for capability detection, pod informers (the same namespaces; slim projections,
+ * awaited by neither readiness nor reconciles) whose events enqueue the ModelDeployments selecting the pod, the rate-limited work queue and controller, the shared
  * artifact cache, leader election, and the health/metrics server. Only the leader reconciles;
  * every replica serves health and metrics.
  */
@@ -121,11 +170,20 @@ export function createOperator(options: OperatorOptions): Operator {
   );
   const store = unionStore(informers, namespaces);
   const nodes = createNodeInformer({ kubeConfig, logger, clock });
-  // Pods of the watched namespaces: status.pods counts them, rollouts find their owners.
-  const podInformers = (namespaces.length === 0 ? [undefined] : namespaces).map((namespace) =>
-    createPodInformer({ kubeConfig, logger, clock, ...(namespace !== undefined && { namespace }) }),
+  // Pods of the watched namespaces: status.pods counts them, rollouts find their owners. Each
+  // pod is cached as a slim projection, and nothing waits for their first list (in a large
+  // cluster it takes long and would hold readiness and leadership hostage).
+  const podCache = options.podCache ?? podCacheModeFromEnv(process.env);
+  const podInformers = (namespaces.length === 0 ? [undefined] : namespaces).map(
+    (namespace): Informer<CachedPod> => {
+      const scope = { kubeConfig, logger, clock, ...(namespace !== undefined && { namespace }) };
+      return podCache === "full"
+        ? createFullPodInformer(scope)
+        : createPodInformer({ ...scope, annotationPrefixes: [POD_ANNOTATION_PREFIX] });
+    },
   );
-  const pods = unionStore<V1Pod>(podInformers, namespaces);
+  const pods = unionStore(podInformers, namespaces);
+  const podsSynced = (): boolean => podInformers.every((i) => i.hasSynced());
 
   const registryRequests = new Counter({
     name: "modelpack_registry_requests_total",
@@ -176,7 +234,7 @@ export function createOperator(options: OperatorOptions): Operator {
     metrics: createWorkQueueMetrics({ registry, clock }).forQueue("modeldeployment"),
   });
   for (const informer of informers) informer.addEventHandler(enqueueObjectKey(queue));
-  const selecting = (pod: V1Pod): string[] => {
+  const selecting = (pod: CachedPod): string[] => {
     const namespace = pod.metadata?.namespace;
     return namespace === undefined ? [] : modelDeploymentKeysForPod(pod, store.list({ namespace }));
   };
@@ -188,8 +246,8 @@ export function createOperator(options: OperatorOptions): Operator {
     clock,
     metrics: createControllerMetrics({ registry }),
     workers: options.workers ?? 4,
-    waitForSync: [...informers, nodes, ...podInformers],
-    reconcile: createModelDeploymentReconciler({
+    waitForSync: [...informers, nodes],
+    reconcile: reconcileOnceThePodsAre(podsSynced, {
       kubeConfig,
       store,
       artifacts,
@@ -209,11 +267,8 @@ export function createOperator(options: OperatorOptions): Operator {
     registry,
     logger,
   });
-  health.addReadyCheck(
-    "informers",
-    () =>
-      informers.every((i) => i.hasSynced()) && nodes.hasSynced() && podInformers.every((i) => i.hasSynced()),
-  );
+  // Not the pod informers: see `hasPodCacheSynced`.
+  health.addReadyCheck("informers", () => informers.every((i) => i.hasSynced()) && nodes.hasSynced());
 
   const identity = options.identity ?? `${hostname()}_${randomUUID()}`;
   const manager = createManager({
@@ -238,7 +293,13 @@ export function createOperator(options: OperatorOptions): Operator {
     metrics: registry,
     store,
     hasSynced: () => informers.every((i) => i.hasSynced()),
+    hasPodCacheSynced: podsSynced,
     async start(signal) {
+      // Once the pods are known, count them for every ModelDeployment (also those selecting none,
+      // which no pod event brings back).
+      void Promise.all(podInformers.map((i) => i.waitForSync(signal))).then((synced) => {
+        if (synced.every(Boolean)) for (const key of store.keys()) queue.add(key);
+      });
       try {
         await manager.start(signal);
       } finally {

@@ -6,11 +6,13 @@
  *   ModelDeployments in its namespace that select it, so pod changes update the counts.
  *
  * What a pod got is read from the annotations the admission webhook writes (`podModelDigest`).
+ * Pods are the pod informer's slim `CachedPod`s (client-node `V1Pod`s fit too): only metadata
+ * (labels, our annotations, ownerReferences, deletionTimestamp) and status.phase are read.
  */
-import type { V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
 import { LabelSelector, type PodCounts } from "../api/index.js";
 import { podModelDigest } from "../mount/index.js";
+import type { CachedPod } from "../runtime/cached-pod.js";
 import { joinObjectKey } from "../runtime/keys.js";
 import { matchesLabelSelector } from "../runtime/label-selector.js";
 
@@ -19,7 +21,7 @@ import { matchesLabelSelector } from "../runtime/label-selector.js";
  * finished (phase Succeeded or Failed) never mounts anything again, so it is neither current
  * nor stale.
  */
-export function isCountedPod(pod: V1Pod): boolean {
+export function isCountedPod(pod: CachedPod): boolean {
   if (pod.metadata?.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null) return false;
   const phase = pod.status?.phase;
   return phase !== "Succeeded" && phase !== "Failed";
@@ -32,7 +34,7 @@ export function isCountedPod(pod: V1Pod): boolean {
  * With `digest` undefined (nothing resolved) every matched pod is stale. The caller selects;
  * this function does not look at labels.
  */
-export function countPods(pods: Iterable<V1Pod>, name: string, digest: string | undefined): PodCounts {
+export function countPods(pods: Iterable<CachedPod>, name: string, digest: string | undefined): PodCounts {
   let matched = 0;
   let current = 0;
   for (const pod of pods) {
@@ -47,8 +49,8 @@ export function countPods(pods: Iterable<V1Pod>, name: string, digest: string | 
  * The counted pods that do not mount `digest` from ModelDeployment `name` (the ones a rollout
  * replaces), in the order given.
  */
-export function stalePods(pods: Iterable<V1Pod>, name: string, digest: string): V1Pod[] {
-  const stale: V1Pod[] = [];
+export function stalePods<P extends CachedPod>(pods: Iterable<P>, name: string, digest: string): P[] {
+  const stale: P[] = [];
   for (const pod of pods) if (isCountedPod(pod) && podModelDigest(pod, name) !== digest) stale.push(pod);
   return stale;
 }
@@ -65,7 +67,7 @@ const SelectorOnly = z.object({
  * namespace or parseable selector select nothing. The caller passes the ModelDeployments of
  * the pod's namespace (the store's namespace index); others are filtered out anyway.
  */
-export function modelDeploymentKeysForPod(pod: V1Pod, modelDeployments: Iterable<unknown>): string[] {
+export function modelDeploymentKeysForPod(pod: CachedPod, modelDeployments: Iterable<unknown>): string[] {
   const namespace = pod.metadata?.namespace;
   if (namespace === undefined) return [];
   const keys: string[] = [];

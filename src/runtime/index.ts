@@ -79,12 +79,19 @@ export {
   createCustomResourceInformer,
   createKubeInformer,
   createKubeListerWatcher,
+  createFullPodInformer,
   createNodeInformer,
   createPodInformer,
   resourcePath,
   type KubeInformerOptions,
   type KubeListerWatcherOptions,
 } from "./kube-informers.js";
+export {
+  createPodProjection,
+  type CachedPod,
+  type CachedPodMetadata,
+  type PodProjectionOptions,
+} from "./cached-pod.js";
 export {
   decodeAs,
   decodeKubeObject,

@@ -1,7 +1,7 @@
 /**
  * Informers for Kubernetes resources: the list/watch calls of the informer in `informer.ts`,
  * made with raw requests (`kube-client.ts`) on a path, and factories for a namespaced custom
- * resource, Pods and Nodes.
+ * resource, Pods (slim projections, or whole objects) and Nodes.
  *
  * What the calls do, after client-go's reflector:
  * - list in pages (`limit`, default 500, following `continue`), consistent at one resourceVersion;
@@ -12,6 +12,7 @@
  */
 import type { KubeConfig, V1Node, V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
+import { createPodProjection, type CachedPod, type PodProjectionOptions } from "./cached-pod.js";
 import type { Clock } from "./clock.js";
 import {
   createInformer,
@@ -207,8 +208,34 @@ export function createCustomResourceInformer(
   });
 }
 
-/** An informer for Pods, in one namespace or all; narrow it with label and field selectors. */
-export function createPodInformer(options: KubeInformerOptions & { namespace?: string }): Informer<V1Pod> {
+/**
+ * An informer for Pods, in one namespace or all, that caches each pod as a slim `CachedPod`
+ * (metadata the controller reads, the annotations under `annotationPrefixes`, status.phase; see
+ * `cached-pod.ts`): about 1 KiB a pod instead of tens. Lists in pages, so a list of all pods is
+ * never one response in memory. Narrow it with label and field selectors.
+ */
+export function createPodInformer(
+  options: KubeInformerOptions & { namespace?: string } & PodProjectionOptions,
+): Informer<CachedPod> {
+  const namespaced = options.namespace ? { namespace: options.namespace } : {};
+  return createKubeInformer({
+    ...options,
+    name: "pods",
+    path: resourcePath({ version: "v1", plural: "pods", ...namespaced }),
+    decode: createPodProjection(
+      options.annotationPrefixes !== undefined ? { annotationPrefixes: options.annotationPrefixes } : {},
+    ),
+  });
+}
+
+/**
+ * An informer for Pods that caches whole typed `V1Pod` objects (spec and status included; only
+ * managedFields dropped). Costs tens of KiB a pod: prefer `createPodInformer`. Kept as the
+ * baseline of the memory benchmark and for readers that need the spec.
+ */
+export function createFullPodInformer(
+  options: KubeInformerOptions & { namespace?: string },
+): Informer<V1Pod> {
   const namespaced = options.namespace ? { namespace: options.namespace } : {};
   return createKubeInformer({
     ...options,

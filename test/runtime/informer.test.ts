@@ -1,7 +1,7 @@
 /**
  * The informer against a real kube-apiserver (harness): list + watch, resume after the server
  * ends a watch and after a cut connection (no re-list, no missed change), re-list on 410, survive
- * an apiserver restart, and the typed Pod/Node informers.
+ * an apiserver restart, the Pod informer's slim projection, and the typed Pod/Node informers.
  */
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,6 +9,7 @@ import { z } from "zod";
 import { createInformer, type Informer, type ListerWatcher } from "../../src/runtime/informer.js";
 import {
   createCustomResourceInformer,
+  createFullPodInformer,
   createKubeListerWatcher,
   createNodeInformer,
   createPodInformer,
@@ -273,32 +274,64 @@ describe("informer against a real apiserver", () => {
     await running;
   });
 
-  it("typed Pod and Node informers give the same typed objects from lists and from watches", async () => {
+  it("the Pod informer caches the same slim projection from lists and from watches; the full one typed objects", async () => {
     const namespace = await createNamespace(kubeConfig, "inf-pods");
     const core = kubeConfig.makeApiClient(CoreV1Api);
     const pod = (name: string, labels: Record<string, string>) => ({
-      metadata: { name, labels },
+      metadata: {
+        name,
+        labels,
+        annotations: { "modelpack.dev/model.m": "sha256:abc", "other.example/big": "x".repeat(4096) },
+      },
       spec: { containers: [{ name: "c", image: "registry.example/app:1" }] },
     });
     await core.createNamespacedPod({ namespace, body: pod("listed", { app: "llama" }) });
     await core.createNode({ body: { metadata: { name: `node-${namespace}`, labels: { pool: "gpu" } } } });
-    const pods = createPodInformer({ kubeConfig, logger, namespace, labelSelector: "app" });
+    const pods = createPodInformer({
+      kubeConfig,
+      logger,
+      namespace,
+      labelSelector: "app",
+      annotationPrefixes: ["modelpack.dev/"],
+    });
+    const full = createFullPodInformer({ kubeConfig, logger, namespace });
     const nodes = createNodeInformer({ kubeConfig, logger, labelSelector: "pool=gpu" });
     const stop = new AbortController();
-    const running = [pods.start(stop.signal), nodes.start(stop.signal)];
-    await Promise.all([pods.waitForSync(stop.signal), nodes.waitForSync(stop.signal)]);
+    const running = [pods.start(stop.signal), full.start(stop.signal), nodes.start(stop.signal)];
+    await Promise.all([
+      pods.waitForSync(stop.signal),
+      full.waitForSync(stop.signal),
+      nodes.waitForSync(stop.signal),
+    ]);
     await core.createNamespacedPod({ namespace, body: pod("watched", { app: "bert" }) });
     await core.createNamespacedPod({ namespace, body: pod("unlabelled", {}) });
     await waitFor("the watched pod", async () => pods.store.get(`${namespace}/watched`));
+    await waitFor("the watched pod, whole", async () => full.store.get(`${namespace}/watched`));
+    const slim = (name: string, labels: Record<string, string>) => ({
+      metadata: {
+        name,
+        namespace,
+        uid: expect.any(String),
+        resourceVersion: expect.any(String),
+        labels,
+        annotations: { "modelpack.dev/model.m": "sha256:abc" },
+      },
+      status: { phase: "Pending" },
+    });
     const listed = pods.store.get(`${namespace}/listed`);
     const watched = pods.store.get(`${namespace}/watched`);
-    expect(listed?.metadata?.creationTimestamp).toBeInstanceOf(Date);
-    expect(watched?.metadata?.creationTimestamp).toBeInstanceOf(Date);
-    expect(watched?.spec?.containers[0]?.image).toBe("registry.example/app:1");
+    expect(listed).toStrictEqual(slim("listed", { app: "llama" }));
+    expect(watched).toStrictEqual(slim("watched", { app: "bert" }));
     expect(pods.store.get(`${namespace}/unlabelled`)).toBeUndefined(); // server-side label selector
     expect(pods.store.list({ namespace, labelSelector: { matchLabels: { app: "bert" } } })).toEqual([
       watched,
     ]);
+    const wholeListed = full.store.get(`${namespace}/listed`);
+    const wholeWatched = full.store.get(`${namespace}/watched`);
+    expect(wholeListed?.metadata?.creationTimestamp).toBeInstanceOf(Date);
+    expect(wholeWatched?.metadata?.creationTimestamp).toBeInstanceOf(Date);
+    expect(wholeWatched?.spec?.containers[0]?.image).toBe("registry.example/app:1");
+    expect(wholeWatched?.metadata?.annotations?.["other.example/big"]).toHaveLength(4096);
     const node = nodes.store.get(`node-${namespace}`);
     expect(node?.metadata?.labels).toEqual({ pool: "gpu" });
     expect(node?.metadata?.creationTimestamp).toBeInstanceOf(Date);
