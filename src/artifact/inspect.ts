@@ -37,14 +37,39 @@ export interface ArtifactInspection {
 }
 
 /**
+ * The largest model config fetched by default. Real ModelPack configs are a few KiB (a
+ * descriptor, a config block and a list of layer digests); a config a thousand times that is
+ * not a model's and would only cost memory (each one is held while it is validated).
+ */
+export const DEFAULT_MAX_CONFIG_BYTES = 1024 * 1024;
+
+export interface InspectOptions {
+  /** Configs larger than this (as the manifest declares them) are refused unread. Default 1 MiB. */
+  readonly maxConfigBytes?: number;
+}
+
+/** The validation error of a config over `maxConfigBytes` (stable code `ConfigTooLarge`). */
+export function configTooLarge(digest: string, size: number, limit: number): Issue {
+  return {
+    code: "ConfigTooLarge",
+    path: "config.size",
+    message:
+      `the model config ${digest} is ${size} bytes, over the ${limit}-byte limit (ModelPack configs are a few KiB); ` +
+      `it was not fetched. Re-package the model with a real config, or raise the config size limit if this one is genuine`,
+  };
+}
+
+/**
  * Resolves, fetches and verifies an artifact's manifest and config, then validates both against
  * the ModelPack specification and lints its mountability. Registry failures throw RegistryError;
- * an invalid artifact is a result (`valid: false` with errors), not an exception.
+ * an invalid artifact is a result (`valid: false` with errors), not an exception. A config over
+ * `maxConfigBytes` is an invalid artifact too (error `ConfigTooLarge`), never read.
  */
 export async function inspectArtifact(
   client: RegistryClient,
   ref: ImageReference,
   signal?: AbortSignal,
+  options: InspectOptions = {},
 ): Promise<ArtifactInspection> {
   const fetched = await client.getManifest(ref, signal);
   const base = {
@@ -77,6 +102,22 @@ export async function inspectArtifact(
       summary: summarizeModel(manifest),
       valid: false,
       errors: manifestValidation.errors,
+      warnings: manifestValidation.warnings,
+      lint,
+    };
+  }
+  const maxConfigBytes = options.maxConfigBytes ?? DEFAULT_MAX_CONFIG_BYTES;
+  if (manifest.config.size > maxConfigBytes) {
+    return {
+      ...base,
+      ...(artifactType !== undefined && { artifactType }),
+      manifest,
+      summary: summarizeModel(manifest),
+      valid: false,
+      errors: [
+        configTooLarge(manifest.config.digest, manifest.config.size, maxConfigBytes),
+        ...manifestValidation.errors,
+      ],
       warnings: manifestValidation.warnings,
       lint,
     };

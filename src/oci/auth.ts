@@ -76,9 +76,12 @@ interface CachedToken {
 export class TokenCache {
   readonly #tokens = new Map<string, CachedToken>();
   readonly #now: () => number;
+  readonly #maxEntries: number;
 
-  constructor(now: () => number) {
+  /** Keeps at most `maxEntries` tokens (default 1,000), the oldest set going first. */
+  constructor(now: () => number, maxEntries = 1_000) {
     this.#now = now;
+    this.#maxEntries = maxEntries;
   }
 
   get(registry: string, scope: string): string | undefined {
@@ -96,7 +99,13 @@ export class TokenCache {
   set(registry: string, scope: string, token: string, expiresInSeconds: number): void {
     const lifetimeMs = Math.max(1, expiresInSeconds) * 1000;
     const margin = Math.min(10_000, lifetimeMs / 10);
-    this.#tokens.set(`${registry} ${scope}`, { token, expiresAt: this.#now() + lifetimeMs - margin });
+    const key = `${registry} ${scope}`;
+    this.#tokens.delete(key);
+    this.#tokens.set(key, { token, expiresAt: this.#now() + lifetimeMs - margin });
+    for (const old of this.#tokens.keys()) {
+      if (this.#tokens.size <= this.#maxEntries) break;
+      this.#tokens.delete(old);
+    }
   }
 
   delete(registry: string, scope: string): void {

@@ -6,7 +6,9 @@ import type { DigestVerifier } from "./digest.js";
 import { RegistryError } from "./errors.js";
 import { BlobWriteError, inlineWriter, workerWriter, type BlobWriterFactory } from "./blob-writer.js";
 import {
+  checkHeaders,
   classifyNetworkError,
+  isValidHeaderValue,
   DEFAULT_MAX_REDIRECTS,
   headersForRedirect,
   REDIRECT_STATUSES,
@@ -114,6 +116,15 @@ function transfer(
 ): Promise<BlobDownloadResult | { readonly kind: "redirect"; readonly location: string }> {
   return new Promise((resolve, reject) => {
     const { url } = request;
+    // This path writes the request itself: nothing below may smuggle a CR or LF onto the socket.
+    checkHeaders({ ...request.headers, host: url.host }, url);
+    const target = `${url.pathname}${url.search}`;
+    if (!isValidHeaderValue(target) || /[\s\x7f]/.test(target)) {
+      throw new RegistryError(
+        "InvalidResponse",
+        `${url.origin}: refusing a request target with whitespace or control characters`,
+      );
+    }
     const spare = Buffer.allocUnsafeSlow(MIN_READ_BYTES);
     const size = verifier.expectedSize ?? Infinity;
     const writer = (request.writer ?? (size <= INLINE_MAX_BYTES ? inlineWriter : workerWriter))(

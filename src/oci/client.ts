@@ -10,7 +10,13 @@ import { WRITE_SLICE_BYTES } from "./blob-writer.js";
 import { anonymousCredentials, type Credential, type CredentialStore } from "./credentials.js";
 import { DigestVerifier, sha256Digest, verifyBytes } from "./digest.js";
 import { DigestMismatchError, RegistryError, type RegistryErrorCode } from "./errors.js";
-import { classifyNetworkError, HttpTransport, type HttpResponse, type HttpTransportOptions } from "./http.js";
+import {
+  classifyNetworkError,
+  HttpTransport,
+  isValidHeaderValue,
+  type HttpResponse,
+  type HttpTransportOptions,
+} from "./http.js";
 import { isIndexMediaType, MANIFEST_ACCEPT } from "./media-types.js";
 import { manifestSelector, registryEndpoint, type ImageReference } from "./reference.js";
 
@@ -51,6 +57,17 @@ export interface RegistryRequestEvent {
   readonly status?: number;
 }
 
+/** One logical request of `#send`. */
+interface SendRequest {
+  readonly registry: string;
+  readonly repository?: string;
+  readonly operation: RegistryRequestEvent["operation"];
+  readonly method: "GET" | "HEAD";
+  readonly path: string;
+  readonly headers?: Record<string, string>;
+  readonly signal?: AbortSignal | undefined;
+}
+
 /** Picks the manifest to use from an index's entries; undefined means none fits. */
 export type IndexSelector = (entries: readonly Descriptor[]) => Descriptor | undefined;
 
@@ -60,18 +77,40 @@ export interface RegistryClientOptions extends HttpTransportOptions {
   readonly plainHttp?: boolean | readonly string[];
   /** When set, only these registries may be used (admin policy). */
   readonly allowedRegistries?: readonly string[];
-  /** Attempts per request for retryable failures (429, 5xx, resets, timeouts). Default 4. */
+  /**
+   * Attempts per request for retryable failures (429, 5xx, resets, timeouts, bodies cut short).
+   * Default 4.
+   */
   readonly maxAttempts?: number;
   /** First retry delay, doubled each time up to `retryMaxDelayMs`. Defaults 200 ms and 10 s. */
   readonly retryBaseDelayMs?: number;
   readonly retryMaxDelayMs?: number;
+  /**
+   * The most one request sleeps between its attempts, in total (backoff and Retry-After).
+   * Default 2 s. A wait that would go past it is not slept: the last failure is thrown at once
+   * (RateLimited or ServerError, with `retryAfterSeconds` when the registry sent Retry-After),
+   * so a caller with other work (the controller) requeues instead of holding a worker. A CLI
+   * pull, which has nothing else to do, passes a longer wait.
+   */
+  readonly maxRetryWaitMs?: number;
   /** Size caps. Defaults: manifests 4 MiB (distribution's own limit), other small blobs 8 MiB. */
   readonly maxManifestBytes?: number;
   readonly maxSmallBlobBytes?: number;
   /** How long a resolved tag is trusted without asking the registry again. Default 0. */
   readonly tagCacheTtlMs?: number;
-  /** Total bytes of manifests and small blobs kept by digest. Default 64 MiB. */
+  /**
+   * Total bytes of manifests and small blobs kept, by registry, repository and digest. Default
+   * 64 MiB; ignored when `contentCache` is given.
+   */
   readonly contentCacheBytes?: number;
+  /**
+   * A content cache shared with other clients (one byte budget for all); `cacheScope` keeps
+   * each client's entries apart (clients with different credentials must not see each other's).
+   */
+  readonly contentCache?: ContentCache;
+  readonly cacheScope?: string;
+  /** Tags (registry/repository:tag) remembered for `tagCacheTtlMs`. Default 10,000. */
+  readonly maxTagEntries?: number;
   readonly selectFromIndex?: IndexSelector;
   readonly userAgent?: string;
   readonly clock?: Clock;
@@ -101,24 +140,33 @@ const MediaTypeField = z.looseObject({ mediaType: z.string().optional() });
 
 const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 
-/** Bytes kept by digest, least recently used first out. */
-class ContentCache {
+/**
+ * Verified bytes by key (scope, registry, repository and digest: never by digest alone, so one
+ * registry's answer can never stand in for another's), least recently used first out, within a
+ * byte budget.
+ */
+export class ContentCache {
   readonly #entries = new Map<string, Uint8Array>();
   #bytes = 0;
   constructor(readonly capacity: number) {}
 
-  get(digest: string): Uint8Array | undefined {
-    const value = this.#entries.get(digest);
+  /** Bytes held now. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get(key: string): Uint8Array | undefined {
+    const value = this.#entries.get(key);
     if (value !== undefined) {
-      this.#entries.delete(digest);
-      this.#entries.set(digest, value);
+      this.#entries.delete(key);
+      this.#entries.set(key, value);
     }
     return value;
   }
 
-  set(digest: string, value: Uint8Array): void {
-    if (value.byteLength > this.capacity || this.#entries.has(digest)) return;
-    this.#entries.set(digest, value);
+  set(key: string, value: Uint8Array): void {
+    if (value.byteLength > this.capacity || this.#entries.has(key)) return;
+    this.#entries.set(key, value);
     this.#bytes += value.byteLength;
     for (const [key, old] of this.#entries) {
       if (this.#bytes <= this.capacity) break;
@@ -127,6 +175,30 @@ class ContentCache {
     }
   }
 }
+
+/** Sets `key` in a map kept to `max` entries, the oldest inserted or refreshed going first. */
+function setBounded<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  for (const old of map.keys()) {
+    if (map.size <= max) break;
+    map.delete(old);
+  }
+}
+
+/** The host name of a host[:port], undefined when it is not one. */
+function hostnameOf(host: string): string | undefined {
+  try {
+    return new URL(`http://${host}`).hostname;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The default of `maxRetryWaitMs`: short enough for a reconcile to hold its worker. */
+export const DEFAULT_MAX_RETRY_WAIT_MS = 2_000;
+/** Registries whose auth scheme is remembered. */
+const MAX_SCHEMES = 1_000;
 
 function errorCodeFor(status: number): RegistryErrorCode {
   if (status === 404) return "NotFound";
@@ -199,6 +271,7 @@ export class RegistryClient {
   /** Which scheme each registry asked for, so later requests authenticate up front. */
   readonly #schemes = new Map<string, Challenge>();
   readonly #content: ContentCache;
+  readonly #scope: string;
   readonly #tags = new Map<string, { digest: string; expiresAt: number }>();
   readonly #inflight = new Map<string, Promise<unknown>>();
 
@@ -208,16 +281,23 @@ export class RegistryClient {
     this.#clock = options.clock ?? systemClock;
     this.#credentials = options.credentials ?? anonymousCredentials;
     this.#tokens = new TokenCache(() => this.#clock.now());
-    this.#content = new ContentCache(options.contentCacheBytes ?? 64 * 1024 * 1024);
+    this.#content = options.contentCache ?? new ContentCache(options.contentCacheBytes ?? 64 * 1024 * 1024);
+    this.#scope = options.cacheScope ?? "";
+  }
+
+  /** The cache key of verified content: whose, from where, which digest. */
+  #contentKey(ref: ImageReference, digest: string): string {
+    return `${this.#scope} ${ref.registry}/${ref.repository}@${digest}`;
   }
 
   /** Checks that the registry speaks the distribution API (`GET /v2/`), authenticating if asked. */
   async ping(registry: string, signal?: AbortSignal): Promise<void> {
-    const res = await this.#send({ registry, operation: "ping", method: "GET", path: "/v2/", signal });
-    await res.discard();
-    if (res.status !== 200)
-      throw await this.#failure(res, registry, "ping", `registry ${registry} (GET /v2/)`);
-    this.#emit({ registry, operation: "ping", result: "ok", status: res.status });
+    await this.#send({ registry, operation: "ping", method: "GET", path: "/v2/", signal }, async (res) => {
+      await res.discard();
+      if (res.status !== 200)
+        throw await this.#failure(res, registry, "ping", `registry ${registry} (GET /v2/)`);
+    });
+    this.#emit({ registry, operation: "ping", result: "ok", status: 200 });
   }
 
   /**
@@ -230,20 +310,29 @@ export class RegistryClient {
     const cached = this.#tags.get(key);
     if (cached !== undefined && cached.expiresAt > this.#clock.now()) return { digest: cached.digest };
     return this.#shared(`resolve ${key}`, async () => {
-      const res = await this.#send({
-        registry: ref.registry,
-        repository: ref.repository,
-        operation: "resolve",
-        method: "HEAD",
-        path: `/v2/${ref.repository}/manifests/${manifestSelector(ref)}`,
-        headers: { accept: MANIFEST_ACCEPT },
-        signal,
-      });
-      await res.discard();
       const what = `manifest ${key}`;
-      if (res.status !== 200) throw await this.#failure(res, ref.registry, "resolve", what);
-      const digest = res.header("docker-content-digest");
-      this.#emit({ registry: ref.registry, operation: "resolve", result: "ok", status: res.status });
+      const head = await this.#send(
+        {
+          registry: ref.registry,
+          repository: ref.repository,
+          operation: "resolve",
+          method: "HEAD",
+          path: `/v2/${ref.repository}/manifests/${manifestSelector(ref)}`,
+          headers: { accept: MANIFEST_ACCEPT },
+          signal,
+        },
+        async (res) => {
+          await res.discard();
+          if (res.status !== 200) throw await this.#failure(res, ref.registry, "resolve", what);
+          return {
+            digest: res.header("docker-content-digest"),
+            size: Number(res.header("content-length")),
+            mediaType: res.header("content-type"),
+          };
+        },
+      );
+      this.#emit({ registry: ref.registry, operation: "resolve", result: "ok", status: 200 });
+      const { digest, size, mediaType } = head;
       if (digest === undefined) {
         const manifest = await this.getManifest(ref, signal);
         return {
@@ -253,8 +342,6 @@ export class RegistryClient {
         };
       }
       this.#rememberTag(key, digest);
-      const size = Number(res.header("content-length"));
-      const mediaType = res.header("content-type");
       return {
         digest,
         ...(mediaType !== undefined && { mediaType }),
@@ -266,7 +353,8 @@ export class RegistryClient {
   /**
    * Fetches and verifies the manifest a reference names. An index is followed to the manifest
    * chosen by `selectFromIndex` (default: its only manifest). A known tag costs one HEAD; a
-   * digest already fetched costs nothing.
+   * digest already fetched from the same repository costs nothing. (A HEAD's digest only ever
+   * selects content cached from that same registry and repository.)
    */
   async getManifest(ref: ImageReference, signal?: AbortSignal): Promise<FetchedManifest> {
     const name = `${ref.registry}/${ref.repository}`;
@@ -274,7 +362,8 @@ export class RegistryClient {
       const key = `${name}:${ref.tag ?? "latest"}`;
       if (this.#tags.has(key)) {
         const { digest } = await this.resolve(ref, signal);
-        if (this.#content.get(digest) !== undefined) return this.getManifest({ ...ref, digest }, signal);
+        if (this.#content.get(this.#contentKey(ref, digest)) !== undefined)
+          return this.getManifest({ ...ref, digest }, signal);
       }
     }
     return this.#shared(`manifest ${name}@${manifestSelector(ref)}`, async () => {
@@ -310,7 +399,7 @@ export class RegistryClient {
 
   /**
    * Fetches a small blob (a config) fully into memory, verified, capped at `maxSmallBlobBytes`,
-   * and cached by digest.
+   * and cached by registry, repository and digest. A body cut short is retried.
    */
   async getBlob(ref: ImageReference, descriptor: Descriptor, signal?: AbortSignal): Promise<Uint8Array> {
     const cap = this.#options.maxSmallBlobBytes ?? 8 * 1024 * 1024;
@@ -321,20 +410,26 @@ export class RegistryClient {
         `${what} declares ${descriptor.size} bytes, over the ${cap}-byte limit for configs`,
       );
     }
-    const cached = this.#content.get(descriptor.digest);
+    const key = this.#contentKey(ref, descriptor.digest);
+    const cached = this.#content.get(key);
     if (cached !== undefined) return cached;
-    return this.#shared(`blob ${descriptor.digest}`, async () => {
-      const res = await this.#getBlobResponse(ref, descriptor, signal);
-      const bytes = await readCapped(res, Math.min(cap, descriptor.size), what);
-      if (bytes.byteLength !== descriptor.size) {
-        throw new RegistryError(
-          "InvalidResponse",
-          `${what}: received ${bytes.byteLength} bytes, descriptor declares ${descriptor.size}`,
-          { retryable: true },
-        );
-      }
-      verifyBytes(bytes, descriptor.digest, what);
-      this.#content.set(descriptor.digest, bytes);
+    return this.#shared(`blob ${key}`, async () => {
+      const bytes = await this.#send(this.#blobRequest(ref, descriptor, signal), async (res) => {
+        if (res.status !== 200) throw await this.#failure(res, ref.registry, "blob", what);
+        await this.#checkBlobResponse(res, ref, descriptor);
+        const body = await readCapped(res, Math.min(cap, descriptor.size), what);
+        if (body.byteLength !== descriptor.size) {
+          throw new RegistryError(
+            "InvalidResponse",
+            `${what}: received ${body.byteLength} bytes, descriptor declares ${descriptor.size}`,
+            { retryable: true },
+          );
+        }
+        verifyBytes(body, descriptor.digest, what);
+        return body;
+      });
+      this.#emit({ registry: ref.registry, operation: "blob", result: "ok", status: 200 });
+      this.#content.set(key, bytes);
       return bytes;
     });
   }
@@ -437,68 +532,84 @@ export class RegistryClient {
     signal?: AbortSignal,
   ): Promise<HttpResponse> {
     const what = `blob ${ref.registry}/${ref.repository}@${descriptor.digest}`;
-    const res = await this.#send({
+    const res = await this.#send(this.#blobRequest(ref, descriptor, signal), async (res) => {
+      if (res.status !== 200) throw await this.#failure(res, ref.registry, "blob", what);
+      await this.#checkBlobResponse(res, ref, descriptor);
+      return res;
+    });
+    this.#emit({ registry: ref.registry, operation: "blob", result: "ok", status: res.status });
+    return res;
+  }
+
+  #blobRequest(ref: ImageReference, descriptor: Descriptor, signal: AbortSignal | undefined): SendRequest {
+    return {
       registry: ref.registry,
       repository: ref.repository,
       operation: "blob",
       method: "GET",
       path: `/v2/${ref.repository}/blobs/${descriptor.digest}`,
       signal,
-    });
-    if (res.status !== 200) throw await this.#failure(res, ref.registry, "blob", what);
+    };
+  }
+
+  /** Refuses a 200 whose announced length is not the descriptor's (the body is discarded). */
+  async #checkBlobResponse(res: HttpResponse, ref: ImageReference, descriptor: Descriptor): Promise<void> {
     const length = res.header("content-length");
-    if (length !== undefined && Number(length) !== descriptor.size) {
+    if (res.status === 200 && length !== undefined && Number(length) !== descriptor.size) {
       await res.discard();
       throw new RegistryError(
         "InvalidResponse",
-        `${what}: registry announces ${length} bytes, descriptor declares ${descriptor.size}`,
+        `blob ${ref.registry}/${ref.repository}@${descriptor.digest}: registry announces ${length} bytes, descriptor declares ${descriptor.size}`,
       );
     }
-    this.#emit({ registry: ref.registry, operation: "blob", result: "ok", status: res.status });
-    return res;
   }
 
   async #fetchManifest(ref: ImageReference, signal?: AbortSignal): Promise<FetchedManifest> {
     const name = `${ref.registry}/${ref.repository}`;
     if (ref.digest !== undefined) {
-      const cached = this.#content.get(ref.digest);
+      const cached = this.#content.get(this.#contentKey(ref, ref.digest));
       if (cached !== undefined) return this.#toManifest(ref, ref.digest, cached, undefined);
     }
     const what = `manifest ${name}${ref.digest !== undefined ? "@" + ref.digest : ":" + (ref.tag ?? "latest")}`;
-    const res = await this.#send({
-      registry: ref.registry,
-      repository: ref.repository,
-      operation: "manifest",
-      method: "GET",
-      path: `/v2/${ref.repository}/manifests/${manifestSelector(ref)}`,
-      headers: { accept: MANIFEST_ACCEPT },
-      signal,
-    });
-    if (res.status !== 200) throw await this.#failure(res, ref.registry, "manifest", what);
-    const bytes = await readCapped(res, this.#options.maxManifestBytes ?? 4 * 1024 * 1024, what);
-    const announced = res.header("docker-content-digest");
-    let digest: string;
-    if (ref.digest !== undefined) {
-      verifyBytes(bytes, ref.digest, what);
-      digest = ref.digest;
-    } else {
-      digest = sha256Digest(bytes);
-      if (announced !== undefined && announced.startsWith("sha256:") && announced !== digest) {
-        throw new DigestMismatchError(what, announced, digest);
-      }
-    }
-    if (
-      announced !== undefined &&
-      ref.digest !== undefined &&
-      announced !== ref.digest &&
-      announced.split(":")[0] === ref.digest.split(":")[0]
-    ) {
-      throw new DigestMismatchError(`${what} (Docker-Content-Digest)`, ref.digest, announced);
-    }
-    this.#emit({ registry: ref.registry, operation: "manifest", result: "ok", status: res.status });
-    this.#content.set(digest, bytes);
+    const { bytes, digest, contentType } = await this.#send(
+      {
+        registry: ref.registry,
+        repository: ref.repository,
+        operation: "manifest",
+        method: "GET",
+        path: `/v2/${ref.repository}/manifests/${manifestSelector(ref)}`,
+        headers: { accept: MANIFEST_ACCEPT },
+        signal,
+      },
+      async (res) => {
+        if (res.status !== 200) throw await this.#failure(res, ref.registry, "manifest", what);
+        const bytes = await readCapped(res, this.#options.maxManifestBytes ?? 4 * 1024 * 1024, what);
+        const announced = res.header("docker-content-digest");
+        let digest: string;
+        if (ref.digest !== undefined) {
+          verifyBytes(bytes, ref.digest, what);
+          digest = ref.digest;
+        } else {
+          digest = sha256Digest(bytes);
+          if (announced !== undefined && announced.startsWith("sha256:") && announced !== digest) {
+            throw new DigestMismatchError(what, announced, digest);
+          }
+        }
+        if (
+          announced !== undefined &&
+          ref.digest !== undefined &&
+          announced !== ref.digest &&
+          announced.split(":")[0] === ref.digest.split(":")[0]
+        ) {
+          throw new DigestMismatchError(`${what} (Docker-Content-Digest)`, ref.digest, announced);
+        }
+        return { bytes, digest, contentType: res.header("content-type") };
+      },
+    );
+    this.#emit({ registry: ref.registry, operation: "manifest", result: "ok", status: 200 });
+    this.#content.set(this.#contentKey(ref, digest), bytes);
     if (ref.digest === undefined) this.#rememberTag(`${name}:${ref.tag ?? "latest"}`, digest);
-    return this.#toManifest(ref, digest, bytes, res.header("content-type"));
+    return this.#toManifest(ref, digest, bytes, contentType);
   }
 
   #toManifest(
@@ -516,7 +627,12 @@ export class RegistryClient {
   }
 
   #rememberTag(key: string, digest: string): void {
-    this.#tags.set(key, { digest, expiresAt: this.#clock.now() + (this.#options.tagCacheTtlMs ?? 0) });
+    setBounded(
+      this.#tags,
+      key,
+      { digest, expiresAt: this.#clock.now() + (this.#options.tagCacheTtlMs ?? 0) },
+      this.#options.maxTagEntries ?? 10_000,
+    );
   }
 
   /** Runs `work` once for concurrent callers with the same key. */
@@ -533,9 +649,34 @@ export class RegistryClient {
   }
 
   #baseUrl(registry: string): string {
+    return `${this.#isPlainHttp(registry) ? "http" : "https"}://${registryEndpoint(registry)}`;
+  }
+
+  /** Whether `host` (host[:port]) is spoken to over plain HTTP. */
+  #isPlainHttp(host: string): boolean {
     const plain = this.#options.plainHttp;
-    const isPlain = plain === true || (Array.isArray(plain) && plain.includes(registry));
-    return `${isPlain ? "http" : "https"}://${registryEndpoint(registry)}`;
+    return plain === true || (Array.isArray(plain) && plain.includes(host));
+  }
+
+  /**
+   * A token realm gets credentials (Basic, a refresh token) and hands out the bearer token, so it
+   * must be HTTPS, unless its host is declared plain-HTTP: listed as host[:port], or its host
+   * name is that of a declared registry (a token service on another port of the same machine).
+   */
+  #checkRealm(registry: string, url: URL): void {
+    if (url.protocol === "https:") return;
+    const declared =
+      url.protocol === "http:" &&
+      (this.#isPlainHttp(url.host) ||
+        (Array.isArray(this.#options.plainHttp) &&
+          this.#options.plainHttp.some((h) => hostnameOf(h) === url.hostname)));
+    if (declared) return;
+    throw new RegistryError(
+      "InvalidResponse",
+      `registry ${registry} sends its token requests to ${url.origin}${url.pathname}, which is not HTTPS; refusing to ` +
+        `send credentials or ask for a token there. Serve the token service over HTTPS, or, on a trusted network, ` +
+        `declare ${url.host} a plain-HTTP registry (--plain-http-registries)`,
+    );
   }
 
   #checkAllowed(registry: string): void {
@@ -593,26 +734,23 @@ export class RegistryClient {
   }
 
   /**
-   * Sends one logical request: authenticates (answering one challenge per attempt) and retries
-   * retryable failures. Returns any response that is not a 401, 429 or 5xx; the caller owns it.
+   * Sends one logical request and hands each answer that is not a 401, 429 or 5xx to `handle`
+   * (which reads and checks it), authenticating (one challenge per attempt) and retrying
+   * retryable failures, including those `handle` meets reading a body (a reset or a body cut
+   * short after the headers). Waits between attempts stay within `maxRetryWaitMs` in total; a
+   * longer wait is left to the caller (the failure is thrown with its `retryAfterSeconds`).
    */
-  async #send(req: {
-    registry: string;
-    repository?: string;
-    operation: RegistryRequestEvent["operation"];
-    method: "GET" | "HEAD";
-    path: string;
-    headers?: Record<string, string>;
-    signal?: AbortSignal | undefined;
-  }): Promise<HttpResponse> {
+  async #send<T>(req: SendRequest, handle: (res: HttpResponse) => Promise<T>): Promise<T> {
     this.#checkAllowed(req.registry);
     const url = new URL(req.path, this.#baseUrl(req.registry));
     const scope = req.repository !== undefined ? pullScope(req.repository) : "";
     const maxAttempts = Math.max(1, this.#options.maxAttempts ?? 4);
+    const maxWaitMs = Math.max(0, this.#options.maxRetryWaitMs ?? DEFAULT_MAX_RETRY_WAIT_MS);
     const backoff = exponentialFailureRateLimiter<string>(
       this.#options.retryBaseDelayMs ?? 200,
       this.#options.retryMaxDelayMs ?? 10_000,
     );
+    let waitedMs = 0;
     for (let attempt = 1; ; attempt++) {
       try {
         let authorization = await this.#authorization(req.registry, scope, req.signal);
@@ -635,7 +773,7 @@ export class RegistryClient {
             await res.discard();
             if (challenge === undefined)
               throw await this.#failure(res, req.registry, req.operation, `${req.method} ${url.pathname}`);
-            this.#schemes.set(req.registry, challenge);
+            setBounded(this.#schemes, req.registry, challenge, MAX_SCHEMES);
             this.#tokens.delete(req.registry, scope);
             authorization = await this.#authorization(
               req.registry,
@@ -661,7 +799,7 @@ export class RegistryClient {
           }
           if (RETRYABLE_STATUS.has(res.status))
             throw await this.#failure(res, req.registry, req.operation, `${req.method} ${url.pathname}`);
-          return res;
+          return await handle(res);
         }
       } catch (err) {
         if (
@@ -673,6 +811,9 @@ export class RegistryClient {
           throw err;
         const delay =
           err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : backoff.when(req.path);
+        // Not slept here: the caller requeues (the controller) after `retryAfterSeconds`.
+        if (waitedMs + delay > maxWaitMs) throw err;
+        waitedMs += delay;
         await this.#clock.sleep(delay, req.signal);
       }
     }
@@ -728,7 +869,16 @@ export class RegistryClient {
         "InvalidResponse",
         `registry ${registry} sent a Bearer challenge without a realm`,
       );
-    const url = new URL(realm);
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch {
+      throw new RegistryError(
+        "InvalidResponse",
+        `registry ${registry} sent a Bearer challenge whose realm is not a URL`,
+      );
+    }
+    this.#checkRealm(registry, url);
     const service = challenge.params.service;
     const headers: Record<string, string> = { "user-agent": this.#options.userAgent ?? "modelpack-operator" };
     let res: HttpResponse;
@@ -774,6 +924,13 @@ export class RegistryClient {
     const token = body.success ? (body.data.token ?? body.data.access_token) : undefined;
     if (token === undefined || token === "")
       throw new RegistryError("InvalidResponse", `the token service of ${registry} answered without a token`);
+    if (!isValidHeaderValue(token)) {
+      throw new RegistryError(
+        "InvalidResponse",
+        `the token service of ${registry} (${url.origin}${url.pathname}) answered a token with a CR, LF or another ` +
+          `character not allowed in an HTTP header; refusing it (header injection). Fix or replace the token service`,
+      );
+    }
     this.#tokens.set(registry, scope, token, body.success ? (body.data.expires_in ?? 60) : 60);
     this.#emit({ registry, operation: "token", result: "ok", status: res.status });
     return token;

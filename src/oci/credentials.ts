@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { describeError } from "../errors.js";
 import { RegistryError } from "./errors.js";
+import { isValidHeaderValue } from "./http.js";
 import { DEFAULT_REGISTRY } from "./reference.js";
 
 /** What we can present to a registry for one host. */
@@ -60,6 +61,21 @@ function credentialFromEntry(entry: AuthEntry, source: string, key: string): Cre
     }
     username = decoded.slice(0, colon);
     password = decoded.slice(colon + 1);
+  }
+  // Values that end up in an Authorization header (or a token request): a CR or LF in one would
+  // inject headers, so such an entry is refused outright, not sanitized.
+  for (const [field, value] of [
+    ["username", username],
+    ["identitytoken", entry.identitytoken],
+    ["registrytoken", entry.registrytoken],
+  ] as const) {
+    if (value !== undefined && !isValidHeaderValue(value)) {
+      throw new RegistryError(
+        "UnsupportedCredentials",
+        `${source}: the ${field} for ${key} contains a CR, LF or another control character, which is never valid in ` +
+          `credentials (and would inject HTTP headers); recreate the entry with docker login or kubectl create secret docker-registry`,
+      );
+    }
   }
   if (entry.identitytoken !== undefined && entry.identitytoken !== "") {
     return { kind: "identityToken", token: entry.identitytoken, ...(username !== undefined && { username }) };

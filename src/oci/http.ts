@@ -65,7 +65,55 @@ export function headersForRedirect(
   to: URL,
 ): Record<string, string> {
   if (to.origin === from.origin) return { ...headers };
-  return Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== "authorization"));
+  return Object.fromEntries(
+    Object.entries(headers).filter(([k]) => !CREDENTIAL_HEADERS.has(k.toLowerCase())),
+  );
+}
+
+/** Headers that carry credentials: never sent to another origin than the one they were meant for. */
+const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(["authorization", "proxy-authorization", "cookie"]);
+
+/**
+ * Refuses a request whose body would follow a redirect to another origin: the body of a token
+ * request holds a refresh token (or a password), which belongs to the origin it was meant for.
+ * Same-origin redirects keep it (RFC 9110 §15.4.8 keeps method and body on 307/308).
+ */
+export function checkBodyRedirect(method: string, hasBody: boolean, from: URL, to: URL): void {
+  if (!hasBody || to.origin === from.origin) return;
+  throw new RegistryError(
+    "InvalidResponse",
+    `${from.origin}${from.pathname} answered a ${method} that carries credentials in its body with a redirect to ` +
+      `another origin (${to.origin}); refusing to send the body there. Point the registry's token realm at the ` +
+      `token service's final URL`,
+  );
+}
+
+// RFC 9110 §5.5 field values: visible ASCII, obs-text, spaces and tabs; no CR, LF, NUL or other
+// control characters. §5.1 field names: tokens.
+const INVALID_FIELD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** Whether a string may be sent as an HTTP header value as is (no CR/LF or other controls). */
+export function isValidHeaderValue(value: string): boolean {
+  return !INVALID_FIELD_VALUE.test(value);
+}
+
+/**
+ * Refuses headers that would inject other headers or requests (a CR or LF in a token from a
+ * hostile token service, a pull secret's username, …) before anything is written to a socket.
+ * The value is never quoted in the message: it is usually a secret.
+ */
+export function checkHeaders(headers: Readonly<Record<string, string>>, url: URL): void {
+  for (const [name, value] of Object.entries(headers)) {
+    if (!FIELD_NAME.test(name) || !isValidHeaderValue(value)) {
+      throw new RegistryError(
+        "InvalidResponse",
+        `refusing to send the "${FIELD_NAME.test(name) ? name : "(invalid name)"}" header to ${url.origin}: it contains a CR, LF ` +
+          `or another character not allowed in an HTTP header (header injection); the value comes from the ` +
+          `credentials (pull secret or Docker config) or from the registry's token service: fix the one that produced it`,
+      );
+    }
+  }
 }
 const RETRYABLE_SOCKET_CODES = new Set([
   "ECONNREFUSED",
@@ -160,6 +208,7 @@ export class HttpTransport {
     let headers: Record<string, string> = { ...req.headers };
     let method = req.method;
     for (let hop = 0; ; hop++) {
+      checkHeaders(headers, url);
       let res: IncomingMessage;
       try {
         res = await this.#exchange(
@@ -177,8 +226,21 @@ export class HttpTransport {
       if (REDIRECT_STATUSES.has(status) && typeof location === "string" && hop < this.#maxRedirects) {
         await drain(res);
         const next = new URL(location, url);
+        if (next.protocol !== "http:" && next.protocol !== "https:") {
+          throw new RegistryError(
+            "InvalidResponse",
+            `${url.origin}${url.pathname}: redirect to an unsupported URL ${next.protocol}//…`,
+          );
+        }
+        checkBodyRedirect(method, method === "POST" && req.body !== undefined, url, next);
         headers = headersForRedirect(headers, url, next);
-        if (status === 303) method = "GET";
+        // 303 turns any method into GET without a body; 301/302 do so for POST (as browsers do).
+        if (status === 303 || (method === "POST" && status !== 307 && status !== 308)) {
+          method = "GET";
+          headers = Object.fromEntries(
+            Object.entries(headers).filter(([k]) => !/^content-(type|length)$/i.test(k)),
+          );
+        }
         url = next;
         continue;
       }

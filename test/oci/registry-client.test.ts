@@ -240,7 +240,21 @@ describe("registry client against a misbehaving registry (fault proxy in front o
     await c.close();
   });
 
-  it("honours Retry-After on 429", async () => {
+  it("honours a short Retry-After on 429 in the request", async () => {
+    const sleeps: number[] = [];
+    const sleepingClock = { now: () => Date.now(), sleep: async (ms: number) => void sleeps.push(ms) };
+    proxy.rules.push({
+      match: onManifest,
+      fault: { kind: "status", status: 429, retryAfter: "1" },
+      times: 1,
+    });
+    const c = client({ clock: sleepingClock });
+    expect((await c.getManifest(ref())).digest).toBe(artifact.manifestDigest);
+    await c.close();
+    expect(sleeps).toEqual([1000]);
+  });
+
+  it("waits out a longer Retry-After only when the caller allows it (maxRetryWaitMs)", async () => {
     const sleeps: number[] = [];
     const sleepingClock = { now: () => Date.now(), sleep: async (ms: number) => void sleeps.push(ms) };
     proxy.rules.push({
@@ -248,7 +262,7 @@ describe("registry client against a misbehaving registry (fault proxy in front o
       fault: { kind: "status", status: 429, retryAfter: "3" },
       times: 1,
     });
-    const c = client({ clock: sleepingClock });
+    const c = client({ clock: sleepingClock, maxRetryWaitMs: 10_000 });
     expect((await c.getManifest(ref())).digest).toBe(artifact.manifestDigest);
     await c.close();
     expect(sleeps).toEqual([3000]);
