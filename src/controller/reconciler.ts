@@ -163,6 +163,12 @@ export function createModelDeploymentReconciler(
       const stale = stalePods(selected, name, resolved);
       if (stale.length > 0) {
         const annotationKey = rolloutAnnotation(name);
+        const owning = await observeOwningWorkloads(options.kubeConfig, namespace, stale, signal);
+        if (owning.refused.length > 0)
+          logger.warn(
+            { refused: owning.refused },
+            "pods name owners that are not theirs; those are not restarted",
+          );
         const decision = decideRollout({
           updatePolicy: md.spec.updatePolicy,
           // Both what the webhook sees now and what this reconcile decided must admit pods.
@@ -171,7 +177,7 @@ export function createModelDeploymentReconciler(
             isReadyToRoll(next.status.conditions, md.metadata.generation ?? 0),
           annotationKey,
           digest: resolved,
-          workloads: await observeOwningWorkloads(options.kubeConfig, namespace, stale, signal),
+          workloads: owning.workloads,
         });
         for (const w of decision.restart)
           await annotateTemplate(options.kubeConfig, namespace, w, annotationKey, resolved, signal);

@@ -5,6 +5,7 @@ import { isValidAnnotationKey } from "../mount/index.js";
 import {
   decideRollout,
   distinctOwners,
+  ownerRefusal,
   isReadyToRoll,
   podOwner,
   replicaSetOwner,
@@ -50,10 +51,18 @@ describe("podOwner", () => {
     [
       "a Deployment's pod (via its ReplicaSet)",
       pod(owned("ReplicaSet", "web-7d9")),
-      { kind: "ReplicaSet", name: "web-7d9" },
+      { kind: "ReplicaSet", name: "web-7d9", uid: "ReplicaSet-web-7d9" },
     ],
-    ["a StatefulSet's pod", pod(owned("StatefulSet", "db")), { kind: "StatefulSet", name: "db" }],
-    ["a DaemonSet's pod", pod(owned("DaemonSet", "agent")), { kind: "DaemonSet", name: "agent" }],
+    [
+      "a StatefulSet's pod",
+      pod(owned("StatefulSet", "db")),
+      { kind: "StatefulSet", name: "db", uid: "StatefulSet-db" },
+    ],
+    [
+      "a DaemonSet's pod",
+      pod(owned("DaemonSet", "agent")),
+      { kind: "DaemonSet", name: "agent", uid: "DaemonSet-agent" },
+    ],
     ["a Job's pod", pod(owned("Job", "train", { apiVersion: "batch/v1" })), undefined],
     ["a bare pod", { metadata: { name: "p" } }, undefined],
     ["a non-controller owner only", pod(owned("StatefulSet", "db", { controller: false })), undefined],
@@ -65,14 +74,18 @@ describe("podOwner", () => {
     [
       "the controller among several",
       pod(owned("ConfigMap", "c", { controller: false, apiVersion: "v1" }), owned("StatefulSet", "db")),
-      { kind: "StatefulSet", name: "db" },
+      { kind: "StatefulSet", name: "db", uid: "StatefulSet-db" },
     ],
   ])("%s", (_what, p, expected) => expect(podOwner(p)).toEqual(expected));
 });
 
 describe("replicaSetOwner", () => {
   it("is the controlling Deployment", () =>
-    expect(replicaSetOwner([owned("Deployment", "web")])).toEqual({ kind: "Deployment", name: "web" }));
+    expect(replicaSetOwner([owned("Deployment", "web")])).toEqual({
+      kind: "Deployment",
+      name: "web",
+      uid: "Deployment-web",
+    }));
   it("is undefined for a bare ReplicaSet or another owner", () => {
     expect(replicaSetOwner(undefined)).toBeUndefined();
     expect(replicaSetOwner([owned("Rollout", "r", { apiVersion: "argoproj.io/v1alpha1" })])).toBeUndefined();
@@ -88,10 +101,50 @@ describe("distinctOwners", () => {
       { metadata: { name: "bare" } },
     ];
     expect(distinctOwners(pods)).toEqual([
-      { kind: "ReplicaSet", name: "a" },
-      { kind: "StatefulSet", name: "db" },
+      { kind: "ReplicaSet", name: "a", uid: "ReplicaSet-a" },
+      { kind: "StatefulSet", name: "db", uid: "StatefulSet-db" },
     ]);
   });
+});
+
+describe("ownerRefusal", () => {
+  const labelled = (labels: Record<string, string>): V1Pod => ({ metadata: { name: "web-1", labels } });
+  const claimed = { kind: "StatefulSet", name: "db", uid: "u-1" };
+  it.each<
+    [
+      string,
+      { uid: string | undefined; selector: { matchLabels?: Record<string, string> } | undefined },
+      V1Pod[],
+      string | undefined,
+    ]
+  >([
+    [
+      "the owner: same UID, selector selects the pods",
+      { uid: "u-1", selector: { matchLabels: { app: "db" } } },
+      [labelled({ app: "db", x: "y" })],
+      undefined,
+    ],
+    [
+      "another object of that name (UID differs)",
+      { uid: "u-2", selector: { matchLabels: { app: "db" } } },
+      [labelled({ app: "db" })],
+      "StatefulSet db has UID u-2, not the u-1 its pods' ownerReference names",
+    ],
+    [
+      "an object without UID",
+      { uid: undefined, selector: { matchLabels: { app: "db" } } },
+      [labelled({ app: "db" })],
+      "StatefulSet db has UID (none), not the u-1 its pods' ownerReference names",
+    ],
+    [
+      "a selector that does not select the pod",
+      { uid: "u-1", selector: { matchLabels: { app: "db" } } },
+      [labelled({ app: "db" }), labelled({ app: "evil" })],
+      "StatefulSet db's selector does not select pod web-1, which claims it as owner",
+    ],
+    ["no selector", { uid: "u-1", selector: undefined }, [labelled({})], "StatefulSet db has no selector"],
+    ["an empty selector", { uid: "u-1", selector: {} }, [labelled({})], "StatefulSet db has no selector"],
+  ])("%s", (_what, object, pods, expected) => expect(ownerRefusal(claimed, object, pods)).toBe(expected));
 });
 
 describe("decideRollout", () => {
@@ -128,7 +181,10 @@ describe("decideRollout", () => {
     [
       "never patches a template that has the value (idempotent)",
       { workloads: [w("Deployment", "web", { [key]: D2 }), w("DaemonSet", "agent")] },
-      { restart: [{ kind: "DaemonSet", name: "agent" }], inProgress: [{ kind: "Deployment", name: "web" }] },
+      {
+        restart: [{ kind: "DaemonSet", name: "agent" }],
+        inProgress: [{ kind: "Deployment", name: "web" }],
+      },
     ],
     [
       "Pinned never patches",

@@ -18,6 +18,7 @@ import {
   POD_ANNOTATION_PREFIX,
 } from "../mount/annotations.js";
 import { shortHash } from "../mount/names.js";
+import { isEmptyLabelSelector, matchesLabelSelector, type LabelSelector } from "../runtime/label-selector.js";
 
 const ROLLOUT_KEY = "rollout.";
 
@@ -50,8 +51,13 @@ export interface WorkloadRef {
   readonly name: string;
 }
 
-/** A pod's controlling owner: a workload, or a ReplicaSet whose own owner must be looked up. */
-export type PodOwner = WorkloadRef | { readonly kind: "ReplicaSet"; readonly name: string };
+/**
+ * A pod's controlling owner: a workload, or a ReplicaSet whose own owner must be looked up, with
+ * the UID the pod's ownerReference names (checked against the object read: see `ownerRefusal`).
+ */
+export type PodOwner = (WorkloadRef | { readonly kind: "ReplicaSet"; readonly name: string }) & {
+  readonly uid: string;
+};
 
 function controllerRef(
   ownerReferences: readonly V1OwnerReference[] | undefined,
@@ -67,28 +73,72 @@ function controllerRef(
 export function podOwner(pod: V1Pod): PodOwner | undefined {
   const ref = controllerRef(pod.metadata?.ownerReferences);
   if (ref === undefined) return undefined;
-  if (ref.kind === "ReplicaSet") return { kind: "ReplicaSet", name: ref.name };
-  if (ref.kind === "StatefulSet" || ref.kind === "DaemonSet") return { kind: ref.kind, name: ref.name };
+  if (ref.kind === "ReplicaSet") return { kind: "ReplicaSet", name: ref.name, uid: ref.uid };
+  if (ref.kind === "StatefulSet" || ref.kind === "DaemonSet")
+    return { kind: ref.kind, name: ref.name, uid: ref.uid };
   return undefined;
 }
 
 /** The Deployment controlling a ReplicaSet, from its ownerReferences; undefined for a bare ReplicaSet. */
 export function replicaSetOwner(
   ownerReferences: readonly V1OwnerReference[] | undefined,
-): WorkloadRef | undefined {
+): (WorkloadRef & { readonly uid: string }) | undefined {
   const ref = controllerRef(ownerReferences);
-  return ref?.kind === "Deployment" ? { kind: "Deployment", name: ref.name } : undefined;
+  return ref?.kind === "Deployment" ? { kind: "Deployment", name: ref.name, uid: ref.uid } : undefined;
+}
+
+/** One owner and the pods that name it, as `ownersOf` groups them. */
+export interface OwnedPods {
+  readonly owner: PodOwner;
+  readonly pods: readonly V1Pod[];
+}
+
+/** The distinct owners (kind, name and UID) of these pods with their pods, in first-seen order. */
+export function ownersOf(pods: Iterable<V1Pod>): OwnedPods[] {
+  const seen = new Map<string, { owner: PodOwner; pods: V1Pod[] }>();
+  for (const pod of pods) {
+    const owner = podOwner(pod);
+    if (owner === undefined) continue;
+    const key = `${owner.kind}/${owner.name}/${owner.uid}`;
+    const group = seen.get(key);
+    if (group === undefined) seen.set(key, { owner, pods: [pod] });
+    else group.pods.push(pod);
+  }
+  return [...seen.values()];
 }
 
 /** The distinct owners of these pods, in first-seen order. */
 export function distinctOwners(pods: Iterable<V1Pod>): PodOwner[] {
-  const seen = new Map<string, PodOwner>();
-  for (const pod of pods) {
-    const owner = podOwner(pod);
-    if (owner !== undefined && !seen.has(`${owner.kind}/${owner.name}`))
-      seen.set(`${owner.kind}/${owner.name}`, owner);
-  }
-  return [...seen.values()];
+  return ownersOf(pods).map((g) => g.owner);
+}
+
+/** What `ownerRefusal` reads of an owner object. */
+export interface OwnerFacts {
+  readonly uid: string | undefined;
+  readonly selector: LabelSelector | undefined;
+}
+
+/**
+ * Why an object read by name is not the owner the pods claim, or undefined when it is (pure).
+ * A pod's ownerReferences are written by whoever creates the pod: a tenant allowed to create pods
+ * (but not to edit a StatefulSet) could name any workload. So the object's UID must be the one
+ * the reference names, and the object's selector must select every one of the pods; otherwise
+ * the operator leaves the object alone.
+ */
+export function ownerRefusal(
+  claimed: { readonly kind: string; readonly name: string; readonly uid: string },
+  object: OwnerFacts,
+  pods: readonly V1Pod[],
+): string | undefined {
+  const who = `${claimed.kind} ${claimed.name}`;
+  if (object.uid === undefined || object.uid !== claimed.uid)
+    return `${who} has UID ${object.uid ?? "(none)"}, not the ${claimed.uid} its pods' ownerReference names`;
+  const selector = object.selector;
+  if (selector === undefined || isEmptyLabelSelector(selector)) return `${who} has no selector`;
+  const strays = pods.filter((p) => !matchesLabelSelector(selector, p.metadata?.labels));
+  if (strays.length > 0)
+    return `${who}'s selector does not select pod ${strays[0]?.metadata?.name ?? "?"}, which claims it as owner`;
+  return undefined;
 }
 
 /** Whether `kind` names a workload whose template is annotated. */

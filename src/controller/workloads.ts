@@ -12,7 +12,8 @@ import { z } from "zod";
 import { FIELD_MANAGER, kubeRequest } from "../runtime/kube-client.js";
 import { isNotFound } from "../runtime/kube-errors.js";
 import {
-  distinctOwners,
+  ownerRefusal,
+  ownersOf,
   replicaSetOwner,
   templatePatch,
   type ObservedWorkload,
@@ -27,9 +28,10 @@ const PLURALS: Record<PodOwner["kind"], string> = {
   DaemonSet: "daemonsets",
 };
 
-/** What is read of an owner: its ownerReferences and its pod template's annotations. */
+/** What is read of an owner: its UID, ownerReferences, selector and pod template's annotations. */
 const OwnerObject = z.looseObject({
   metadata: z.looseObject({
+    uid: z.string().optional(),
     ownerReferences: z
       .array(
         z.looseObject({
@@ -44,6 +46,16 @@ const OwnerObject = z.looseObject({
   }),
   spec: z
     .looseObject({
+      selector: z
+        .looseObject({
+          matchLabels: z.record(z.string(), z.string()).optional(),
+          matchExpressions: z
+            .array(
+              z.object({ key: z.string(), operator: z.string(), values: z.array(z.string()).optional() }),
+            )
+            .optional(),
+        })
+        .optional(),
       template: z
         .looseObject({
           metadata: z.looseObject({ annotations: z.record(z.string(), z.string()).optional() }).optional(),
@@ -81,9 +93,19 @@ async function getOwner(
   }
 }
 
+/** What `observeOwningWorkloads` found: the workloads to consider, and the owners it refused. */
+export interface OwningWorkloads {
+  readonly workloads: ObservedWorkload[];
+  /** Why a claimed owner was left alone (its UID or selector does not match the pods). */
+  readonly refused: string[];
+}
+
 /**
  * The workloads that own `pods` (deduplicated), each read once with its template annotations.
  * Pods owned by a bare ReplicaSet, a Job or nothing are skipped, as are owners deleted meanwhile.
+ * An owner is trusted only when the object read has the UID the ownerReference names and its
+ * selector selects the pods (`ownerRefusal`), at every step (ReplicaSet, then its Deployment):
+ * a pod's ownerReferences are whatever its creator wrote.
  * Throws KubeApiError on any other failure (e.g. Forbidden without the RBAC above).
  */
 export async function observeOwningWorkloads(
@@ -91,29 +113,40 @@ export async function observeOwningWorkloads(
   namespace: string,
   pods: Iterable<V1Pod>,
   signal?: AbortSignal,
-): Promise<ObservedWorkload[]> {
-  const workloads = new Map<string, WorkloadRef>();
+): Promise<OwningWorkloads> {
+  const workloads = new Map<string, ObservedWorkload>();
+  const refused: string[] = [];
+  const read = async (
+    claimed: { kind: PodOwner["kind"]; name: string; uid: string },
+    owned: readonly V1Pod[],
+  ): Promise<OwnerObject | undefined> => {
+    const object = await getOwner(kubeConfig, namespace, claimed.kind, claimed.name, signal);
+    if (object === undefined) return undefined;
+    const why = ownerRefusal(claimed, { uid: object.metadata.uid, selector: object.spec?.selector }, owned);
+    if (why === undefined) return object;
+    refused.push(why);
+    return undefined;
+  };
   await Promise.all(
-    distinctOwners(pods).map(async (owner) => {
-      if (owner.kind !== "ReplicaSet") {
-        workloads.set(`${owner.kind}/${owner.name}`, owner);
-        return;
+    ownersOf(pods).map(async ({ owner, pods: owned }) => {
+      let workload: (WorkloadRef & { uid: string }) | undefined =
+        owner.kind === "ReplicaSet" ? undefined : { kind: owner.kind, name: owner.name, uid: owner.uid };
+      if (owner.kind === "ReplicaSet") {
+        const rs = await read(owner, owned);
+        const refs: V1OwnerReference[] | undefined = rs?.metadata.ownerReferences;
+        workload = replicaSetOwner(refs);
       }
-      const rs = await getOwner(kubeConfig, namespace, "ReplicaSet", owner.name, signal);
-      const refs: V1OwnerReference[] | undefined = rs?.metadata.ownerReferences;
-      const deployment = replicaSetOwner(refs);
-      if (deployment !== undefined) workloads.set(`${deployment.kind}/${deployment.name}`, deployment);
+      if (workload === undefined) return;
+      const object = await read(workload, owned);
+      if (object === undefined) return;
+      workloads.set(`${workload.kind}/${workload.name}`, {
+        kind: workload.kind,
+        name: workload.name,
+        templateAnnotations: object.spec?.template?.metadata?.annotations,
+      });
     }),
   );
-  const observed = await Promise.all(
-    [...workloads.values()].map(async (w): Promise<ObservedWorkload | undefined> => {
-      const object = await getOwner(kubeConfig, namespace, w.kind, w.name, signal);
-      return object === undefined
-        ? undefined
-        : { ...w, templateAnnotations: object.spec?.template?.metadata?.annotations };
-    }),
-  );
-  return observed.filter((w): w is ObservedWorkload => w !== undefined);
+  return { workloads: [...workloads.values()], refused };
 }
 
 /**
