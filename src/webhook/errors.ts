@@ -15,6 +15,8 @@ export type WebhookErrorCode =
   | "UnsupportedMediaType"
   /** The ModelDeployment cache has not loaded yet: answering now could admit pods without their model. */
   | "NotSynced"
+  /** The server holds its limit of admission bytes in flight (server.ts): retry shortly. */
+  | "Overloaded"
   | "MethodNotAllowed"
   | "NotFound";
 
@@ -23,6 +25,7 @@ const STATUS: Record<WebhookErrorCode, number> = {
   MalformedReview: 400,
   UnsupportedMediaType: 415,
   NotSynced: 503,
+  Overloaded: 503,
   MethodNotAllowed: 405,
   NotFound: 404,
 };

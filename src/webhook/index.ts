@@ -11,14 +11,17 @@
  *   (src/mount `planMounts`), or the planner's conflict as a denial. dryRun is handled the same.
  * - HTTP (handler.ts, server.ts): POST /mutate-pods and GET /healthz over TLS 1.2+; bodies over
  *   3 MiB get 413, malformed ones 400, requests before the cache synced 503; a log line for each,
- *   never a crash. Failures are mapped to answers in one place (`errorAnswer`).
+ *   never a crash. Failures are mapped to answers in one place (`errorAnswer`). Connections,
+ *   timeouts and the body bytes in flight are bounded (DEFAULT_SERVER_LIMITS; 503 when over).
  * - Certificates: self-managed (an in-process CA and serving certificate in a Secret, renewed at
  *   2/3 of their lifetime; x509.ts, rotation.ts, self-managed-certificates.ts), from a folder
  *   (cert-manager; directory-certificates.ts) or static. New certificates reach new connections
  *   without a restart, and a new CA reaches the configuration's caBundle before it is served.
  * - The MutatingWebhookConfiguration (configuration.ts) is server-side applied as
  *   `modelpack-operator`: pods CREATE, sideEffects None, reinvocation IfNeeded, failurePolicy Fail
- *   by default, 5 s timeout, never for the operator's namespace or kube-system.
+ *   by default, 5 s timeout, only for namespaces holding ModelDeployments, never for the
+ *   operator's namespace, kube-system or a namespace labelled `modelpack.dev/webhook=disabled`.
+ *   In cluster the chart or deploy/ owns it and the operator patches only the selector and caBundle.
  * - Metrics (metrics.ts) on an injected registry: requests by result and a latency histogram.
  */
 export {
@@ -50,12 +53,21 @@ export {
 export {
   applyWebhookConfiguration,
   DEFAULT_CONFIGURATION_NAME,
+  DEFAULT_MAX_SCOPED_NAMESPACES,
   NAMESPACE_NAME_LABEL,
+  namespacesOfKeys,
+  NO_NAMESPACE,
+  OPT_OUT_LABEL,
+  OPT_OUT_VALUE,
   servingNames,
   WEBHOOK_NAME,
   webhookConfiguration,
+  webhookConfigurationPatch,
   WebhookConfigurationError,
+  webhookNamespaceSelector,
   type MutatingWebhookConfiguration,
+  type NamespaceSelectorOptions,
+  type WebhookConfigurationPatch,
   type WebhookClientConfig,
   type WebhookConfigurationOptions,
 } from "./configuration.js";
@@ -101,7 +113,13 @@ export {
   type SelfManagedCertificates,
   type SelfManagedCertificatesOptions,
 } from "./self-managed-certificates.js";
-export { createWebhookServer, type WebhookServer, type WebhookServerOptions } from "./server.js";
+export {
+  createWebhookServer,
+  DEFAULT_SERVER_LIMITS,
+  type ServerLimits,
+  type WebhookServer,
+  type WebhookServerOptions,
+} from "./server.js";
 export {
   createWebhook,
   withBoundPort,

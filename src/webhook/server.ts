@@ -12,6 +12,14 @@
  *   Certificates that fail `checkCertificates` are logged and ignored (the old ones stay).
  * - Idle keep-alive connections are kept longer (120 s) than Go's HTTP client keeps them (90 s),
  *   so the apiserver always closes first and never sends a review on a socket being closed.
+ * - Bounded against a client that opens connections and sends little or nothing (defaults in
+ *   DEFAULT_SERVER_LIMITS): at most `maxConnections` (256) open connections, further ones are
+ *   closed at once; a TLS handshake must finish in 10 s, request headers in 10 s, a whole request
+ *   in 30 s; and the bodies being read on all connections together are at most
+ *   `maxInFlightBytes` (32 MiB): a request whose declared length, or whose bytes as they arrive,
+ *   would go over is answered 503 Overloaded (the apiserver applies the failurePolicy) and its
+ *   connection closed. So the server's memory stays bounded (about maxInFlightBytes plus ~50 KiB
+ *   per connection) whatever clients do; the chart's optional NetworkPolicy limits who may try.
  * - On stop: no new connections, in-flight reviews get `shutdownGraceMs` (default 5 s) to finish,
  *   then every socket is closed. Runs on every replica (no leader election).
  */
@@ -21,6 +29,7 @@ import type { SecureContextOptions } from "node:tls";
 import type { Logger } from "../runtime/logger.js";
 import { whenAborted, type Runnable } from "../runtime/runnable.js";
 import { checkCertificates, type CertificateSource, type ServingCertificates } from "./certificate-source.js";
+import { WebhookRequestError } from "./errors.js";
 import { errorAnswer, tooLarge, type AdmissionHandler, type HttpAnswer } from "./handler.js";
 
 /** Options of `createWebhookServer`. */
@@ -34,7 +43,35 @@ export interface WebhookServerOptions {
   readonly port?: number;
   /** How long in-flight requests may take to finish on stop. Default 5000 ms. */
   readonly shutdownGraceMs?: number;
+  /** Connection, time and memory limits; defaults DEFAULT_SERVER_LIMITS. */
+  readonly limits?: Partial<ServerLimits>;
 }
+
+/** What bounds the server's connections and memory. */
+export interface ServerLimits {
+  /** Open connections (TCP); more are closed as they arrive. */
+  readonly maxConnections: number;
+  /** Request bodies being read on all connections together; over it: 503 Overloaded. */
+  readonly maxInFlightBytes: number;
+  /** A TLS handshake must finish within this. */
+  readonly handshakeTimeoutMs: number;
+  /** Request headers must arrive within this (also bounds a connection that sends nothing). */
+  readonly headersTimeoutMs: number;
+  /** A whole request must arrive within this. */
+  readonly requestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open. */
+  readonly keepAliveTimeoutMs: number;
+}
+
+/** The defaults: room for a busy apiserver (a few connections each) and bounded memory. */
+export const DEFAULT_SERVER_LIMITS: ServerLimits = {
+  maxConnections: 256,
+  maxInFlightBytes: 32 * 1024 * 1024,
+  handshakeTimeoutMs: 10_000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 120_000,
+};
 
 /** The admission server. */
 export interface WebhookServer extends Runnable {
@@ -45,7 +82,6 @@ export interface WebhookServer extends Runnable {
   needLeaderElection(): boolean;
 }
 
-const KEEP_ALIVE_TIMEOUT_MS = 120_000;
 const TLS_MIN_VERSION = "TLSv1.2";
 
 /** Creates the server; it binds when started, once the certificate source has certificates. */
@@ -62,10 +98,14 @@ class WebhookServerImpl implements WebhookServer {
   #rejectAddress!: (err: unknown) => void;
   #serving: ServingCertificates | undefined;
   #started = false;
+  readonly #limits: ServerLimits;
+  /** Body bytes reserved by requests being read (declared lengths, or bytes so far). */
+  #inFlightBytes = 0;
 
   constructor(options: WebhookServerOptions) {
     this.#options = options;
     this.#logger = options.logger.child({ component: "webhook-server" });
+    this.#limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
     this.#address = new Promise((resolve, reject) => {
       this.#resolveAddress = resolve;
       this.#rejectAddress = reject;
@@ -92,15 +132,44 @@ class WebhookServerImpl implements WebhookServer {
     try {
       const initial = checkCertificates(await this.#options.certificates.ready(signal));
       this.#serving = initial;
+      const limits = this.#limits;
       server = createServer(
         {
           ...secureContext(initial),
-          keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-          requestTimeout: 30_000,
-          headersTimeout: 10_000,
+          keepAliveTimeout: limits.keepAliveTimeoutMs,
+          requestTimeout: limits.requestTimeoutMs,
+          headersTimeout: limits.headersTimeoutMs,
+          handshakeTimeout: limits.handshakeTimeoutMs,
+          // Checks the two timeouts above this often (Node's default 30 s would let them overrun).
+          connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
         },
         (request, response) => this.#onRequest(request, response),
       );
+      server.maxConnections = limits.maxConnections;
+      // Node's headersTimeout does not cover a connection that never starts a request: close a
+      // connection whose first request headers have not arrived within headersTimeoutMs.
+      const firstRequest = new WeakMap<object, NodeJS.Timeout>();
+      server.on("secureConnection", (socket) => {
+        const timer = setTimeout(() => socket.destroy(), limits.headersTimeoutMs).unref();
+        firstRequest.set(socket, timer);
+        socket.once("close", () => clearTimeout(timer));
+      });
+      server.on("request", (request: IncomingMessage) => {
+        const timer = firstRequest.get(request.socket);
+        if (timer === undefined) return;
+        clearTimeout(timer);
+        firstRequest.delete(request.socket);
+      });
+      let warnedFull = 0;
+      server.on("drop", () => {
+        const now = Date.now();
+        if (now - warnedFull < 60_000) return;
+        warnedFull = now;
+        this.#logger.warn(
+          { maxConnections: limits.maxConnections },
+          "webhook server at its connection limit: new connections are closed",
+        );
+      });
       server.on("tlsClientError", (err) => this.#logger.debug({ err }, "TLS handshake failed"));
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
@@ -172,16 +241,58 @@ class WebhookServerImpl implements WebhookServer {
       refuse(request, response, handler.fail(tooLarge(limit), startedAt));
       return;
     }
+    // Memory held for this request's body: its declared length up front, else its bytes as they come.
+    let reserved = 0;
+    const reserve = (bytes: number): boolean => {
+      if (this.#inFlightBytes + bytes > this.#limits.maxInFlightBytes) return false;
+      this.#inFlightBytes += bytes;
+      reserved += bytes;
+      return true;
+    };
+    const release = (): void => {
+      this.#inFlightBytes -= reserved;
+      reserved = 0;
+    };
     const chunks: Buffer[] = [];
     let size = 0;
     let refused = false;
+    const overloaded = (): void => {
+      refused = true;
+      chunks.length = 0;
+      release();
+      this.#logger.warn(
+        { maxInFlightBytes: this.#limits.maxInFlightBytes, inFlightBytes: this.#inFlightBytes },
+        "admission request refused: too many bytes in flight",
+      );
+      refuse(
+        request,
+        response,
+        handler.fail(
+          new WebhookRequestError(
+            "Overloaded",
+            `the webhook is reading ${this.#limits.maxInFlightBytes} bytes of admission requests already (its limit); the apiserver applies the webhook's failurePolicy, retry shortly`,
+          ),
+          startedAt,
+        ),
+      );
+    };
+    if (Number.isInteger(declared) && declared > 0 && !reserve(declared)) {
+      overloaded();
+      return;
+    }
+    request.once("close", release);
     request.on("data", (chunk: Buffer) => {
       if (refused) return;
       size += chunk.length;
       if (size > limit) {
         refused = true;
         chunks.length = 0;
+        release();
         refuse(request, response, handler.fail(tooLarge(limit), startedAt));
+        return;
+      }
+      if (size > reserved && !reserve(size - reserved)) {
+        overloaded();
         return;
       }
       chunks.push(chunk);
@@ -190,6 +301,8 @@ class WebhookServerImpl implements WebhookServer {
       if (refused) return;
       const body =
         chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks, size).toString("utf8");
+      chunks.length = 0;
+      release();
       send(response, handler.review(body, request.headers["content-type"], startedAt));
     });
     request.on("error", (err) => {

@@ -56,7 +56,7 @@ import { createAdmissionHandler, type AdmissionHandler } from "./handler.js";
 import { createWebhookMetrics } from "./metrics.js";
 import type { CertificateLifetimes, ServingNames } from "./rotation.js";
 import { createSelfManagedCertificates } from "./self-managed-certificates.js";
-import { createWebhookServer, type WebhookServer } from "./server.js";
+import { createWebhookServer, type ServerLimits, type WebhookServer } from "./server.js";
 
 /** Where the serving certificate comes from. */
 export type CertificateOptions =
@@ -121,6 +121,8 @@ export interface WebhookOptions {
   readonly port?: number;
   /** Default 3 MiB. */
   readonly maxBodyBytes?: number;
+  /** Connection, timeout and in-flight byte limits of the server; default DEFAULT_SERVER_LIMITS. */
+  readonly serverLimits?: Partial<ServerLimits>;
   readonly certificates: CertificateOptions;
   /** Absent: the configuration is not managed (someone else installs it). */
   readonly configuration?: ManagedConfigurationOptions;
@@ -181,6 +183,7 @@ export function createWebhook(options: WebhookOptions): Webhook {
     logger,
     host: options.host ?? "0.0.0.0",
     port: options.port ?? 9443,
+    ...(options.serverLimits !== undefined && { limits: options.serverLimits }),
   });
   const log = logger.child({ component: "webhook" });
   let started = false;
