@@ -81,3 +81,26 @@ describe("parseDockerConfig", () => {
     expect(normalizeRegistryKey(key)).toBe(expected);
   });
 });
+
+describe("credentials that would inject headers", () => {
+  it.each([
+    ["username (auth)", { auth: b64("bob\r\nX-Injected: 1:pw") }, /username/],
+    ["username (field)", { username: "bob\n", password: "pw" }, /username/],
+    ["identitytoken", { identitytoken: "t\r\nX: y" }, /identitytoken/],
+    ["registrytoken", { registrytoken: "t\u0000" }, /registrytoken/],
+  ])("refuses a CR, LF or control character in the %s", (_name, entry, field) => {
+    const parse = (): unknown =>
+      parseDockerConfig(JSON.stringify({ auths: { "r.io": entry } }), "secret ns/regcred");
+    expect(parse).toThrow(RegistryError);
+    expect(parse).toThrow(field);
+    expect(parse).toThrow(/secret ns\/regcred.*r\.io.*CR, LF/);
+  });
+
+  it("accepts a password with unusual characters (it is base64-encoded on the wire)", () => {
+    const store = parseDockerConfig(
+      JSON.stringify({ auths: { "r.io": { auth: b64("bob:p\u00e4ss w0rd!") } } }),
+      "c",
+    );
+    expect(store.lookup("r.io")).toEqual({ kind: "basic", username: "bob", password: "p\u00e4ss w0rd!" });
+  });
+});
