@@ -71,5 +71,13 @@ export async function registryClientOptions(
     ...(flags.insecure && { insecureSkipTlsVerify: true }),
     ...(credentials !== undefined && { credentials }),
     userAgent: "modelpack-operator-cli",
+    maxRetryWaitMs: CLI_MAX_RETRY_WAIT_MS,
   };
 }
+
+/**
+ * How long a CLI request may wait out Retry-After and backoff in total. A pull (an init
+ * container, a person at a terminal) has nothing else to do, unlike a reconcile, whose client
+ * keeps the 2 s default and requeues instead.
+ */
+export const CLI_MAX_RETRY_WAIT_MS = 10 * 60_000;
