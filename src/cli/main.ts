@@ -2,6 +2,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { describeError } from "../errors.js";
 import { RegistryError } from "../oci/errors.js";
 import { PullError } from "../puller/errors.js";
+import { parseByteQuantity } from "../puller/limits.js";
 import { EXIT, print, type CliIo } from "./io.js";
 import { UsageError } from "./usage-error.js";
 
@@ -17,6 +18,7 @@ Usage:
   modelpack-operator inspect REFERENCE [--output text|json] [registry flags]
   modelpack-operator pull REFERENCE --dest DIR [--concurrency N] [--output text|json] [registry flags]
                           [--state-file FILE] [--world-readable]
+                          [--max-bytes SIZE] [--max-expansion-ratio N] [--max-entries N]
   modelpack-operator run [--kubeconfig FILE] [--namespace NS] [--watch-namespace NS,…]
                          [--allowed-registries R,…] [--plain-http-registries R,…] [--ca-file FILE]
                          [--health-bind-address HOST:PORT] [--log-level LEVEL] [--workers N]
@@ -38,6 +40,14 @@ Pull flags:
                           skip them (default DIR/.modelpack-pull.json)
   --world-readable        make every pulled file and folder readable by all users (the init
                           container does: the pod's containers may run as another user)
+  --max-bytes SIZE        write at most SIZE bytes in all (10Gi, 500M, 1073741824); default no cap
+                          (the init container passes its emptyDir's sizeLimit)
+  --max-expansion-ratio N an archive layer may expand to N times its compressed size, or 64 MiB
+                          if more (default 100: a decompression bomb stops there)
+  --max-entries N         at most N files, folders and symlinks per archive layer (default 100000)
+  A pull is all or nothing: layers are verified and checked (paths, symlinks followed component by
+  component, two layers at one path) before anything is placed; a failed pull leaves DIR as it was.
+  One pull per DIR at a time (lock file .DIR.modelpack-lock beside DIR; others wait up to 15 min).
 
 Exit codes: 0 success/valid, 1 invalid artifact or document, 2 usage or local I/O error,
 3 registry or network error.
@@ -73,6 +83,35 @@ function parse<T extends NonNullable<ParseArgsConfig["options"]>>(args: string[]
   } catch (err) {
     throw new UsageError(describeError(err));
   }
+}
+
+/** `pull`'s limit flags, checked before anything connects. */
+function pullLimitFlags(values: {
+  "max-bytes"?: string | undefined;
+  "max-expansion-ratio"?: string | undefined;
+  "max-entries"?: string | undefined;
+}): { maxBytes?: number; maxExpansionRatio?: number; maxEntries?: number } {
+  const positive = (flag: string, raw: string | undefined, integer: boolean): number | undefined => {
+    if (raw === undefined) return undefined;
+    const value = Number(raw);
+    if (
+      raw.trim() === "" ||
+      !Number.isFinite(value) ||
+      value <= 0 ||
+      (integer && !Number.isSafeInteger(value))
+    )
+      throw new UsageError(`${flag} must be a positive ${integer ? "integer" : "number"}, not "${raw}"`);
+    return value;
+  };
+  const bytes = values["max-bytes"] === undefined ? undefined : parseByteQuantity(values["max-bytes"]);
+  if (typeof bytes === "object") throw new UsageError(`--max-bytes: ${bytes.invalid}`);
+  const ratio = positive("--max-expansion-ratio", values["max-expansion-ratio"], false);
+  const entries = positive("--max-entries", values["max-entries"], true);
+  return {
+    ...(bytes !== undefined && { maxBytes: bytes }),
+    ...(ratio !== undefined && { maxExpansionRatio: ratio }),
+    ...(entries !== undefined && { maxEntries: entries }),
+  };
 }
 
 /** Maps an error to the exit code and message the user sees. One place for every command. */
@@ -123,9 +162,13 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
           concurrency: { type: "string", default: "4" },
           "state-file": { type: "string" },
           "world-readable": { type: "boolean", default: false },
+          "max-bytes": { type: "string" },
+          "max-expansion-ratio": { type: "string" },
+          "max-entries": { type: "string" },
         });
         if (values.help) return (print(io.stdout, USAGE), EXIT.ok);
         if (values.dest === undefined || values.dest === "") throw new UsageError("pull needs --dest DIR");
+        const limits = pullLimitFlags(values);
         const concurrency = Number(values.concurrency);
         if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
           throw new UsageError(`--concurrency must be an integer from 1 to 64, not "${values.concurrency}"`);
@@ -140,6 +183,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
             concurrency,
             ...(values["state-file"] !== undefined && { stateFile: values["state-file"] }),
             worldReadable: values["world-readable"],
+            ...limits,
             output: outputFlag(values.output),
             ...registryFlags(values),
           },

@@ -26,6 +26,12 @@ export function safeRelativePath(raw: string, what: string): string {
   return normalised;
 }
 
+/**
+ * True for the names `tar -C dir .` gives the archive's root folder (`.`, `./`, `././`): that
+ * folder is the destination itself, so such a directory entry places nothing.
+ */
+export const isArchiveRoot = (raw: string): boolean => /^\.(\/+\.)*\/*$/.test(raw);
+
 /** `dest/relPath`, after checking it stays inside `dest` lexically. */
 export function destinationPath(dest: string, relPath: string): string {
   const target = resolve(dest, ...relPath.split("/"));
@@ -39,9 +45,11 @@ export function destinationPath(dest: string, relPath: string): string {
 /**
  * Creates the parent folders of `dest/relPath` (mode 0755) and refuses if any existing parent
  * is a symlink or not a folder, so a planted link cannot redirect a write out of `dest`.
+ * Returns the folders it created, outermost first (to remove them when undoing a pull).
  */
-export async function prepareParents(dest: string, relPath: string): Promise<void> {
+export async function prepareParents(dest: string, relPath: string): Promise<string[]> {
   const parts = relPath.split("/").slice(0, -1);
+  const created: string[] = [];
   let current = resolve(dest);
   for (const part of parts) {
     current = join(current, part);
@@ -50,9 +58,8 @@ export async function prepareParents(dest: string, relPath: string): Promise<voi
       throw err;
     });
     if (stat === undefined) {
-      await mkdir(current, { mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== "EEXIST") throw err;
-      });
+      await mkdir(current, { mode: 0o755 });
+      created.push(current);
       continue;
     }
     if (stat.isSymbolicLink()) {
@@ -68,4 +75,5 @@ export async function prepareParents(dest: string, relPath: string): Promise<voi
       );
     }
   }
+  return created;
 }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { lstat, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { lstat, mkdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { z } from "zod";
@@ -19,7 +19,16 @@ import { RegistryError } from "../oci/errors.js";
 import { pinnedReference, type ImageReference } from "../oci/reference.js";
 import { PullError } from "./errors.js";
 import { destinationPath, safeRelativePath } from "./paths.js";
-import { createStagingDir, placeEntries, type StagedEntry } from "./staging.js";
+import { ByteBudget, DEFAULT_MAX_ENTRIES, DEFAULT_MAX_EXPANSION_RATIO } from "./limits.js";
+import { lockDestination } from "./lock.js";
+import {
+  createStagingDir,
+  placeEntries,
+  removeStaleStaging,
+  scanDestination,
+  type StagedEntry,
+} from "./staging.js";
+import { planPlacement } from "./tree.js";
 import type { TarEncoding } from "./tar.js";
 
 export interface PullProgress {
@@ -38,7 +47,8 @@ export type PullEvent =
       readonly attempt: number;
       readonly error: string;
     }
-  | { readonly type: "layer-done"; readonly digest: string; readonly files: number };
+  | { readonly type: "layer-done"; readonly digest: string; readonly files: number }
+  | { readonly type: "lock-wait"; readonly holder: string };
 
 export interface PullOptions {
   readonly client: RegistryClient;
@@ -60,6 +70,14 @@ export interface PullOptions {
   readonly concurrency?: number;
   /** Attempts per layer for retryable failures (resets, truncation, 5xx). Default 3. */
   readonly layerAttempts?: number;
+  /** Bytes the pull may write in all (`pull --max-bytes`); default: no cap. */
+  readonly maxBytes?: number;
+  /** Uncompressed / compressed bytes per archive layer. Default DEFAULT_MAX_EXPANSION_RATIO. */
+  readonly maxExpansionRatio?: number;
+  /** Entries per archive layer. Default DEFAULT_MAX_ENTRIES. */
+  readonly maxEntries?: number;
+  /** How long to wait for another pull into the same destination. Default DEFAULT_LOCK_TIMEOUT_MS. */
+  readonly lockTimeoutMs?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: PullProgress) => void;
   readonly onEvent?: (event: PullEvent) => void;
@@ -142,13 +160,26 @@ function planLayers(manifest: OciManifest, what: string): LayerPlan[] {
   });
 }
 
+/** The outcome of one layer before anything is placed. */
+type LayerOutcome = {
+  readonly plan: LayerPlan;
+  readonly skipped: boolean;
+  readonly entries: readonly StagedEntry[];
+};
+
 /**
- * Pulls a ModelPack artifact into `dest`. Every byte is verified against the manifest's digests
- * before it appears at its final path (staged under a private name, then renamed); paths from
- * annotations and tar headers never escape `dest`. Layers run concurrently; retryable failures
- * restart the layer. A second pull into the same folder verifies what is there and skips it.
- * Throws RegistryError (registry/network) or PullError (artifact cannot be placed safely); on
- * failure no partial file is left behind (already placed, verified files stay).
+ * Pulls a ModelPack artifact into `dest`, all or nothing:
+ * 1. under a lock beside `dest` (one pull per destination at a time), every layer is downloaded
+ *    concurrently, verified against its digest and staged in a private folder inside `dest`
+ *    (or found already in place and verified, then skipped), within the size and entry limits;
+ * 2. the layers' entries are merged in manifest order over what `dest` holds (planPlacement):
+ *    a path two layers fill differently, a write through a symlink, or a symlink of the
+ *    resulting tree that resolves outside `dest` (followed component by component) refuses
+ *    the pull, whatever the order the downloads finished in;
+ * 3. only then are the entries renamed into place; if that fails midway it is undone.
+ * Paths from annotations and tar headers never escape `dest`. Throws RegistryError
+ * (registry/network) or PullError (the artifact cannot be placed safely, a limit, the lock);
+ * after a failure `dest` is exactly as it was (removed again if the pull created it).
  */
 export async function pull(options: PullOptions): Promise<PullResult> {
   const { client, reference, dest } = options;
@@ -167,178 +198,216 @@ export async function pull(options: PullOptions): Promise<PullResult> {
   const manifest = parsed.data;
   await client.getBlob(reference, manifest.config, options.signal); // verified, so a corrupt artifact fails early
   const plans = planLayers(manifest, pinned);
+  const layerWhat = (plan: LayerPlan): string => `${pinned}, layer ${plan.index} (${plan.descriptor.digest})`;
+  const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+  const maxExpansionRatio = options.maxExpansionRatio ?? DEFAULT_MAX_EXPANSION_RATIO;
+  const budget = new ByteBudget(options.maxBytes, "--max-bytes");
 
-  await mkdir(dest, { recursive: true });
-  const statePath = options.stateFile ?? join(dest, PULL_STATE_FILE);
-  const previous = PullState.safeParse(JSON.parse(await readFile(statePath, "utf8").catch(() => "{}")));
-  const state: PullState = { layers: {} };
-  const placedBy = new Map<string, number>();
-  let placing: Promise<void> = Promise.resolve();
-  const files: PulledFile[] = [];
-  const progress = {
-    bytesDone: 0,
-    bytesTotal: plans.reduce((n, p) => n + p.descriptor.size, 0),
-    layersDone: 0,
-    layersTotal: plans.length,
-  };
-  const report = (): void => options.onProgress?.({ ...progress });
-  let bytesDownloaded = 0;
-
+  await mkdir(dirname(dest), { recursive: true });
+  const lock = await lockDestination(dest, {
+    ...(options.lockTimeoutMs !== undefined && { timeoutMs: options.lockTimeoutMs }),
+    ...(options.signal !== undefined && { signal: options.signal }),
+    onWait: (holder) => options.onEvent?.({ type: "lock-wait", holder }),
+  });
+  const createdDest = (await lstat(dest).catch(() => undefined)) === undefined;
+  let staging: string | undefined;
   const abort = new AbortController();
   const onOuterAbort = (): void => abort.abort(options.signal?.reason);
   options.signal?.addEventListener("abort", onOuterAbort, { once: true });
-  const staging = await createStagingDir(dest);
-
-  /** Places a verified layer's entries; serialised so "the higher layer index wins" holds. */
-  const place = (plan: LayerPlan, entries: StagedEntry[]): Promise<void> => {
-    const run = placing.then(async () => {
-      const kept = entries.filter(
-        (e) => e.type === "directory" || (placedBy.get(e.path) ?? -1) <= plan.index,
-      );
-      await placeEntries(dest, kept, `${pinned}, layer ${plan.index}`, {
-        ...(options.worldReadable === true && { worldReadable: true }),
-      });
-      for (const e of kept) if (e.type !== "directory") placedBy.set(e.path, plan.index);
-    });
-    placing = run.catch(() => undefined);
-    return run;
-  };
-
-  const alreadyThere = async (plan: LayerPlan): Promise<boolean> => {
-    if (plan.kind === "file") {
-      const target = destinationPath(dest, plan.path);
-      return (
-        (await isRegularFileOfSize(target, plan.descriptor.size)) &&
-        (await sha256File(target)) === plan.descriptor.digest
-      );
-    }
-    const recorded = previous.success ? previous.data.layers[plan.descriptor.digest] : undefined;
-    if (recorded === undefined) return false;
-    for (const file of recorded.files) {
-      const target = destinationPath(dest, file.path);
-      if (!(await isRegularFileOfSize(target, file.size)) || (await sha256File(target)) !== file.sha256)
-        return false;
-    }
-    state.layers[plan.descriptor.digest] = recorded;
-    return true;
-  };
-
-  const pullLayer = async (plan: LayerPlan): Promise<void> => {
-    const digest = plan.descriptor.digest;
-    if (await alreadyThere(plan)) {
-      progress.bytesDone += plan.descriptor.size;
-      progress.layersDone++;
-      const recorded =
-        plan.kind === "file"
-          ? [{ path: plan.path, size: plan.descriptor.size }]
-          : (state.layers[digest]?.files ?? []);
-      for (const f of recorded) files.push({ path: f.path, size: f.size, layer: digest, skipped: true });
-      options.onEvent?.({ type: "layer-skipped", digest, reason: "already present and verified" });
-      report();
-      return;
-    }
-    const attempts = Math.max(1, options.layerAttempts ?? 3);
-    for (let attempt = 1; ; attempt++) {
-      let counted = 0;
-      try {
-        const onBytes = (bytes: number): void => {
-          counted += bytes;
-          progress.bytesDone += bytes;
-          report();
-        };
-        let entries: StagedEntry[];
-        if (plan.kind === "file") {
-          const staged = join(staging, `${plan.index}.part`);
-          const size = await client.downloadBlob(reference, plan.descriptor, staged, {
-            signal: abort.signal,
-            onBytes,
-          });
-          entries = [
-            {
-              type: "file",
-              path: plan.path,
-              staged,
-              mode: plan.mode ?? 0o644,
-              ...(plan.mtime !== undefined && { mtime: plan.mtime }),
-              size,
-              sha256: digest,
-            },
-          ];
-        } else {
-          const layerStaging = join(staging, `layer-${plan.index}`);
-          await mkdir(layerStaging, { mode: 0o700 });
-          // Loaded here, before the stream opens: tar-stream and zlib cost ~8 ms of start-up that
-          // a pull of raw layers (the common case, and the one image volumes mount) never needs.
-          const { stageTarLayer } = await import("./tar.js");
-          const stream: Readable = await client.openBlob(reference, plan.descriptor, abort.signal);
-          // A "data" listener starts the flow: the consumer must be attached in this same tick.
-          stream.on("data", (chunk: Buffer) => onBytes(chunk.byteLength));
-          entries = await stageTarLayer(
-            stream,
-            plan.encoding,
-            layerStaging,
-            `${pinned}, layer ${plan.index}`,
-          );
-          state.layers[digest] = {
-            files: entries.flatMap((e) =>
-              e.type === "file" ? [{ path: e.path, size: e.size, sha256: e.sha256 }] : [],
-            ),
-          };
-        }
-        await place(plan, entries);
-        bytesDownloaded += counted;
-        progress.layersDone++;
-        for (const e of entries)
-          if (e.type === "file") files.push({ path: e.path, size: e.size, layer: digest, skipped: false });
-        options.onEvent?.({
-          type: "layer-done",
-          digest,
-          files: entries.filter((e) => e.type === "file").length,
-        });
-        report();
-        return;
-      } catch (err) {
-        progress.bytesDone -= counted;
-        await rm(join(staging, `${plan.index}.part`), { force: true });
-        await rm(join(staging, `layer-${plan.index}`), { recursive: true, force: true });
-        // A registry hiccup or a stopped writer thread; a full disk or a refused path is not retried.
-        const retryable = (err instanceof RegistryError || err instanceof BlobWriteError) && err.retryable;
-        if (!retryable || attempt >= attempts || abort.signal.aborted) throw err;
-        options.onEvent?.({ type: "layer-retry", digest, attempt, error: err.message });
-      }
-    }
-  };
-
+  let succeeded = false;
   try {
+    await mkdir(dest, { recursive: true });
+    await removeStaleStaging(dest);
+    staging = await createStagingDir(dest);
+    const stagingDir = staging;
+    const statePath = options.stateFile ?? join(dest, PULL_STATE_FILE);
+    const previous = PullState.safeParse(JSON.parse(await readFile(statePath, "utf8").catch(() => "{}")));
+    const state: PullState = { layers: {} };
+    const progress = {
+      bytesDone: 0,
+      bytesTotal: plans.reduce((n, p) => n + p.descriptor.size, 0),
+      layersDone: 0,
+      layersTotal: plans.length,
+    };
+    const report = (): void => options.onProgress?.({ ...progress });
+    let bytesDownloaded = 0;
+
+    const alreadyThere = async (plan: LayerPlan): Promise<StagedEntry[] | undefined> => {
+      if (plan.kind === "file") {
+        const target = destinationPath(dest, plan.path);
+        const there =
+          (await isRegularFileOfSize(target, plan.descriptor.size)) &&
+          (await sha256File(target)) === plan.descriptor.digest;
+        return there ? [fileEntry(plan.path, "", plan.descriptor.size, plan.descriptor.digest)] : undefined;
+      }
+      const recorded = previous.success ? previous.data.layers[plan.descriptor.digest] : undefined;
+      if (recorded === undefined) return undefined;
+      for (const file of recorded.files) {
+        const target = destinationPath(dest, file.path);
+        if (!(await isRegularFileOfSize(target, file.size)) || (await sha256File(target)) !== file.sha256)
+          return undefined;
+      }
+      state.layers[plan.descriptor.digest] = recorded;
+      return recorded.files.map((f) => fileEntry(f.path, "", f.size, f.sha256));
+    };
+
+    const pullLayer = async (plan: LayerPlan): Promise<LayerOutcome> => {
+      const digest = plan.descriptor.digest;
+      const present = await alreadyThere(plan);
+      if (present !== undefined) {
+        progress.bytesDone += plan.descriptor.size;
+        progress.layersDone++;
+        options.onEvent?.({ type: "layer-skipped", digest, reason: "already present and verified" });
+        report();
+        return { plan, skipped: true, entries: present };
+      }
+      const attempts = Math.max(1, options.layerAttempts ?? 3);
+      for (let attempt = 1; ; attempt++) {
+        let counted = 0;
+        let written = 0;
+        const write = (bytes: number): void => {
+          budget.take(bytes, layerWhat(plan));
+          written += bytes;
+        };
+        try {
+          const onBytes = (bytes: number): void => {
+            counted += bytes;
+            progress.bytesDone += bytes;
+            report();
+          };
+          let entries: StagedEntry[];
+          if (plan.kind === "file") {
+            write(plan.descriptor.size); // known before the first byte: refused before downloading
+            const staged = join(stagingDir, `${plan.index}.part`);
+            const size = await client.downloadBlob(reference, plan.descriptor, staged, {
+              signal: abort.signal,
+              onBytes,
+            });
+            entries = [
+              {
+                ...fileEntry(plan.path, staged, size, digest),
+                mode: plan.mode ?? 0o644,
+                ...(plan.mtime !== undefined && { mtime: plan.mtime }),
+              },
+            ];
+          } else {
+            const layerStaging = join(stagingDir, `layer-${plan.index}`);
+            await mkdir(layerStaging, { mode: 0o700 });
+            // Loaded here, before the stream opens: tar-stream and zlib cost ~8 ms of start-up that
+            // a pull of raw layers (the common case, and the one image volumes mount) never needs.
+            const { stageTarLayer } = await import("./tar.js");
+            const stream: Readable = await client.openBlob(reference, plan.descriptor, abort.signal);
+            // A "data" listener starts the flow: the consumer must be attached in this same tick.
+            stream.on("data", (chunk: Buffer) => onBytes(chunk.byteLength));
+            entries = await stageTarLayer(stream, plan.encoding, layerStaging, layerWhat(plan), {
+              compressedSize: plan.descriptor.size,
+              maxExpansionRatio,
+              maxEntries,
+              onFileBytes: write,
+            });
+            state.layers[digest] = {
+              files: entries.flatMap((e) =>
+                e.type === "file" ? [{ path: e.path, size: e.size, sha256: e.sha256 }] : [],
+              ),
+            };
+          }
+          bytesDownloaded += counted;
+          progress.layersDone++;
+          options.onEvent?.({
+            type: "layer-done",
+            digest,
+            files: entries.filter((e) => e.type === "file").length,
+          });
+          report();
+          return { plan, skipped: false, entries };
+        } catch (err) {
+          progress.bytesDone -= counted;
+          budget.release(written);
+          await rm(join(stagingDir, `${plan.index}.part`), { force: true });
+          await rm(join(stagingDir, `layer-${plan.index}`), { recursive: true, force: true });
+          // A registry hiccup or a stopped writer thread; a full disk or a refused path is not retried.
+          const retryable = (err instanceof RegistryError || err instanceof BlobWriteError) && err.retryable;
+          if (!retryable || attempt >= attempts || abort.signal.aborted) throw err;
+          options.onEvent?.({ type: "layer-retry", digest, attempt, error: err.message });
+        }
+      }
+    };
+
+    // 1. Download, verify and stage every layer; nothing is placed yet.
+    const outcomes: LayerOutcome[] = [];
     const queue = [...plans];
     const workers = Array.from(
       { length: Math.max(1, Math.min(options.concurrency ?? 4, plans.length)) },
       async () => {
         for (let plan = queue.shift(); plan !== undefined; plan = queue.shift()) {
           if (abort.signal.aborted) return;
-          await pullLayer(plan);
+          outcomes.push(await pullLayer(plan));
         }
       },
     );
+    // The first failure is the cause; the others are mostly the abort it triggered.
+    let firstFailure: { readonly error: unknown } | undefined;
     const results = await Promise.allSettled(
       workers.map((w) =>
         w.catch((err: unknown) => {
+          firstFailure ??= { error: err };
           abort.abort(err);
           throw err;
         }),
       ),
     );
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-    if (failed !== undefined) throw failed.reason;
-    if (plans.some((p) => p.kind === "archive")) {
-      const tmp = `${statePath}.tmp`;
-      await writeFile(tmp, JSON.stringify(state));
-      await rename(tmp, statePath);
+    if (failed !== undefined) throw firstFailure !== undefined ? firstFailure.error : failed.reason;
+    options.signal?.throwIfAborted();
+
+    // 2. Decide, in manifest order, what goes where; refuse conflicts and escaping symlinks.
+    outcomes.sort((a, b) => a.plan.index - b.plan.index);
+    const toPlace = planPlacement(
+      await scanDestination(dest, Math.max(maxEntries, 1_000_000)),
+      outcomes.map((o) => ({ what: layerWhat(o.plan), entries: o.entries, place: !o.skipped })),
+    );
+
+    // 3. Place everything (undone if any step fails), then record the archive layers.
+    await lock.assertHeld();
+    const backups = join(stagingDir, "replaced");
+    await mkdir(backups, { mode: 0o700 });
+    const placement = await placeEntries(dest, toPlace, backups, {
+      ...(options.worldReadable === true && { worldReadable: true }),
+    });
+    try {
+      if (plans.some((p) => p.kind === "archive")) {
+        const tmp = `${statePath}.tmp`;
+        await writeFile(tmp, JSON.stringify(state));
+        await rename(tmp, statePath);
+      }
+    } catch (err) {
+      await placement.rollback();
+      throw err;
     }
+    succeeded = true;
+
+    const files: PulledFile[] = outcomes.flatMap((o) =>
+      o.entries.flatMap((e) =>
+        e.type === "file"
+          ? [{ path: e.path, size: e.size, layer: o.plan.descriptor.digest, skipped: o.skipped }]
+          : [],
+      ),
+    );
+    files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return { pinnedReference: pinned, digest: manifestFetched.digest, files, bytesDownloaded };
   } finally {
     options.signal?.removeEventListener("abort", onOuterAbort);
-    await rm(staging, { recursive: true, force: true });
+    if (staging !== undefined) await rm(staging, { recursive: true, force: true });
+    if (!succeeded && createdDest) await rmdir(dest).catch(() => undefined);
+    await lock.release();
   }
-  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { pinnedReference: pinned, digest: manifestFetched.digest, files, bytesDownloaded };
+}
+
+function fileEntry(
+  path: string,
+  staged: string,
+  size: number,
+  sha256: string,
+): Extract<StagedEntry, { type: "file" }> {
+  return { type: "file", path, staged, mode: 0o644, size, sha256 };
 }

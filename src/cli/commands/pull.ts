@@ -14,6 +14,10 @@ export interface PullCommandOptions extends RegistryFlags {
   readonly output: "text" | "json";
   readonly stateFile?: string;
   readonly worldReadable?: boolean;
+  /** `--max-bytes`, parsed. */
+  readonly maxBytes?: number;
+  readonly maxExpansionRatio?: number;
+  readonly maxEntries?: number;
 }
 
 /**
@@ -35,11 +39,16 @@ export async function pullCommand(options: PullCommandOptions, io: CliIo): Promi
       concurrency: options.concurrency,
       ...(options.stateFile !== undefined && { stateFile: resolve(options.stateFile) }),
       ...(options.worldReadable === true && { worldReadable: true }),
+      ...(options.maxBytes !== undefined && { maxBytes: options.maxBytes }),
+      ...(options.maxExpansionRatio !== undefined && { maxExpansionRatio: options.maxExpansionRatio }),
+      ...(options.maxEntries !== undefined && { maxEntries: options.maxEntries }),
       ...(io.signal !== undefined && { signal: io.signal }),
       onProgress: (p) => progress.update(p),
       onEvent: (event) => {
         if (event.type === "manifest")
           for (const w of event.warnings) print(io.stderr, `warning: ${w.path}: ${w.message} [${w.code}]`);
+        if (event.type === "lock-wait")
+          print(io.stderr, `waiting for another pull into ${resolve(options.dest)}: lock ${event.holder}`);
         if (event.type === "layer-retry")
           print(io.stderr, `retrying layer ${event.digest} (attempt ${event.attempt + 1}): ${event.error}`);
       },
