@@ -11,7 +11,9 @@
  * - Nothing the pod has is changed or removed: the patch only adds, or replaces an annotation
  *   value. Anything in the way is a refusal naming both sides, with every problem listed.
  * - Idempotent. A ModelDeployment is "already mounted" when the pod carries its digest
- *   annotation AND has its volume; it is then left exactly as it is, even if the pod got an
+ *   annotation AND has exactly the volume (and pull init container) the planner makes for that
+ *   digest — a look-alike volume (an image by tag, another repository) is planned again and
+ *   refused as a clash; it is then left exactly as it is, even if the pod got an
  *   earlier digest (a reinvocation after the ModelDeployment moved on, or a copied pod): volumes
  *   are immutable, the pod stays self-consistent, the annotation keeps telling status that the
  *   pod is stale, and a rollout replaces it. A warning says so. Anything else the planner would
@@ -63,11 +65,10 @@ export function planMounts(
 
   const warnings: string[] = [];
   const annotations = pod.metadata?.annotations ?? {};
-  const volumeNames = new Set((spec.volumes ?? []).map((v) => v.name));
   const pending: CheckedTarget[] = [];
   for (const target of checked) {
     const recorded = annotations[podDigestAnnotation(target.name)];
-    if (recorded !== undefined && volumeNames.has(modelVolumeName(target.name))) {
+    if (recorded !== undefined && isMountedAt(spec, target, recorded, settings)) {
       if (recorded !== target.digest) {
         warnings.push(
           `${describeTarget(target)} is already mounted at digest ${recorded}, not the current ${target.digest}; ` +
@@ -83,6 +84,38 @@ export function planMounts(
   for (const target of pending) planner.add(target);
   if (planner.problems.length > 0) return refuse(planner.problems);
   return { allowed: true, patch: planner.operations(), ...(warnings.length > 0 && { warnings }) };
+}
+
+/**
+ * Whether the pod already has exactly what the planner adds for `target` at the digest its
+ * annotation records: the model volume (and for InitContainer the pull init container) as
+ * planned for that digest. Annotations and volumes are written by whoever creates the pod, so a
+ * pod that carries our annotation beside a volume of its own (an image by tag, another
+ * repository) is not "already mounted": it is planned again, and the planner refuses the clash.
+ */
+function isMountedAt(
+  spec: V1PodSpec,
+  target: CheckedTarget,
+  recorded: string,
+  settings: InitContainerSettings,
+): boolean {
+  const at = target.pinnedReference.lastIndexOf("@");
+  if (at < 0 || !/^sha256:[a-f0-9]{64}$/.test(recorded)) return false;
+  const then: CheckedTarget = {
+    ...target,
+    digest: recorded,
+    pinnedReference: `${target.pinnedReference.slice(0, at)}@${recorded}`,
+  };
+  const volume = (spec.volumes ?? []).find((v) => v.name === modelVolumeName(target.name));
+  if (volume === undefined) return false;
+  // Either strategy counts: the ModelDeployment may have switched since the pod was planned.
+  return [imageVolumePieces(then), initContainerPieces(then, settings)].some((pieces) => {
+    const wanted = pieces.volumes[0]?.volume;
+    if (wanted === undefined || !matches(wanted, volume)) return false;
+    if (pieces.initContainer === undefined) return true;
+    const init = (spec.initContainers ?? []).find((c) => c.name === pieces.initContainer?.name);
+    return init !== undefined && matches(pieces.initContainer, init);
+  });
 }
 
 function refuse(problems: readonly string[]): MountPlan {

@@ -189,3 +189,65 @@ describe("CandidateCache", () => {
     expect(cache.get(raw)).toBeUndefined();
   });
 });
+
+describe("a status that does not describe the spec is not trusted (whoever can write status/)", () => {
+  const md = (resolved: { reference: string; digest: string }, reference = `${REGISTRY}/models/llama:v1`) => {
+    const raw = modelDeployment({
+      name: "m",
+      status: { ...ready, resolved: { ...ready.resolved!, ...resolved } },
+    });
+    return { ...raw, spec: { ...(raw.spec as object), model: { reference } } };
+  };
+  it.each<[string, { reference: string; digest: string }, string | undefined, RegExp]>([
+    [
+      "another repository",
+      { reference: `${REGISTRY}/evil/image@${DIGEST}`, digest: DIGEST },
+      undefined,
+      /status.resolved.reference registry.example.com\/evil\/image@sha256:a+ is not in registry.example.com\/models\/llama/,
+    ],
+    [
+      "another registry",
+      { reference: `evil.example/models/llama@${DIGEST}`, digest: DIGEST },
+      undefined,
+      /is not in registry.example.com\/models\/llama/,
+    ],
+    [
+      "a tag instead of a digest",
+      { reference: `${REGISTRY}/models/llama:v1`, digest: DIGEST },
+      undefined,
+      /is not pinned to status.resolved.digest/,
+    ],
+    [
+      "a digest other than resolved.digest",
+      { reference: `${REGISTRY}/models/llama@sha256:${"c".repeat(64)}`, digest: DIGEST },
+      undefined,
+      /is not pinned to status.resolved.digest/,
+    ],
+    [
+      "a digest other than the spec's",
+      { reference: `${REGISTRY}/models/llama@${DIGEST}`, digest: DIGEST },
+      `${REGISTRY}/models/llama@sha256:${"d".repeat(64)}`,
+      /is not the digest spec.model.reference names/,
+    ],
+  ])("refuses %s", (_what, resolved, reference, message) => {
+    const candidate = compileCandidate(md(resolved, reference));
+    expect(candidate?.verdict.admit).toBe(false);
+    if (candidate?.verdict.admit === false) {
+      expect(candidate.verdict.message).toMatch(message);
+      expect(candidate.verdict.message).toMatch(/RBAC on modeldeployments\/status/);
+    }
+  });
+
+  it("checks the allow-list at admission, not only in the operator", () => {
+    const raw = md({ reference: `${REGISTRY}/models/llama@${DIGEST}`, digest: DIGEST });
+    expect(compileCandidate(raw)?.verdict.admit).toBe(true);
+    expect(compileCandidate(raw, { allowedRegistries: [REGISTRY] })?.verdict.admit).toBe(true);
+    const refused = new CandidateCache({ allowedRegistries: ["models.internal:5000"] }).get(raw);
+    expect(refused?.verdict).toMatchObject({
+      admit: false,
+      message: expect.stringMatching(
+        /registry registry.example.com is not in the operator's allowed registries \(models.internal:5000\)/,
+      ),
+    });
+  });
+});

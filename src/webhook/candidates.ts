@@ -15,6 +15,7 @@ import {
   type ModelDeploymentStatus,
 } from "../api/index.js";
 import type { MountTarget } from "../mount/types.js";
+import { parseReference } from "../oci/reference.js";
 import { compileLabelSelector, type LabelMatcher } from "./selector.js";
 
 /** What admission does with a pod this ModelDeployment selects. */
@@ -41,7 +42,7 @@ const SelectorOnly = z.object({
  * (no name, namespace or parseable selector). An object that fails the v1alpha1 schema but has a
  * selector refuses the pods it selects: admitting them would start them without their model.
  */
-export function compileCandidate(raw: unknown): Candidate | undefined {
+export function compileCandidate(raw: unknown, policy: AdmissionPolicy = {}): Candidate | undefined {
   const parsed = ModelDeployment.safeParse(raw);
   if (!parsed.success) {
     const partial = SelectorOnly.safeParse(raw);
@@ -68,19 +69,30 @@ export function compileCandidate(raw: unknown): Candidate | undefined {
     namespace,
     name,
     matches: compileLabelSelector(md.spec.selector),
-    verdict: verdict(md, namespace, name),
+    verdict: verdict(md, namespace, name, policy),
   };
+}
+
+/** What the administrator allows, checked again at admission (the status is not trusted for it). */
+export interface AdmissionPolicy {
+  /** `run --allowed-registries`: when non-empty, only these registries (`host[:port]`). */
+  readonly allowedRegistries?: readonly string[];
 }
 
 /** Compiled candidates by cached object; share one per process. Never holds an object alive. */
 export class CandidateCache {
   readonly #compiled = new WeakMap<object, Candidate | null>();
+  readonly #policy: AdmissionPolicy;
+
+  constructor(policy: AdmissionPolicy = {}) {
+    this.#policy = policy;
+  }
 
   /** The compiled form of `raw`, compiling it on first sight. */
   get(raw: object): Candidate | undefined {
     let compiled = this.#compiled.get(raw);
     if (compiled === undefined) {
-      compiled = compileCandidate(raw) ?? null;
+      compiled = compileCandidate(raw, this.#policy) ?? null;
       this.#compiled.set(raw, compiled);
     }
     return compiled ?? undefined;
@@ -100,7 +112,12 @@ function subject(namespace: string, name: string): string {
  * would stall it), and the status names the pinned reference and the strategy. Refuse otherwise,
  * saying which ModelDeployment, why, and what to do.
  */
-export function verdict(md: ModelDeployment, namespace: string, name: string): Verdict {
+export function verdict(
+  md: ModelDeployment,
+  namespace: string,
+  name: string,
+  policy: AdmissionPolicy = {},
+): Verdict {
   const generation = md.metadata.generation ?? 0;
   const status = md.status;
   if (isReady(status, generation) || isRollingOut(status, generation)) {
@@ -112,6 +129,15 @@ export function verdict(md: ModelDeployment, namespace: string, name: string): V
         message:
           `${subject(namespace, name)} selects this pod and says Ready, but its status has no ` +
           `${resolved === undefined ? "status.resolved" : "status.strategy"}; the operator rewrites it on its next reconcile — ${RETRY_HINT}`,
+      };
+    }
+    const untrusted = pinnedProblem(md.spec.model.reference, resolved, policy);
+    if (untrusted !== undefined) {
+      return {
+        admit: false,
+        message:
+          `${subject(namespace, name)} selects this pod, but ${untrusted}. Only the operator should write the status ` +
+          `subresource: check who may (RBAC on modeldeployments/status); the operator rewrites it on its next reconcile — ${RETRY_HINT}`,
       };
     }
     const subPath = md.spec.mount.subPath;
@@ -136,6 +162,37 @@ export function verdict(md: ModelDeployment, namespace: string, name: string): V
     admit: false,
     message: `${subject(namespace, name)} selects this pod but is not Ready: ${notReadyCause(status, generation, namespace, name)}`,
   };
+}
+
+/**
+ * Why `status.resolved` cannot be what the operator verified for this spec, or undefined (pure).
+ * Whoever may write the status subresource could otherwise point pods at any image: the pinned
+ * reference must name the spec's registry and repository, carry exactly `resolved.digest` (and the
+ * spec's digest, when it names one), and its registry must be allowed.
+ */
+export function pinnedProblem(
+  specReference: string,
+  resolved: { readonly reference: string; readonly digest: string },
+  policy: AdmissionPolicy,
+): string | undefined {
+  let spec;
+  let pinned;
+  try {
+    spec = parseReference(specReference);
+    pinned = parseReference(resolved.reference);
+  } catch {
+    return `status.resolved.reference ${JSON.stringify(resolved.reference)} or spec.model.reference does not parse`;
+  }
+  if (pinned.registry !== spec.registry || pinned.repository !== spec.repository)
+    return `status.resolved.reference ${resolved.reference} is not in ${spec.registry}/${spec.repository}, the repository spec.model.reference names`;
+  if (pinned.digest === undefined || pinned.digest !== resolved.digest)
+    return `status.resolved.reference ${resolved.reference} is not pinned to status.resolved.digest ${resolved.digest}`;
+  if (spec.digest !== undefined && spec.digest !== pinned.digest)
+    return `status.resolved.digest ${resolved.digest} is not the digest spec.model.reference names (${spec.digest})`;
+  const allowed = policy.allowedRegistries;
+  if (allowed !== undefined && allowed.length > 0 && !allowed.includes(pinned.registry))
+    return `registry ${pinned.registry} is not in the operator's allowed registries (${allowed.join(", ")})`;
+  return undefined;
 }
 
 function isRollingOut(status: ModelDeploymentStatus | undefined, generation: number): boolean {

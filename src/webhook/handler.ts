@@ -42,6 +42,8 @@ export interface AdmissionHandlerOptions {
   readonly hasSynced?: () => boolean;
   /** Default DEFAULT_MAX_BODY_BYTES. */
   readonly maxBodyBytes?: number;
+  /** `run --allowed-registries`: checked again against every pinned reference at admission. */
+  readonly allowedRegistries?: readonly string[];
 }
 
 /** An HTTP answer: status, body and its Content-Type. */
@@ -88,7 +90,7 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions): Admiss
     store: options.store,
     settings: options.settings,
     ...(options.planMounts !== undefined && { planMounts: options.planMounts }),
-    candidates: new CandidateCache(),
+    candidates: new CandidateCache({ allowedRegistries: options.allowedRegistries ?? [] }),
   };
 
   const fail = (err: unknown, startedAt = performance.now()): HttpAnswer => {
