@@ -202,32 +202,20 @@ describe("namespacesOfKeys", () => {
 });
 
 describe("webhookConfigurationPatch", () => {
-  it("carries only the webhook's name, namespaceSelector and caBundle", () => {
-    expect(
-      webhookConfigurationPatch({
-        name: "mpo",
-        operatorNamespace: "mp",
-        inUseNamespaces: ["a"],
-        caPem: "PEM",
-      }),
-    ).toEqual({
+  it("is the webhook entry and the object's name, without the metadata the installer owns", () => {
+    const options = {
+      ...base,
+      name: "mpo",
+      clientConfig: { service: { namespace: "mp", name: "mpo-webhook" } },
+      inUseNamespaces: ["a"],
+      caPem: "PEM",
+    };
+    expect(webhookConfigurationPatch(options)).toEqual({
       apiVersion: "admissionregistration.k8s.io/v1",
       kind: "MutatingWebhookConfiguration",
       metadata: { name: "mpo" },
-      webhooks: [
-        {
-          name: "pods.modelpack.dev",
-          namespaceSelector: webhookNamespaceSelector({ operatorNamespace: "mp", inUseNamespaces: ["a"] }),
-          clientConfig: { caBundle: Buffer.from("PEM").toString("base64") },
-        },
-      ],
+      webhooks: webhookConfiguration(options).webhooks,
     });
-  });
-
-  it("leaves the caBundle to cert-manager's CA injector without a CA", () => {
-    const patch = webhookConfigurationPatch({ operatorNamespace: "mp" });
-    expect(patch.webhooks[0]).not.toHaveProperty("clientConfig");
-    expect(patch.metadata.name).toBe("modelpack-operator");
   });
 });
 

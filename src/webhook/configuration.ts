@@ -7,10 +7,13 @@
  * Two ways to own it:
  * - `webhookConfiguration` (out of cluster, `run --webhook-url`, tests): the operator writes the
  *   whole object.
- * - `webhookConfigurationPatch` (in cluster): the Helm chart or deploy/ renders the object and
- *   owns it, so uninstalling removes it; the operator applies only the webhook's
- *   `namespaceSelector` and `clientConfig.caBundle` (the `webhooks` list is keyed by name). The
- *   patch alone is not a valid webhook, so it never re-creates a deleted configuration.
+ * - `webhookConfigurationPatch` (in cluster): the Helm chart or deploy/ renders the object without
+ *   webhooks and owns it, so uninstalling removes it (and everything in it); the operator applies
+ *   only its webhook entry (`webhooks` is a list keyed by name, so Helm's three-way merge and
+ *   `kubectl apply`, client- or server-side, never own, conflict with or remove it). Until the
+ *   operator runs, the object holds no webhook: nothing is in the admission path. The operator
+ *   applies only when the object exists (`configurationExists`) and in cluster has no `create`
+ *   right, so it never re-creates a configuration an uninstall deleted.
  *
  * Guarantees of the built object:
  * - One webhook `pods.modelpack.dev` for pods CREATE (core/v1), `sideEffects: None` (dryRun
@@ -29,7 +32,8 @@
  *   injector may own it.
  */
 import type { KubeConfig } from "@kubernetes/client-node";
-import { FIELD_MANAGER, serverSideApply } from "../runtime/kube-client.js";
+import { FIELD_MANAGER, kubeRequest, serverSideApply } from "../runtime/kube-client.js";
+import { KubeApiError } from "../runtime/kube-errors.js";
 import type { LabelSelector, LabelSelectorRequirement } from "../runtime/label-selector.js";
 import { MUTATE_PODS_PATH } from "./handler.js";
 
@@ -227,45 +231,47 @@ export function namespacesOfKeys(
   return [...namespaces].sort();
 }
 
-/** The patch of an installer-owned configuration (pure): only the selector and the CA bundle. */
+/** What the operator applies to an installer-owned configuration: its webhook entry only. */
 export interface WebhookConfigurationPatch {
   readonly apiVersion: "admissionregistration.k8s.io/v1";
   readonly kind: "MutatingWebhookConfiguration";
   readonly metadata: { readonly name: string };
-  readonly webhooks: readonly [
-    {
-      readonly name: string;
-      readonly namespaceSelector: LabelSelector;
-      readonly clientConfig?: { readonly caBundle: string };
-    },
-  ];
+  readonly webhooks: readonly Readonly<Record<string, unknown>>[];
 }
 
 /**
- * What the operator applies to a configuration the chart or deploy/ owns (pure): the webhook's
- * namespaceSelector, and its caBundle when `caPem` is given (else cert-manager's CA injector owns
- * it). Nothing else, so `helm upgrade` and `kubectl apply` keep owning the rest.
+ * The operator's part of a configuration the chart or deploy/ owns (pure): the webhook entry of
+ * `webhookConfiguration` and the object's name, nothing else (no labels: the installer owns the
+ * metadata). The caBundle is in the entry when `caPem` is given; cert-manager's CA injector may
+ * set the same value.
  */
-export function webhookConfigurationPatch(
-  options: Omit<
-    WebhookConfigurationOptions,
-    "clientConfig" | "failurePolicy" | "timeoutSeconds" | "objectSelector"
-  >,
-): WebhookConfigurationPatch {
+export function webhookConfigurationPatch(options: WebhookConfigurationOptions): WebhookConfigurationPatch {
+  const whole = webhookConfiguration(options);
   return {
-    apiVersion: "admissionregistration.k8s.io/v1",
-    kind: "MutatingWebhookConfiguration",
-    metadata: { name: options.name ?? DEFAULT_CONFIGURATION_NAME },
-    webhooks: [
-      {
-        name: WEBHOOK_NAME,
-        namespaceSelector: webhookNamespaceSelector(options),
-        ...(options.caPem !== undefined && {
-          clientConfig: { caBundle: Buffer.from(options.caPem).toString("base64") },
-        }),
-      },
-    ],
+    apiVersion: whole.apiVersion,
+    kind: whole.kind,
+    metadata: { name: whole.metadata.name },
+    webhooks: whole.webhooks,
   };
+}
+
+/** Whether the MutatingWebhookConfiguration `name` exists (needs `get` on it). */
+export async function configurationExists(
+  kubeConfig: KubeConfig,
+  name: string,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  try {
+    await kubeRequest(kubeConfig, {
+      path: `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${encodeURIComponent(name)}`,
+      signal,
+      timeoutMs: 15_000,
+    });
+    return true;
+  } catch (err) {
+    if (err instanceof KubeApiError && err.code === "NotFound") return false;
+    throw err;
+  }
 }
 
 function clientConfig(config: WebhookClientConfig, caPem: string | undefined): Record<string, unknown> {
@@ -297,9 +303,7 @@ function clientConfig(config: WebhookClientConfig, caPem: string | undefined): R
 /**
  * Server-side applies `configuration` (from `webhookConfiguration` or `webhookConfigurationPatch`)
  * with force, as FIELD_MANAGER. Rejects with a KubeApiError; the operator needs `patch` on
- * mutatingwebhookconfigurations for it (and `create` for a whole configuration not there yet). A
- * patch of a configuration that is not there is refused by the apiserver (422: not a valid webhook
- * on its own, or 403 without `create`), so it never re-creates one.
+ * mutatingwebhookconfigurations for it (and `create` for a configuration not there yet).
  */
 export async function applyWebhookConfiguration(
   kubeConfig: KubeConfig,

@@ -20,8 +20,9 @@
  *   (default 1 s; bursts of ModelDeployments coalesce into one apply), retried with backoff up to
  *   30 s. Nothing is applied before the store has synced (an empty store would drop every namespace).
  * - Ownership: `ownedBy: "operator"` (out of cluster, `--webhook-url`) applies the whole
- *   configuration; `ownedBy: "installer"` (in cluster: the chart or deploy/ renders it) applies only
- *   the selector and the caBundle, and never re-creates a configuration an uninstall deleted.
+ *   configuration; `ownedBy: "installer"` (in cluster: the chart or deploy/ renders the object
+ *   without webhooks) applies only its webhook entry, and only while the object exists, so an
+ *   uninstall that deleted it is final (configuration.ts).
  * - A `url` client config whose port is 0 gets the port the server bound (tests and
  *   `run --webhook-url https://127.0.0.1:0/mutate-pods`).
  * - Runs on every replica (no leader election); stopping it stops the provider and the server.
@@ -43,6 +44,8 @@ import {
 } from "./certificate-source.js";
 import {
   applyWebhookConfiguration,
+  configurationExists,
+  DEFAULT_CONFIGURATION_NAME,
   namespacesOfKeys,
   servingNames,
   webhookConfiguration,
@@ -50,7 +53,6 @@ import {
   type WebhookClientConfig,
   type WebhookConfigurationOptions,
 } from "./configuration.js";
-import { KubeApiError } from "../runtime/kube-errors.js";
 import { createDirectoryCertificates } from "./directory-certificates.js";
 import { createAdmissionHandler, type AdmissionHandler } from "./handler.js";
 import { createWebhookMetrics } from "./metrics.js";
@@ -83,7 +85,7 @@ export type ManagedConfigurationOptions = Omit<
 > & {
   /**
    * "operator" (default): the operator applies the whole configuration. "installer": the chart or
-   * deploy/ owns it; the operator applies only the namespaceSelector and the caBundle.
+   * deploy/ owns the object; the operator applies only its webhook entry, while the object exists.
    */
   readonly ownedBy?: "operator" | "installer";
   /** Default 60 s. */
@@ -462,26 +464,15 @@ class ConfigurationApplier {
       inUseNamespaces: scope,
       ...(this.#caPem !== undefined && { caPem: this.#caPem }),
     };
-    const installer = this.#options.ownedBy === "installer";
-    try {
-      await applyWebhookConfiguration(
-        this.#kubeConfig,
-        installer ? webhookConfigurationPatch(options) : webhookConfiguration(options),
-        signal,
-      );
-    } catch (err) {
-      if (
-        installer &&
-        err instanceof KubeApiError &&
-        ["NotFound", "Invalid", "Forbidden"].includes(err.code)
-      ) {
-        const name = options.name ?? "modelpack-operator";
+    if (this.#options.ownedBy === "installer") {
+      const name = options.name ?? DEFAULT_CONFIGURATION_NAME;
+      if (!(await configurationExists(this.#kubeConfig, name, signal)))
         throw new Error(
-          `cannot patch MutatingWebhookConfiguration ${name} (${err.code}: ${err.message}): the Helm chart or deploy/ installs it and the operator only sets its namespaceSelector and caBundle; install or re-apply the chart/manifests, or check --webhook-configuration-name`,
-          { cause: err },
+          `MutatingWebhookConfiguration ${name} does not exist: the Helm chart or deploy/ installs it (the operator only adds its webhook to it, and never re-creates one an uninstall removed); install or re-apply them, or check --webhook-configuration-name`,
         );
-      }
-      throw err;
+      await applyWebhookConfiguration(this.#kubeConfig, webhookConfigurationPatch(options), signal);
+    } else {
+      await applyWebhookConfiguration(this.#kubeConfig, webhookConfiguration(options), signal);
     }
     this.#applied = { caPem: this.#caPem, scope: scopeKey(scope) };
   }

@@ -128,8 +128,8 @@ export async function runCommand(options: RunOptions, io: CliIo): Promise<number
           : { mode: "self-managed", ...(w.certSecret !== undefined && { secretName: w.certSecret }) },
       configuration: {
         clientConfig: w.url !== undefined ? { url: w.url } : { service: { namespace, name: w.service } },
-        // In cluster the chart or deploy/ owns the configuration (uninstalling removes it) and the
-        // operator sets only its namespaceSelector and caBundle; by URL (out of cluster) it writes it all.
+        // In cluster the chart or deploy/ owns the configuration object (uninstalling removes it)
+        // and the operator adds only its webhook to it; by URL (out of cluster) it writes it all.
         ownedBy: w.url !== undefined ? "operator" : "installer",
         failurePolicy: w.failurePolicy,
         timeoutSeconds: w.timeoutSeconds,
