@@ -43,6 +43,8 @@ describe("initContainerPieces", () => {
           "--state-file",
           "/modelpack/volume/.modelpack-pull.json",
           "--world-readable",
+          "--max-bytes",
+          "2560Mi",
         ],
         volumeMounts: [{ name: "modelpack-model-llama", mountPath: "/modelpack/volume" }],
         resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } },
@@ -115,6 +117,8 @@ describe("initContainerPieces", () => {
       "--state-file",
       "/modelpack/volume/.modelpack-pull.json",
       "--world-readable",
+      "--max-bytes",
+      "2560Mi",
       "--ca-file",
       "/modelpack/ca/ca.crt",
       "--registry-config",
@@ -169,5 +173,18 @@ describe("pullArgs --plain-http", () => {
   ])("%s → %s", (_, pinnedReference, plainHttpRegistries, expected) => {
     const args = pullArgs(checked({ pinnedReference }), { ...settings, plainHttpRegistries });
     expect(args.includes("--plain-http")).toBe(expected);
+  });
+});
+
+describe("pullArgs --max-bytes: the puller writes no more than the emptyDir holds", () => {
+  it.each([
+    ["an empty model", 0, "256Mi"],
+    ["a small model", 100 * 1024 ** 2, "356Mi"],
+    ["a 15 GB model", 15_000_000_000, "18Gi"],
+  ])("%s → %s, the volume's sizeLimit", (_, sizeBytes, expected) => {
+    const pieces = initContainerPieces(checked({ sizeBytes }), settings);
+    const args = pieces.initContainer?.args ?? [];
+    expect(args[args.indexOf("--max-bytes") + 1]).toBe(expected);
+    expect(pieces.volumes[0]?.volume.emptyDir?.sizeLimit).toBe(expected);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The InitContainer strategy: an emptyDir per model, filled before the pod's containers start by
  * an init container that runs the operator's own image as
- * `modelpack-operator pull <repo@digest> --dest <dir> [--plain-http] [--ca-file F] [--registry-config F]...`.
+ * `modelpack-operator pull <repo@digest> --dest <dir> --max-bytes <sizeLimit> [--plain-http] [--ca-file F]
+ * [--registry-config F]...`.
  *
  * Layout inside the init container (its root filesystem is read-only; only these are mounted):
  * - `/modelpack/volume`: the emptyDir, writable; the model is pulled into its `model/` folder and
@@ -103,6 +104,9 @@ export function pullArgs(target: CheckedTarget, settings: InitContainerSettings)
     PULL_STATE,
     // The pod's containers run as their own users; the puller runs as PULL_UID.
     "--world-readable",
+    // Never write more than the emptyDir may hold (a decompression bomb stops here, not at eviction).
+    "--max-bytes",
+    emptyDirSizeLimit(target.sizeBytes),
     ...(settings.plainHttpRegistries.includes(target.registry) ? ["--plain-http"] : []),
     ...(settings.caBundleConfigMap !== undefined ? ["--ca-file", `${CA_PATH}/${CA_KEY}`] : []),
     ...target.pullSecrets.flatMap((s) => [
