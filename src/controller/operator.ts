@@ -30,6 +30,7 @@ import { CaBundlePublisher } from "./ca-bundle.js";
 import { CapabilityProbe } from "./capability-probe.js";
 import { EventRecorder } from "./events.js";
 import { modelDeploymentKeysForPod } from "./pods.js";
+import { RegistryGate } from "./registry-gate.js";
 import { createModelDeploymentReconciler, type ModelDeploymentReconcilerOptions } from "./reconciler.js";
 
 /** Everything `modelpack-operator run` can set; the factory fills in the defaults. */
@@ -209,6 +210,25 @@ export function createOperator(options: OperatorOptions): Operator {
     },
   });
 
+  new Gauge({
+    name: "modelpack_modeldeployments_serving_through_refresh_failure",
+    help:
+      "Ready ModelDeployments whose last refresh failed (Resolved False), serving the digest verified " +
+      "for their generation, by the Resolved reason (RegistryUnavailable, Unauthorized, ManifestNotFound, …).",
+    labelNames: ["reason"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const raw of store.list()) {
+        const md = ModelDeployment.safeParse(raw);
+        const conditions = md.success ? md.data.status?.conditions : undefined;
+        const ready = conditions?.find((c) => c.type === ConditionType.Ready);
+        const resolved = conditions?.find((c) => c.type === ConditionType.Resolved);
+        if (ready?.status === "True" && resolved?.status === "False") this.inc({ reason: resolved.reason });
+      }
+    },
+  });
+
   const artifacts = new ArtifactCache({
     clock,
     client: {
@@ -239,13 +259,14 @@ export function createOperator(options: OperatorOptions): Operator {
     return namespace === undefined ? [] : modelDeploymentKeysForPod(pod, store.list({ namespace }));
   };
   for (const informer of podInformers) informer.addEventHandler(enqueueMappedKeys(queue, selecting));
+  const workers = options.workers ?? 4;
   const controller = createController({
     name: "modeldeployment",
     queue,
     logger,
     clock,
     metrics: createControllerMetrics({ registry }),
-    workers: options.workers ?? 4,
+    workers,
     waitForSync: [...informers, nodes],
     reconcile: reconcileOnceThePodsAre(podsSynced, {
       kubeConfig,
@@ -255,6 +276,9 @@ export function createOperator(options: OperatorOptions): Operator {
       clock,
       events: new EventRecorder(kubeConfig, clock, logger),
       pods,
+      // One slow or throttling registry gets at most half the workers; the rest serve the others.
+      registryGate: new RegistryGate({ clock, maxPerRegistry: Math.max(1, Math.ceil(workers / 2)) }),
+      ...(options.workloadRollout === false && { workloadRollout: false }),
       ...(options.blockedRecheckMs !== undefined && { blockedRecheckMs: options.blockedRecheckMs }),
       ...(options.caPem !== undefined && {
         caBundle: new CaBundlePublisher({ kubeConfig, pem: options.caPem, clock }),
