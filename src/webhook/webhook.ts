@@ -114,6 +114,8 @@ export interface WebhookOptions {
   readonly store: Store<KubeObject>;
   readonly hasSynced?: () => boolean;
   readonly settings: InitContainerSettings;
+  /** `run --allowed-registries`: every pinned reference is checked against it again at admission. */
+  readonly allowedRegistries?: readonly string[];
   /** Default: src/mount `planMounts`. */
   readonly planMounts?: PlanMounts;
   /** Metrics go here; default: none. */
@@ -167,6 +169,7 @@ export function createWebhook(options: WebhookOptions): Webhook {
   const handler = createAdmissionHandler({
     store: options.store,
     settings: options.settings,
+    ...(options.allowedRegistries !== undefined && { allowedRegistries: options.allowedRegistries }),
     logger,
     ...(options.planMounts !== undefined && { planMounts: options.planMounts }),
     ...(options.registry !== undefined && { metrics: createWebhookMetrics({ registry: options.registry }) }),

@@ -113,6 +113,7 @@ export async function runCommand(options: RunOptions, io: CliIo): Promise<number
       store: operator.store,
       hasSynced: () => operator.hasSynced(),
       registry: operator.metrics,
+      allowedRegistries: options.allowedRegistries,
       settings: {
         image: w.initImage,
         ...(w.initImagePullPolicy !== undefined && { imagePullPolicy: w.initImagePullPolicy }),
