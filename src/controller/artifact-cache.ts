@@ -141,13 +141,8 @@ export class ArtifactCache {
     signal?: AbortSignal,
   ): Promise<ArtifactInspection> {
     const key = `${formatReference(ref)} ${credentials.identity}`;
-    const cached = this.#entries.get(key);
-    const now = this.#options.clock.now();
-    if (cached !== undefined && (ref.digest !== undefined || now - cached.fetchedAt < maxAgeMs)) {
-      this.#entries.delete(key);
-      this.#entries.set(key, cached);
-      return cached.inspection;
-    }
+    const fresh = this.cached(ref, credentials, maxAgeMs);
+    if (fresh !== undefined) return fresh;
     let running = this.#inflight.get(key);
     if (running === undefined) {
       const client = this.#client(credentials);
@@ -167,6 +162,25 @@ export class ArtifactCache {
       this.#inflight.set(key, running);
     }
     return (await running).inspection;
+  }
+
+  /**
+   * The inspection `inspect` would answer without the registry (fresh for `maxAgeMs`, or a
+   * digest), or undefined. Lets a caller that must not talk to the registry now still use it.
+   */
+  cached(
+    ref: ImageReference,
+    credentials: LookupCredentials,
+    maxAgeMs: number,
+  ): ArtifactInspection | undefined {
+    const key = `${formatReference(ref)} ${credentials.identity}`;
+    const cached = this.#entries.get(key);
+    if (cached === undefined) return undefined;
+    if (ref.digest === undefined && this.#options.clock.now() - cached.fetchedAt >= maxAgeMs)
+      return undefined;
+    this.#entries.delete(key);
+    this.#entries.set(key, cached);
+    return cached.inspection;
   }
 
   async close(): Promise<void> {

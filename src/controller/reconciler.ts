@@ -233,6 +233,11 @@ async function observeArtifact(
   );
   if ("failure" in secrets) return { failure: secrets.failure };
   const refreshMs = parseDuration(md.spec.model.refreshInterval) ?? 0;
+  // A tag is trusted for its refresh interval (0: resolved once); a digest never changes.
+  const maxAgeMs = refreshMs === 0 ? Infinity : refreshMs;
+  // What the cache holds needs no registry, whatever the registry's state.
+  const cached = options.artifacts.cached(reference, secrets.credentials, maxAgeMs);
+  if (cached !== undefined) return { inspection: cached };
   const gate = options.registryGate?.enter(reference.registry);
   if (gate?.enter === false) {
     if (gate.reason === "busy") return { deferredMs: gate.retryAfterMs };
@@ -248,12 +253,11 @@ async function observeArtifact(
   const timeoutMs = options.registryTimeoutMs ?? REGISTRY_TIMEOUT_MS;
   const deadline = AbortSignal.timeout(timeoutMs);
   try {
-    // A tag is trusted for its refresh interval (0: resolved once); a digest never changes.
     return {
       inspection: await options.artifacts.inspect(
         reference,
         secrets.credentials,
-        refreshMs === 0 ? Infinity : refreshMs,
+        maxAgeMs,
         AbortSignal.any([signal, deadline]),
       ),
     };
