@@ -3,7 +3,8 @@
  * is locked down (non-root 65532, read-only root, no privilege escalation, drop ALL, RuntimeDefault
  * seccomp, probes on 8081, 2 replicas, downward-API identity); RBAC never lists or watches Secrets;
  * every object is accepted by a real kube-apiserver, first with server-side dry-run, then for real;
- * and the ServiceAccount can do exactly what DESIGN.md §5 allows (kubectl auth can-i).
+ * the ServiceAccount can do exactly what DESIGN.md §5 allows (kubectl auth can-i); and
+ * `kubectl delete -k deploy/` leaves no MutatingWebhookConfiguration behind.
  */
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -61,10 +62,16 @@ describe("deploy/ (plain manifests)", () => {
       admin,
       ["apply", "--server-side", "--dry-run=server", "-o", "json", "-f", "-"],
       documentsOf(rendered, (kind) =>
-        ["Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"].includes(kind),
+        [
+          "Namespace",
+          "CustomResourceDefinition",
+          "ClusterRole",
+          "ClusterRoleBinding",
+          "MutatingWebhookConfiguration",
+        ].includes(kind),
       ),
     );
-    expect(items(clusterScoped).length).toBe(6);
+    expect(items(clusterScoped).length).toBe(7);
     await kubectl(admin, ["apply", "--server-side", "-f", join(DEPLOY, "namespace.yaml")]);
     objects = items(
       await kubectl(admin, ["apply", "--server-side", "--dry-run=server", "-o", "json", "-f", "-"], rendered),
@@ -90,6 +97,7 @@ describe("deploy/ (plain manifests)", () => {
       "PodDisruptionBudget/modelpack-system/modelpack-operator",
       "Service/modelpack-system/modelpack-operator-webhook",
       "Service/modelpack-system/modelpack-operator-metrics",
+      "MutatingWebhookConfiguration//modelpack-operator",
     ];
     expect(objects.map(key).sort()).toEqual(expected.sort());
     expect(
@@ -219,17 +227,71 @@ describe("deploy/ (plain manifests)", () => {
     ["create", "pods", "modelpack-system", true],
     ["delete", "pods", "serving", false],
     ["watch", "nodes", "", true],
-    ["patch", "deployments.apps", "serving", true],
+    // Rollouts are opt-in: no patch on workloads unless enabled (rbac.yaml).
+    ["patch", "deployments.apps", "serving", false],
+    ["get", "deployments.apps", "serving", true],
     ["delete", "deployments.apps", "serving", false],
     ["create", "events", "serving", true],
     ["update", "leases.coordination.k8s.io", "modelpack-system", true],
     ["update", "leases.coordination.k8s.io", "serving", false],
     ["patch", "mutatingwebhookconfigurations.admissionregistration.k8s.io/modelpack-operator", "", true],
     ["patch", "mutatingwebhookconfigurations.admissionregistration.k8s.io/someone-else", "", false],
-    ["create", "mutatingwebhookconfigurations.admissionregistration.k8s.io", "", true],
+    // deploy/ owns the configuration: the operator can never re-create it after an uninstall.
+    ["create", "mutatingwebhookconfigurations.admissionregistration.k8s.io", "", false],
   ] as const)("lets the ServiceAccount %s %s in %s: %s", async (verb, resource, namespace, allowed) => {
     const result = await kubectlCanI(plane().kubeconfigPath, verb, resource, namespace);
     expect(result).toBe(allowed);
+  });
+
+  it("renders the webhook configuration without webhooks (the operator adds its own) and tells the operator rollouts are off", () => {
+    const configuration = objects.find((o) => o.kind === "MutatingWebhookConfiguration") as
+      (KubeObject & { webhooks?: unknown[] }) | undefined;
+    expect(configuration?.webhooks ?? []).toEqual([]);
+    const deployment = objects.find((o) => o.kind === "Deployment") as DeploymentObject;
+    expect(deployment.spec.template.spec.containers[0]?.args).toContain("--workload-rollout=false");
+  });
+
+  it("leaves no MutatingWebhookConfiguration after kubectl delete -k deploy/, even with the operator's webhook in it", async () => {
+    const admin = plane().kubeconfigPath;
+    await kubectl(admin, ["apply", "--server-side", "-k", DEPLOY]);
+    // What the operator does at run time: add its webhook entry (server-side apply, own manager).
+    await kubectl(
+      admin,
+      ["apply", "--server-side", "--field-manager=modelpack-operator", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "admissionregistration.k8s.io/v1",
+        kind: "MutatingWebhookConfiguration",
+        metadata: { name: "modelpack-operator" },
+        webhooks: [
+          {
+            name: "pods.modelpack.dev",
+            admissionReviewVersions: ["v1"],
+            sideEffects: "None",
+            failurePolicy: "Fail",
+            rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"] }],
+            namespaceSelector: {
+              matchExpressions: [
+                {
+                  key: "kubernetes.io/metadata.name",
+                  operator: "In",
+                  values: ["no-namespace.modelpack.dev"],
+                },
+              ],
+            },
+            clientConfig: {
+              service: {
+                namespace: "modelpack-system",
+                name: "modelpack-operator-webhook",
+                path: "/mutate-pods",
+              },
+            },
+          },
+        ],
+      }),
+    );
+    await kubectl(admin, ["delete", "-k", DEPLOY, "--wait=false"]);
+    const left = items(await kubectl(admin, ["get", "mutatingwebhookconfigurations", "-o", "json"]));
+    expect(left.map((o) => o.metadata.name)).not.toContain("modelpack-operator");
   });
 });
 
