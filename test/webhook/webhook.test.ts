@@ -112,6 +112,9 @@ describe("the admission webhook against a real apiserver", () => {
             operator: "NotIn",
             values: [OPERATOR_NAMESPACE, "kube-system"],
           },
+          { key: "modelpack.dev/webhook", operator: "NotIn", values: ["disabled"] },
+          // Only the namespaces that hold ModelDeployments.
+          { key: "kubernetes.io/metadata.name", operator: "In", values: [namespace] },
         ],
       },
       clientConfig: { url: `https://127.0.0.1:${port}/mutate-pods` },
