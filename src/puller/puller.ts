@@ -362,18 +362,27 @@ export async function pull(options: PullOptions): Promise<PullResult> {
 
     // 2. Decide, in manifest order, what goes where; refuse conflicts and escaping symlinks.
     outcomes.sort((a, b) => a.plan.index - b.plan.index);
-    const toPlace = planPlacement(
-      await scanDestination(dest, Math.max(maxEntries, 1_000_000)),
-      outcomes.map((o) => ({ what: layerWhat(o.plan), entries: o.entries, place: !o.skipped })),
+    const existing = await scanDestination(dest, Math.max(maxEntries, 1_000_000));
+    const toPlace = inArtifact(pinned, () =>
+      planPlacement(
+        existing,
+        outcomes.map((o) => ({
+          what: `layer ${o.plan.index} (${o.plan.descriptor.digest})`,
+          entries: o.entries,
+          place: !o.skipped,
+        })),
+      ),
     );
 
     // 3. Place everything (undone if any step fails), then record the archive layers.
     await lock.assertHeld();
     const backups = join(stagingDir, "replaced");
     await mkdir(backups, { mode: 0o700 });
-    const placement = await placeEntries(dest, toPlace, backups, {
-      ...(options.worldReadable === true && { worldReadable: true }),
-    });
+    const placement = await inArtifact(pinned, () =>
+      placeEntries(dest, toPlace, backups, {
+        ...(options.worldReadable === true && { worldReadable: true }),
+      }),
+    );
     try {
       if (plans.some((p) => p.kind === "archive")) {
         const tmp = `${statePath}.tmp`;
@@ -400,6 +409,21 @@ export async function pull(options: PullOptions): Promise<PullResult> {
     if (staging !== undefined) await rm(staging, { recursive: true, force: true });
     if (!succeeded && createdDest) await rmdir(dest).catch(() => undefined);
     await lock.release();
+  }
+}
+
+/** Runs `step`; a PullError it throws (or rejects with) gets the artifact's name in front. */
+function inArtifact<T>(pinned: string, step: () => T): T {
+  const named = (err: unknown): never => {
+    throw err instanceof PullError
+      ? new PullError(err.code, `${pinned}: ${err.message}`, { cause: err })
+      : err;
+  };
+  try {
+    const result = step();
+    return (result instanceof Promise ? result.catch(named) : result) as T;
+  } catch (err) {
+    return named(err);
   }
 }
 

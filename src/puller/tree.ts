@@ -54,6 +54,8 @@ export function linkEscape(
   view: ReadonlyMap<string, TreeNode>,
   linkPath: string,
   target: string,
+  /** The layer of the link being resolved: links of the same layer are named as such. */
+  origin?: string,
 ): string | undefined {
   if (target === "") return "has an empty target";
   if (target.includes("\0")) return "has a NUL byte in its target";
@@ -74,7 +76,8 @@ export function linkEscape(
     const node = view.get(path);
     if (node?.type !== "symlink") continue;
     if (++hops > MAX_LINK_HOPS) return `goes through more than ${MAX_LINK_HOPS} symlinks (a loop)`;
-    via = ` (through symlink "${path}" -> "${node.target}" of ${where(node)})`;
+    const of = origin !== undefined && node.origin === origin ? "the same layer" : where(node);
+    via = ` (through symlink "${path}" -> "${node.target}" of ${of})`;
     if (node.target.startsWith("/") || node.target === "") return `resolves outside the destination${via}`;
     stack.pop();
     pending.push(...node.target.split("/").reverse());
@@ -146,7 +149,7 @@ export function planPlacement<T extends EntryShape>(
   }
   for (const [path, node] of view) {
     if (node.type !== "symlink") continue;
-    const escape = linkEscape(view, path, node.target);
+    const escape = linkEscape(view, path, node.target, node.origin);
     if (escape === undefined) continue;
     throw new PullError(
       "UnsafePath",
