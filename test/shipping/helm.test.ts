@@ -4,12 +4,15 @@
  * with per-namespace RoleBindings, ServiceMonitor, CA bundle, Argo CD health ConfigMap, CRD toggle);
  * values.schema.json rejects bad values; rendering is deterministic (Argo CD stays in sync); and
  * `helm install` into the harness apiserver has every rendered object accepted, twice (all
- * namespaces, and watched namespaces without CRDs), with RBAC that follows watchNamespaces.
+ * namespaces, and watched namespaces without CRDs), with RBAC that follows watchNamespaces (Roles
+ * in those namespaces only) and rollout.enabled; the operator's webhook survives `helm upgrade` and
+ * `helm uninstall` leaves no MutatingWebhookConfiguration behind.
  */
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { useControlPlane } from "../harness/testing.js";
+import { useControlPlane, waitFor } from "../harness/testing.js";
 import { ensureTools } from "../harness/tools.js";
+import { startInstalledOperator } from "../support/installed-operator.js";
 import {
   CHART,
   CRD_FILE,
@@ -61,6 +64,18 @@ const VALUE_SETS: Record<string, string[]> = {
     "--set",
     "replicaCount=1",
   ],
+  "namespace-scoped with rollouts, NetworkPolicy and namespace": [
+    "--set",
+    "watchNamespaces={team-a}",
+    "--set",
+    "rollout.enabled=true",
+    "--set",
+    "networkPolicy.enabled=true",
+    "--set",
+    "networkPolicy.webhookFrom[0].ipBlock.cidr=10.0.0.0/24",
+    "--set",
+    "namespace.create=true",
+  ],
   "pinned digest and separate init image": [
     "--set",
     "image.digest=sha256:" + "a".repeat(64),
@@ -101,6 +116,7 @@ describe("Helm chart", () => {
   });
 
   it("renders the same kinds of objects as deploy/ (minus the Namespace, which Helm owns)", async () => {
+    // Both own the MutatingWebhookConfiguration, so uninstalling removes it.
     const kinds = (list: { kind: string }[]) => [...new Set(list.map((d) => d.kind))].sort();
     const plain = documentHeads(await ok("kubectl", ["kustomize", DEPLOY])).filter(
       (d) => d.kind !== "Namespace",
@@ -132,6 +148,7 @@ describe("Helm chart", () => {
       "--init-image=registry.example.com/modelpack/modelpack-operator:0.1.0",
       "--log-level=info",
       "--workers=4",
+      "--workload-rollout=false",
     ]);
     expect(await operatorArgs(VALUE_SETS["cert-manager"] ?? [])).toContain(
       "--webhook-cert-dir=/etc/modelpack-operator/webhook-certs",
@@ -195,17 +212,68 @@ describe("Helm chart", () => {
     );
   });
 
-  it("binds the namespaced permissions per watched namespace, cluster-wide otherwise", async () => {
+  it("grants the namespaced permissions by a Role per watched namespace, cluster-wide otherwise", async () => {
     const watched = await heads(VALUE_SETS["watched namespaces"] ?? []);
     expect(watched).toEqual(
       expect.arrayContaining([
+        "Role/team-a/mpo-modelpack-operator",
         "RoleBinding/team-a/mpo-modelpack-operator",
+        "Role/team-b/mpo-modelpack-operator",
         "RoleBinding/team-b/mpo-modelpack-operator",
       ]),
     );
+    // Nothing namespaced is granted cluster-wide, not even as an unbound ClusterRole.
     expect(watched).not.toContain("ClusterRoleBinding//mpo-modelpack-operator");
+    expect(watched).not.toContain("ClusterRole//mpo-modelpack-operator");
     expect(watched).toContain("ClusterRoleBinding//mpo-modelpack-operator-cluster");
     expect(await heads([])).toContain("ClusterRoleBinding//mpo-modelpack-operator");
+    const cluster =
+      (await rendered(VALUE_SETS["watched namespaces"] ?? []))
+        .split(/^---$/m)
+        .find(
+          (d) => d.includes("name: mpo-modelpack-operator-cluster\n") && d.includes("kind: ClusterRole\n"),
+        ) ?? "";
+    expect(cluster).not.toContain("secrets");
+    expect(cluster).not.toContain('"create"');
+    expect(cluster).toContain('resourceNames: ["mpo-modelpack-operator"]');
+  });
+
+  it("grants patch on workloads only with rollout.enabled, and tells the operator", async () => {
+    const patchRule = /resources: \["deployments", "statefulsets", "daemonsets"\]\n\s+verbs: \["patch"\]/;
+    expect(await rendered([])).not.toMatch(patchRule);
+    const on = VALUE_SETS["namespace-scoped with rollouts, NetworkPolicy and namespace"] ?? [];
+    expect(await rendered(on)).toMatch(patchRule);
+    expect(await operatorArgs(on)).toContain("--workload-rollout=true");
+  });
+
+  it("renders the webhook configuration without webhooks, with cert-manager's CA injection when asked", async () => {
+    const doc = (yaml: string) =>
+      yaml.split(/^---$/m).find((d) => d.includes("kind: MutatingWebhookConfiguration")) ?? "";
+    const plain = doc(await rendered([]));
+    expect(plain).toContain("name: mpo-modelpack-operator\n");
+    expect(plain).not.toMatch(/^webhooks:/m);
+    expect(plain).not.toContain("inject-ca-from");
+    expect(doc(await rendered(VALUE_SETS["cert-manager"] ?? []))).toContain(
+      "cert-manager.io/inject-ca-from: modelpack-system/mpo-modelpack-operator-webhook",
+    );
+  });
+
+  it("renders a NetworkPolicy for the webhook and metrics ports, and a restricted namespace, only when asked", async () => {
+    const on = await rendered(
+      VALUE_SETS["namespace-scoped with rollouts, NetworkPolicy and namespace"] ?? [],
+    );
+    const policy = on.split(/^---$/m).find((d) => d.includes("kind: NetworkPolicy")) ?? "";
+    expect(policy).toMatch(
+      /- port: 9443\n\s+protocol: TCP\n\s+from:\n\s+- ipBlock:\n\s+cidr: 10\.0\.0\.0\/24/,
+    );
+    expect(policy).toMatch(/- port: 8081\n\s+protocol: TCP\n/);
+    expect(policy).toContain('policyTypes: ["Ingress"]');
+    expect(
+      await heads(VALUE_SETS["namespace-scoped with rollouts, NetworkPolicy and namespace"] ?? []),
+    ).toContain("Namespace//modelpack-system");
+    expect(on).toContain("pod-security.kubernetes.io/enforce: restricted");
+    const off = await heads([]);
+    expect(off.some((h) => h.startsWith("NetworkPolicy/") || h.startsWith("Namespace/"))).toBe(false);
   });
 
   it("renders a ServiceMonitor only when enabled, the CRD only when installed, a PDB only with replicas", async () => {
@@ -257,6 +325,9 @@ describe("Helm chart", () => {
       "servicemonitor.yaml",
       "pdb.yaml",
       "serviceaccount.yaml",
+      "mutatingwebhookconfiguration.yaml",
+      "networkpolicy.yaml",
+      "namespace.yaml",
     ]) {
       expect(read(join(CHART, "templates", file)), file).not.toMatch(
         /\b(randAlphaNum|randAlpha|randNumeric|randAscii|randBytes|uuidv4|genCA|genPrivateKey|genSelfSignedCert|genSignedCert|lookup|now)\b/,
@@ -387,6 +458,59 @@ describe("Helm chart", () => {
       ]);
     });
 
+    it("keeps the operator's webhook through helm upgrade, and helm uninstall leaves no MutatingWebhookConfiguration", async () => {
+      const admin = plane().kubeconfigPath;
+      const webhookOf = async () =>
+        (
+          items(
+            await kubectl(admin, [
+              "get",
+              "mutatingwebhookconfiguration",
+              "mpo-modelpack-operator",
+              "-o",
+              "json",
+            ]),
+          )[0] as KubeObject & { webhooks?: { name: string; namespaceSelector: unknown }[] }
+        ).webhooks?.find((w) => w.name === "pods.modelpack.dev");
+      // The operator as the chart runs it (by Service, with the chart's names), as a local process.
+      const operator = await startInstalledOperator({
+        kubeconfigPath: admin,
+        namespace: "modelpack-system",
+        configurationName: "mpo-modelpack-operator",
+        service: "mpo-modelpack-operator-webhook",
+      });
+      try {
+        const added = await waitFor("the operator's webhook in the chart's configuration", async () => {
+          const hook = await webhookOf();
+          return JSON.stringify(hook?.namespaceSelector ?? {}).includes('"serving"') ? hook : undefined;
+        });
+        await ok(helm, ["upgrade", "mpo", CHART, "-n", "modelpack-system", "--kubeconfig", admin]);
+        expect(await webhookOf()).toEqual(added);
+        await ok(helm, ["uninstall", "mpo", "-n", "modelpack-system", "--kubeconfig", admin]);
+        // A change of scope while the operator still runs does not bring the configuration back.
+        await kubectl(admin, ["create", "namespace", "after-uninstall"]);
+        await kubectl(
+          admin,
+          ["apply", "--server-side", "-n", "after-uninstall", "-f", "-"],
+          JSON.stringify({
+            apiVersion: "modelpack.dev/v1alpha1",
+            kind: "ModelDeployment",
+            metadata: { name: "llama" },
+            spec: {
+              model: { reference: "registry.example.com/models/llama:v1" },
+              selector: { matchLabels: { app: "llama" } },
+              mount: { path: "/models/llama" },
+            },
+          }),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 4_000));
+      } finally {
+        await operator.stop();
+      }
+      const left = items(await kubectl(admin, ["get", "mutatingwebhookconfigurations", "-o", "json"]));
+      expect(left.map((o) => o.metadata.name)).not.toContain("mpo-modelpack-operator");
+    });
+
     it("installs a second, namespace-scoped release whose ServiceAccount gets Secrets only in its watched namespaces", async () => {
       const admin = plane().kubeconfigPath;
       for (const namespace of ["team-a", "team-b", "team-c"])
@@ -437,6 +561,12 @@ describe("Helm chart", () => {
       expect(await canI("watch", "pods", "team-b")).toBe("yes");
       expect(await canI("watch", "pods", "team-c")).toBe("no");
       expect(await canI("update", "leases.coordination.k8s.io", "team-ops")).toBe("yes");
+      // Rollouts are opt-in, and the configuration is the chart's: no create, no patch on workloads.
+      expect(await canI("patch", "deployments.apps", "team-a")).toBe("no");
+      expect(await canI("get", "deployments.apps", "team-a")).toBe("yes");
+      expect(await canI("create", "mutatingwebhookconfigurations.admissionregistration.k8s.io", "")).toBe(
+        "no",
+      );
     });
   });
 });
