@@ -31,6 +31,8 @@ export interface LargeConfigRow {
   readonly validated: ReadonlyMap<string, number>;
   /** ModelDeployments whose Validated reason or message names ConfigTooLarge. */
   readonly namingConfigTooLarge: number;
+  /** ModelDeployments with an error of code ConfigTooLarge in status.validation. */
+  readonly configTooLargeInValidation: number;
   /** One Validated message, as a user reads it. */
   readonly sampleMessage: string;
   readonly logPath: string;
@@ -72,7 +74,7 @@ const ModelDeploymentStatus = z.object({
   status: z
     .object({
       conditions: z.array(Condition).optional(),
-      validation: z.unknown().optional(),
+      validation: z.object({ errors: z.array(z.object({ code: z.string() })).optional() }).optional(),
     })
     .optional(),
 });
@@ -283,6 +285,9 @@ async function runConfigs(
       secondsToSettled,
       validated: tally(items, "Validated"),
       namingConfigTooLarge: items.filter(names).length,
+      configTooLargeInValidation: items.filter((md) =>
+        md.status?.validation?.errors?.some((e) => e.code === "ConfigTooLarge"),
+      ).length,
       sampleMessage: condition(items[0]!, "Validated")?.message ?? "",
       logPath: operator.logPath,
     };
