@@ -1,11 +1,13 @@
 import { execFileSync } from "node:child_process";
 import { benchController } from "./controller.js";
+import { benchMemory } from "./memory.js";
 import { benchPull } from "./pull.js";
 import { benchWebhook } from "./webhook.js";
 
 // `npm run bench`: every hot-path benchmark, each against a baseline measured in the same run.
-// BENCH=pull, controller or webhook runs one; BENCH_PULL_GIB and BENCH_RUNS size the pull benchmark.
-const selected = new Set((process.env.BENCH ?? "pull,controller,webhook").split(","));
+// BENCH=pull, controller, webhook or memory runs one; BENCH_PULL_GIB and BENCH_RUNS size the
+// pull benchmark, BENCH_MEMORY_PODS the memory one (default 20000).
+const selected = new Set((process.env.BENCH ?? "pull,controller,webhook,memory").split(","));
 execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" }); // benches run the compiled CLI
 
 if (selected.has("pull")) {
@@ -58,4 +60,21 @@ if (selected.has("webhook")) {
   console.log(
     `  webhook / bare throughput with the load generator on the same cores: ${(webhook.throughput / bare.throughput).toFixed(2)}×; server capacity (CPU per review): ${(bare.cpuMicrosPerReview / webhook.cpuMicrosPerReview).toFixed(2)}× (target ≥ 0.70); p99 at 500/s: ${webhook.p99.toFixed(2)} ms (target < 5 ms)`,
   );
+}
+
+if (selected.has("memory")) {
+  const result = await benchMemory(Number(process.env.BENCH_MEMORY_PODS ?? 20_000));
+  console.log(
+    `\nMemory benchmark: operator as its own process, ${result.pods} pods (${(result.podJsonBytes / 1024).toFixed(1)} KiB of JSON each) that no ModelDeployment selects, created in ${result.secondsToCreatePods.toFixed(0)} s`,
+  );
+  for (const r of result.rows)
+    console.log(
+      `  pod cache ${r.podCache.padEnd(9)} peak RSS ${r.peakRssMiB.toFixed(0).padStart(4)} MiB (RSS ${r.rssMiB.toFixed(0)} MiB after)   /readyz after ${r.secondsToReadyz.toFixed(1)} s   ${r.podsCached} pods cached after ${r.secondsToPodCacheSynced.toFixed(1)} s`,
+    );
+  const full = result.rows.find((r) => r.podCache === "full");
+  const projected = result.rows.find((r) => r.podCache === "projected");
+  if (full !== undefined && projected !== undefined)
+    console.log(
+      `  projected / full peak RSS: ${(projected.peakRssMiB / full.peakRssMiB).toFixed(2)}× (target < 250 MiB: ${projected.peakRssMiB.toFixed(0)} MiB)`,
+    );
 }
