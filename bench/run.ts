@@ -1,13 +1,14 @@
 import { execFileSync } from "node:child_process";
 import { benchController } from "./controller.js";
+import { benchFaults } from "./faults.js";
 import { benchMemory } from "./memory.js";
 import { benchPull } from "./pull.js";
 import { benchWebhook } from "./webhook.js";
 
 // `npm run bench`: every hot-path benchmark, each against a baseline measured in the same run.
-// BENCH=pull, controller, webhook or memory runs one; BENCH_PULL_GIB and BENCH_RUNS size the
+// BENCH=pull, controller, webhook, memory or faults runs one; BENCH_PULL_GIB and BENCH_RUNS size the
 // pull benchmark, BENCH_MEMORY_PODS the memory one (default 20000).
-const selected = new Set((process.env.BENCH ?? "pull,controller,webhook,memory").split(","));
+const selected = new Set((process.env.BENCH ?? "pull,controller,webhook,memory,faults").split(","));
 execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" }); // benches run the compiled CLI
 
 if (selected.has("pull")) {
@@ -77,4 +78,30 @@ if (selected.has("memory")) {
     console.log(
       `  projected / full peak RSS: ${(projected.peakRssMiB / full.peakRssMiB).toFixed(2)}× (target < 250 MiB: ${projected.peakRssMiB.toFixed(0)} MiB)`,
     );
+}
+
+if (selected.has("faults")) {
+  const { small, large, alone, throttled } = await benchFaults();
+  const kib = (bytes: number): string => `${(bytes / 1024).toFixed(bytes < 10_240 ? 1 : 0)} KiB`;
+  console.log(
+    `\nFaults benchmark: operator as its own process, ${large.modelDeployments} ModelDeployments each on its own artifact`,
+  );
+  for (const r of [small, large])
+    console.log(
+      `  configs of ${kib(r.configBytes).padStart(9)}  peak RSS ${r.peakRssMiB.toFixed(0).padStart(4)} MiB   settled in ${r.secondsToSettled.toFixed(1)} s   ${[...r.validated].map(([k, n]) => `${n}× ${k}`).join(", ")}`,
+    );
+  console.log(
+    `  with 6 MiB configs: ${large.namingConfigTooLarge}/${large.modelDeployments} name ConfigTooLarge in Validated's reason or message, ${large.configTooLargeInValidation}/${large.modelDeployments} have error code ConfigTooLarge in status.validation; Validated message: "${large.sampleMessage}"`,
+  );
+  console.log(
+    `  large / small peak RSS: ${(large.peakRssMiB / small.peakRssMiB).toFixed(2)}× (target < 300 MiB: ${large.peakRssMiB.toFixed(0)} MiB)`,
+  );
+  for (const r of [alone, throttled])
+    console.log(
+      `  healthy ModelDeployment beside ${String(r.throttledModelDeployments).padStart(1)} on a 429 registry (Retry-After: 300): Ready in ${r.secondsToReady.toFixed(2)} s   429 registry requests: ${r.throttledRequestsDuringMeasurement} during the measurement, ${r.throttledRequestsTotal} in all${r.throttledResolved.size > 0 ? `   throttled ones: ${[...r.throttledResolved].map(([k, n]) => `${n}× ${k}`).join(", ")}` : ""}`,
+    );
+  console.log(
+    `  beside throttled / alone time to Ready: ${(throttled.secondsToReady / alone.secondsToReady).toFixed(2)}× (target < 10 s: ${throttled.secondsToReady.toFixed(2)} s)`,
+  );
+  console.log(`  operator logs: ${[small, large, alone, throttled].map((r) => r.logPath).join(" ")}`);
 }
