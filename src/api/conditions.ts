@@ -67,6 +67,8 @@ export const Reason = {
   ValidationFailed: "ValidationFailed",
   /** False: the config follows an older ModelPack spec version; re-pack with a current modctl. */
   LegacyModelPack: "LegacyModelPack",
+  /** False: the config blob is far larger than any real model's (over 1 MiB); it was not fetched. */
+  ConfigTooLarge: "ConfigTooLarge",
   // MountSupported
   /** True: mounted as an image volume. */
   ImageVolumeSupported: "ImageVolumeSupported",
@@ -106,6 +108,7 @@ export const TERMINAL_REASONS: ReadonlySet<string> = new Set<Reason>([
   Reason.NotModelPack,
   Reason.ValidationFailed,
   Reason.LegacyModelPack,
+  Reason.ConfigTooLarge,
   Reason.ImageVolumeUnsupported,
   Reason.RuntimeCannotMount,
 ]);

@@ -174,6 +174,16 @@ describe("plan", () => {
       "ValidationFailed",
     ],
     [
+      "a config far larger than any model's",
+      {
+        valid: false,
+        errors: [
+          { code: "ConfigTooLarge", path: "config.size", message: "the model config is 6291456 bytes" },
+        ],
+      },
+      "ConfigTooLarge",
+    ],
+    [
       "a container image",
       {
         valid: false,

@@ -151,6 +151,9 @@ function validationVerdict(inspection: ArtifactInspection): { reason: Reason; me
       }); point spec.model.reference at a model packaged with modctl or another ModelPack tool`,
     };
   }
+  if (first?.code === "ConfigTooLarge") {
+    return { reason: Reason.ConfigTooLarge, message: `${inspection.pinnedReference}: ${first.message}` };
+  }
   if (inspection.legacy !== undefined) {
     return {
       reason: Reason.LegacyModelPack,
