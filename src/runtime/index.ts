@@ -100,7 +100,13 @@ export {
   ObjectMeta,
   stripManagedFields,
 } from "./kube-object.js";
-export { kubeRequest, kubeStreamLines, type KubeRequestOptions, type QueryValue } from "./kube-client.js";
+export {
+  kubeRequest,
+  kubeStreamLines,
+  kubeStreamText,
+  type KubeRequestOptions,
+  type QueryValue,
+} from "./kube-client.js";
 export {
   isAlreadyExists,
   isConflict,

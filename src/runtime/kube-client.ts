@@ -143,6 +143,43 @@ export async function kubeRequest(kubeConfig: KubeConfig, options: KubeRequestOp
 }
 
 /**
+ * A streaming GET: calls `onText` with the body as decoded text, chunk by chunk as it arrives (a
+ * chunk never ends inside a character). Resolves when the body ended; rejects with a KubeApiError
+ * if it cannot be opened or breaks, with whatever `onText` throws, or with the signal's reason
+ * once aborted. `idleTimeoutMs` limits each gap between chunks (0: none); default
+ * `options.timeoutMs`, else 60 s.
+ */
+export async function kubeStreamText(
+  kubeConfig: KubeConfig,
+  options: KubeRequestOptions,
+  onText: (text: string) => void,
+  idleTimeoutMs: number = options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+): Promise<void> {
+  const prepared = await prepare(kubeConfig, options);
+  let callbackError: { error: unknown } | undefined;
+  const emit = (text: string): void => {
+    if (text.length === 0) return;
+    try {
+      onText(text);
+    } catch (err) {
+      callbackError = { error: err };
+      throw err;
+    }
+  };
+  try {
+    const response = await open(options, prepared, idleTimeoutMs);
+    const decoder = new TextDecoder();
+    for await (const chunk of response.body) {
+      if (chunk instanceof Uint8Array) emit(decoder.decode(chunk, { stream: true }));
+    }
+    emit(decoder.decode());
+  } catch (err) {
+    if (callbackError) throw callbackError.error;
+    throw transportError(prepared.what, err, options.signal);
+  }
+}
+
+/**
  * A streaming GET (a watch): calls `onLine` with each non-empty line of the body, in order.
  * Resolves when the server ends the stream; rejects with a KubeApiError if it cannot be opened or
  * breaks, with whatever `onLine` throws, or with the signal's reason once aborted. No timeout
@@ -153,36 +190,25 @@ export async function kubeStreamLines(
   options: KubeRequestOptions,
   onLine: (line: string) => void,
 ): Promise<void> {
-  const prepared = await prepare(kubeConfig, options);
-  let callbackError: { error: unknown } | undefined;
+  let pending = "";
   const emit = (line: string): void => {
-    if (line.length === 0) return;
-    try {
-      onLine(line);
-    } catch (err) {
-      callbackError = { error: err };
-      throw err;
-    }
+    if (line.length > 0) onLine(line);
   };
-  try {
-    const response = await open(options, prepared, 0);
-    const decoder = new TextDecoder();
-    let pending = "";
-    for await (const chunk of response.body) {
-      if (!(chunk instanceof Uint8Array)) continue;
-      pending += decoder.decode(chunk, { stream: true });
+  await kubeStreamText(
+    kubeConfig,
+    options,
+    (text) => {
+      pending += text;
       let start = 0;
       for (let newline = pending.indexOf("\n"); newline >= 0; newline = pending.indexOf("\n", start)) {
         emit(pending.slice(start, newline).trim());
         start = newline + 1;
       }
       pending = pending.slice(start);
-    }
-    emit((pending + decoder.decode()).trim());
-  } catch (err) {
-    if (callbackError) throw callbackError.error;
-    throw transportError(prepared.what, err, options.signal);
-  }
+    },
+    0,
+  );
+  emit(pending.trim());
 }
 
 /**

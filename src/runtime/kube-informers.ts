@@ -4,7 +4,9 @@
  * resource, Pods (slim projections, or whole objects) and Nodes.
  *
  * What the calls do, after client-go's reflector:
- * - list in pages (`limit`, default 500, following `continue`), consistent at one resourceVersion;
+ * - list in pages (`limit`, default 500, following `continue`), consistent at one resourceVersion,
+ *   each page split into items as it streams in and each item decoded alone (`list-splitter.ts`),
+ *   so no page is ever one parse tree;
  * - watch with `allowWatchBookmarks=true` from the list's resourceVersion, with a server-side
  *   `timeoutSeconds` drawn from 5–10 minutes so watches end (and resume) at spread-out times;
  * - turn an in-stream `ERROR` event into a KubeApiError from its Status (410 Expired → re-list);
@@ -21,10 +23,11 @@ import {
   type ListerWatcher,
   type WatchEvent,
 } from "./informer.js";
-import { kubeRequest, kubeStreamLines } from "./kube-client.js";
+import { kubeRequest, kubeStreamLines, kubeStreamText, type KubeRequestOptions } from "./kube-client.js";
 import { KubeApiError, kubeApiErrorFromStatus, KubeStatus } from "./kube-errors.js";
 import { decodeAs, decodeKubeObject, stripManagedFields, type KubeObject } from "./kube-object.js";
 import type { KubeObjectLike } from "./keys.js";
+import { ListSplitError, ListSplitter } from "./list-splitter.js";
 import type { Logger } from "./logger.js";
 
 /** Options of `createKubeListerWatcher`. */
@@ -44,6 +47,12 @@ export interface KubeListerWatcherOptions<T> {
   watchTimeoutSeconds?: () => number;
   /** Limit for list responses (headers, and each gap between body chunks). Default 60 s. */
   requestTimeoutMs?: number;
+  /**
+   * Parse each list page whole, then decode its items (the behaviour before item streaming: a
+   * page's parse tree outlives young-generation collections). Only the memory benchmark's
+   * baseline (`createFullPodInformer`) sets it. Default false.
+   */
+  parseWholePages?: boolean;
 }
 
 const ListPage = z.object({
@@ -62,6 +71,53 @@ function invalid(what: string, detail: string, cause?: unknown): KubeApiError {
   return new KubeApiError("InvalidResponse", `${what}: ${detail}`, { cause });
 }
 
+type ListMeta = z.infer<typeof ListPage>["metadata"];
+
+/**
+ * One list page, streamed: each item is parsed and handed to `add` alone, as soon as it has
+ * arrived (see list-splitter.ts); returns the page's metadata.
+ */
+async function listStreamedPage(
+  kubeConfig: KubeConfig,
+  request: KubeRequestOptions,
+  add: (raw: unknown) => void,
+): Promise<ListMeta> {
+  const what = `LIST ${request.path}`;
+  const splitter = new ListSplitter((json) => {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(json);
+    } catch (err) {
+      throw invalid(what, "a list item is not JSON", err);
+    }
+    add(raw);
+  });
+  let envelope: unknown;
+  try {
+    await kubeStreamText(kubeConfig, request, (text) => splitter.write(text));
+    envelope = JSON.parse(splitter.envelope());
+  } catch (err) {
+    if (err instanceof ListSplitError || err instanceof SyntaxError)
+      throw invalid(what, "the response is not a list", err);
+    throw err;
+  }
+  const page = ListPage.safeParse(envelope);
+  if (!page.success) throw invalid(what, "the response is not a list");
+  return page.data.metadata;
+}
+
+/** One list page, parsed whole, then each item handed to `add` (see `parseWholePages`). */
+async function listWholePage(
+  kubeConfig: KubeConfig,
+  request: KubeRequestOptions,
+  add: (raw: unknown) => void,
+): Promise<ListMeta> {
+  const page = ListPage.safeParse(await kubeRequest(kubeConfig, request));
+  if (!page.success) throw invalid(`LIST ${request.path}`, "the response is not a list");
+  for (const item of page.data.items ?? []) add(item);
+  return page.data.metadata;
+}
+
 /** The list and watch calls for one collection path. */
 export function createKubeListerWatcher<T>(options: KubeListerWatcherOptions<T>): ListerWatcher<T> {
   const { kubeConfig, path, labelSelector, fieldSelector } = options;
@@ -74,17 +130,18 @@ export function createKubeListerWatcher<T>(options: KubeListerWatcherOptions<T>)
       let continueToken: string | undefined;
       let resourceVersion: string;
       do {
-        const raw = await kubeRequest(kubeConfig, {
+        const request: KubeRequestOptions = {
           path,
           query: { limit: pageSize, continue: continueToken, labelSelector, fieldSelector },
           signal,
           ...(options.requestTimeoutMs !== undefined && { timeoutMs: options.requestTimeoutMs }),
-        });
-        const page = ListPage.safeParse(raw);
-        if (!page.success) throw invalid(`LIST ${path}`, "the response is not a list");
-        for (const item of page.data.items ?? []) items.push(decode(item));
-        resourceVersion = page.data.metadata.resourceVersion;
-        continueToken = page.data.metadata.continue || undefined;
+        };
+        const add = (raw: unknown): void => void items.push(decode(raw));
+        const page = options.parseWholePages
+          ? await listWholePage(kubeConfig, request, add)
+          : await listStreamedPage(kubeConfig, request, add);
+        resourceVersion = page.resourceVersion;
+        continueToken = page.continue || undefined;
       } while (continueToken);
       return { items, resourceVersion };
     },
@@ -165,7 +222,12 @@ export interface KubeInformerOptions {
 
 /** An informer for any collection path with any decoder. */
 export function createKubeInformer<T extends KubeObjectLike>(
-  options: KubeInformerOptions & { name: string; path: string; decode: (raw: unknown) => T },
+  options: KubeInformerOptions & {
+    name: string;
+    path: string;
+    decode: (raw: unknown) => T;
+    parseWholePages?: boolean;
+  },
 ): Informer<T> {
   const listerWatcher = createKubeListerWatcher<T>({
     kubeConfig: options.kubeConfig,
@@ -175,6 +237,7 @@ export function createKubeInformer<T extends KubeObjectLike>(
     ...(options.fieldSelector !== undefined && { fieldSelector: options.fieldSelector }),
     ...(options.pageSize !== undefined && { pageSize: options.pageSize }),
     ...(options.watchTimeoutSeconds !== undefined && { watchTimeoutSeconds: options.watchTimeoutSeconds }),
+    ...(options.parseWholePages !== undefined && { parseWholePages: options.parseWholePages }),
   });
   return createInformer<T>({
     name: options.name,
@@ -229,9 +292,10 @@ export function createPodInformer(
 }
 
 /**
- * An informer for Pods that caches whole typed `V1Pod` objects (spec and status included; only
- * managedFields dropped). Costs tens of KiB a pod: prefer `createPodInformer`. Kept as the
- * baseline of the memory benchmark and for readers that need the spec.
+ * An informer for Pods as it was before projections: whole typed `V1Pod` objects (spec and status
+ * included; only managedFields dropped), list pages parsed whole. About 10 KiB of heap a pod, and
+ * the page parses make the RSS peak far higher: prefer `createPodInformer`. Kept as the memory
+ * benchmark's baseline (MODELPACK_POD_CACHE=full).
  */
 export function createFullPodInformer(
   options: KubeInformerOptions & { namespace?: string },
@@ -242,6 +306,7 @@ export function createFullPodInformer(
     name: "pods",
     path: resourcePath({ version: "v1", plural: "pods", ...namespaced }),
     decode: decodeAs<V1Pod>("V1Pod"),
+    parseWholePages: true,
   });
 }
 
