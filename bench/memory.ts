@@ -17,6 +17,8 @@ import { startRegistry } from "../test/support/registry.js";
 /** One operator run over the same cluster. */
 export interface MemoryBenchRow {
   readonly podCache: PodCacheMode;
+  /** Pods in the cluster during this run. */
+  readonly pods: number;
   /** VmHWM of the operator process once its pod cache synced and settled. */
   readonly peakRssMiB: number;
   /** RSS at that moment. */
@@ -53,6 +55,7 @@ async function runOperator(
   kubeconfigPath: string,
   registryHost: string,
   podCache: PodCacheMode,
+  pods: number,
 ): Promise<MemoryBenchRow> {
   const [port = 0] = await pickFreePorts(1);
   const child = spawn(
@@ -107,6 +110,7 @@ async function runOperator(
     await new Promise((r) => setTimeout(r, 5000)); // settle: status writes, the first watch events
     return {
       podCache,
+      pods,
       peakRssMiB: procStatusMiB(child.pid ?? 0, "VmHWM"),
       rssMiB: procStatusMiB(child.pid ?? 0, "VmRSS"),
       secondsToReadyz: ((readyAt ?? NaN) - started) / 1000,
@@ -126,7 +130,7 @@ async function runOperator(
  * Peak RSS of the operator in a cluster with `pods` realistic pods (~6.5 KiB each) that no
  * ModelDeployment selects (one ModelDeployment in their namespace selects other labels): first
  * with the old cache of whole pods (MODELPACK_POD_CACHE=full, the baseline), then with the slim
- * projection, on the same cluster.
+ * projection, on the same cluster; and, for reference, the operator before any pod was created.
  */
 export async function benchMemory(
   pods = 20_000,
@@ -145,15 +149,16 @@ export async function benchMemory(
       await buildModelPackArtifact([{ path: "m.safetensors", content: "weights" }]),
     );
     const namespace = await createNamespace(plane.kubeConfig, "crowded");
+    await createModelDeployment(plane.kubeConfig, namespace, `${registry.host}/bench/model:v1`);
+    const rows: MemoryBenchRow[] = [await runOperator(plane.kubeconfigPath, registry.host, "projected", 0)];
+    log(`  memory bench: without pods: peak RSS ${rows[0]?.peakRssMiB.toFixed(0)} MiB`);
     const created = await createPods(plane.kubeConfig, namespace, pods, {
       onProgress: (done) => log(`  memory bench: ${done}/${pods} pods created`),
     });
     log(`  memory bench: ${pods} pods created in ${created.seconds.toFixed(1)} s (32 in parallel)`);
     const podJsonBytes = await servedPodBytes(plane.kubeConfig, namespace, "load-0");
-    await createModelDeployment(plane.kubeConfig, namespace, `${registry.host}/bench/model:v1`);
-    const rows: MemoryBenchRow[] = [];
     for (const podCache of ["full", "projected"] as const) {
-      const row = await runOperator(plane.kubeconfigPath, registry.host, podCache);
+      const row = await runOperator(plane.kubeconfigPath, registry.host, podCache, pods);
       log(
         `  memory bench: ${podCache}: peak RSS ${row.peakRssMiB.toFixed(0)} MiB, /readyz after ${row.secondsToReadyz.toFixed(1)} s, ${row.podsCached} pods cached after ${row.secondsToPodCacheSynced.toFixed(1)} s`,
       );

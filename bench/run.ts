@@ -70,10 +70,10 @@ if (selected.has("memory")) {
   );
   for (const r of result.rows)
     console.log(
-      `  pod cache ${r.podCache.padEnd(9)} peak RSS ${r.peakRssMiB.toFixed(0).padStart(4)} MiB (RSS ${r.rssMiB.toFixed(0)} MiB after)   /readyz after ${r.secondsToReadyz.toFixed(1)} s   ${r.podsCached} pods cached after ${r.secondsToPodCacheSynced.toFixed(1)} s`,
+      `  ${String(r.pods).padStart(5)} pods, pod cache ${r.podCache.padEnd(9)} peak RSS ${r.peakRssMiB.toFixed(0).padStart(4)} MiB (RSS ${r.rssMiB.toFixed(0)} MiB after)   /readyz after ${r.secondsToReadyz.toFixed(1)} s   ${r.podsCached} pods cached after ${r.secondsToPodCacheSynced.toFixed(1)} s`,
     );
   const full = result.rows.find((r) => r.podCache === "full");
-  const projected = result.rows.find((r) => r.podCache === "projected");
+  const projected = result.rows.find((r) => r.podCache === "projected" && r.pods > 0);
   if (full !== undefined && projected !== undefined)
     console.log(
       `  projected / full peak RSS: ${(projected.peakRssMiB / full.peakRssMiB).toFixed(2)}× (target < 250 MiB: ${projected.peakRssMiB.toFixed(0)} MiB)`,
