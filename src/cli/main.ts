@@ -34,6 +34,8 @@ Registry flags:
   --insecure              do not verify the registry's TLS certificate (digests are still verified)
   --registry-config FILE  Docker config with credentials (default $DOCKER_CONFIG/config.json,
                           then ~/.docker/config.json); repeat it to try several in order
+  --allowed-registries R,…  refuse references outside these registries (host[:port]); the init
+                          container passes the operator's --allowed-registries
 
 Pull flags:
   --state-file FILE       where to record extracted archive layers, so a second pull can verify and
@@ -58,6 +60,7 @@ const REGISTRY_FLAGS = {
   "ca-file": { type: "string" },
   insecure: { type: "boolean", default: false },
   "registry-config": { type: "string", multiple: true },
+  "allowed-registries": { type: "string" },
 } as const satisfies ParseArgsConfig["options"];
 
 function outputFlag(value: string | undefined): "text" | "json" {
@@ -228,22 +231,16 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         const runFlags = await import("./run-flags.js");
         const webhook = values["disable-webhook"] === true ? undefined : runFlags.webhookFlags(values);
         const workloadRollout = runFlags.workloadRolloutFlag(values["workload-rollout"]);
-        const list = (value: string | string[] | undefined): string[] =>
-          [value ?? []]
-            .flat()
-            .flatMap((v) => v.split(","))
-            .map((v) => v.trim())
-            .filter((v) => v !== "");
         return await (
           await import("./commands/run.js")
         ).runCommand(
           {
             ...(values.kubeconfig !== undefined && { kubeconfig: values.kubeconfig }),
             ...(values.namespace !== undefined && { namespace: values.namespace }),
-            watchNamespaces: list(values["watch-namespace"]),
+            watchNamespaces: commaList(values["watch-namespace"]),
             leaderElection: values["disable-leader-election"] !== true,
-            allowedRegistries: list(values["allowed-registries"]),
-            plainHttpRegistries: list(values["plain-http-registries"]),
+            allowedRegistries: commaList(values["allowed-registries"]),
+            plainHttpRegistries: commaList(values["plain-http-registries"]),
             ...(values["ca-file"] !== undefined && { caFile: values["ca-file"] }),
             healthBindAddress: values["health-bind-address"],
             logLevel: values["log-level"],
@@ -273,13 +270,25 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   }
 }
 
+/** A comma-separated flag value (possibly repeated) as a list, without blanks. */
+function commaList(value: string | string[] | undefined): string[] {
+  return [value ?? []]
+    .flat()
+    .flatMap((v) => v.split(","))
+    .map((v) => v.trim())
+    .filter((v) => v !== "");
+}
+
 function registryFlags(values: {
   "plain-http"?: boolean;
   "ca-file"?: string;
   insecure?: boolean;
   "registry-config"?: string[];
+  "allowed-registries"?: string;
 }) {
+  const allowed = commaList(values["allowed-registries"]);
   return {
+    ...(allowed.length > 0 && { allowedRegistries: allowed }),
     plainHttp: values["plain-http"] === true,
     insecure: values.insecure === true,
     ...(values["ca-file"] !== undefined && { caFile: values["ca-file"] }),

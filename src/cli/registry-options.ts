@@ -13,6 +13,8 @@ export interface RegistryFlags {
   readonly insecure: boolean;
   /** Docker configs with credentials, tried in order; default the user's Docker config. */
   readonly registryConfigs?: readonly string[];
+  /** When set, references outside these registries are refused (RegistryNotAllowed). */
+  readonly allowedRegistries?: readonly string[];
 }
 
 /** `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`. */
@@ -67,6 +69,7 @@ export async function registryClientOptions(
   const credentials = await loadCredentials(flags, env);
   return {
     ...(flags.plainHttp && { plainHttp: [registry] }),
+    ...(flags.allowedRegistries !== undefined && { allowedRegistries: flags.allowedRegistries }),
     ...(caPem !== undefined && { caPem }),
     ...(flags.insecure && { insecureSkipTlsVerify: true }),
     ...(credentials !== undefined && { credentials }),

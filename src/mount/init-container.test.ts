@@ -188,3 +188,19 @@ describe("pullArgs --max-bytes: the puller writes no more than the emptyDir hold
     expect(pieces.volumes[0]?.volume.emptyDir?.sizeLimit).toBe(expected);
   });
 });
+
+describe("pullArgs --allowed-registries: the operator's allow-list holds in the pod too", () => {
+  it.each<[string, readonly string[] | undefined, string[] | undefined]>([
+    ["no allow-list", undefined, undefined],
+    ["an empty allow-list", [], undefined],
+    ["one registry", ["registry.example.com"], ["--allowed-registries", "registry.example.com"]],
+    ["several", ["a.example", "b.example:5000"], ["--allowed-registries", "a.example,b.example:5000"]],
+  ])("%s", (_, allowedRegistries, expected) => {
+    const args = pullArgs(checked({}), {
+      ...settings,
+      ...(allowedRegistries !== undefined && { allowedRegistries }),
+    });
+    const at = args.indexOf("--allowed-registries");
+    expect(at < 0 ? undefined : args.slice(at, at + 2)).toEqual(expected);
+  });
+});

@@ -109,6 +109,9 @@ export function pullArgs(target: CheckedTarget, settings: InitContainerSettings)
     emptyDirSizeLimit(target.sizeBytes),
     ...(settings.plainHttpRegistries.includes(target.registry) ? ["--plain-http"] : []),
     ...(settings.caBundleConfigMap !== undefined ? ["--ca-file", `${CA_PATH}/${CA_KEY}`] : []),
+    ...(settings.allowedRegistries !== undefined && settings.allowedRegistries.length > 0
+      ? ["--allowed-registries", settings.allowedRegistries.join(",")]
+      : []),
     ...target.pullSecrets.flatMap((s) => [
       "--registry-config",
       `${REGISTRY_CONFIG_PATH}/${secretVolumeName(s)}/config.json`,

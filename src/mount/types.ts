@@ -41,6 +41,8 @@ export interface InitContainerSettings {
   readonly imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
   /** Registries (`host[:port]` as in the reference, `docker.io` for Docker Hub) the init container speaks plain HTTP to. */
   readonly plainHttpRegistries: readonly string[];
+  /** `run --allowed-registries`, passed on to the pull (`--allowed-registries`) when non-empty. */
+  readonly allowedRegistries?: readonly string[];
   /** A ConfigMap in the pod's namespace with a `ca.crt` key to trust, if the operator has a CA bundle. */
   readonly caBundleConfigMap?: string;
   /**

@@ -313,6 +313,22 @@ describe("modelpack-operator CLI", () => {
       expect(body.bytesDownloaded).toBe(0);
     });
 
+    it("refuses a reference outside --allowed-registries before asking the registry, and pulls one inside it", async () => {
+      const dest = join(work, "allowed");
+      const refused = await cli([...pullGoodArgs(dest), "--allowed-registries", "models.internal:5000"]);
+      expect(refused.code).toBe(3);
+      expect(refused.stderr).toContain(
+        `registry ${registry.host} is not in the allowed registries (models.internal:5000)`,
+      );
+      await expect(readFile(join(dest, "model.safetensors"))).rejects.toThrow();
+      const allowed = await cli([
+        ...pullGoodArgs(dest),
+        "--allowed-registries",
+        `models.internal:5000,${registry.host}`,
+      ]);
+      expect(allowed.code, allowed.stderr).toBe(0);
+    });
+
     it.each([
       [["pull", "r.io/m:v1"], "needs --dest"],
       [["pull", "--dest", "/tmp/x"], "exactly one REFERENCE"],

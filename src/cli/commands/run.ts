@@ -118,6 +118,7 @@ export async function runCommand(options: RunOptions, io: CliIo): Promise<number
         image: w.initImage,
         ...(w.initImagePullPolicy !== undefined && { imagePullPolicy: w.initImagePullPolicy }),
         plainHttpRegistries: options.plainHttpRegistries,
+        allowedRegistries: options.allowedRegistries,
         // The operator publishes its CA bundle under this name where init containers pull.
         ...(caPem !== undefined && { caBundleConfigMap: CA_BUNDLE_CONFIGMAP }),
       },
