@@ -8,7 +8,7 @@ import { OperatorError } from "../errors.js";
 import { POD_ANNOTATION_PREFIX } from "../mount/index.js";
 import type { CachedPod } from "../runtime/cached-pod.js";
 import type { Clock } from "../runtime/clock.js";
-import { createController, type Reconciler } from "../runtime/controller.js";
+import { createController } from "../runtime/controller.js";
 import { createControllerMetrics } from "../runtime/controller-metrics.js";
 import { createHealthServer, type HealthServer } from "../runtime/health-server.js";
 import { enqueueMappedKeys, enqueueObjectKey, type Informer } from "../runtime/informer.js";
@@ -31,7 +31,7 @@ import { CapabilityProbe } from "./capability-probe.js";
 import { EventRecorder } from "./events.js";
 import { modelDeploymentKeysForPod } from "./pods.js";
 import { RegistryGate } from "./registry-gate.js";
-import { createModelDeploymentReconciler, type ModelDeploymentReconcilerOptions } from "./reconciler.js";
+import { createModelDeploymentReconciler } from "./reconciler.js";
 
 /** Everything `modelpack-operator run` can set; the factory fills in the defaults. */
 export interface OperatorOptions {
@@ -130,21 +130,6 @@ function unionStore<T>(informers: readonly Informer<T>[], namespaces: readonly s
       return informers.reduce((n, i) => n + i.store.size, 0);
     },
   };
-}
-
-/**
- * The ModelDeployment reconciler, without the pods until the pod cache has synced: then
- * `status.pods` keeps its last written value (absent for a new ModelDeployment) and no rollout
- * starts, instead of counting a half-listed cache.
- */
-function reconcileOnceThePodsAre(
-  podsSynced: () => boolean,
-  options: ModelDeploymentReconcilerOptions & { pods: Store<CachedPod> },
-): Reconciler<string> {
-  const { pods: _pods, ...withoutPods } = options;
-  const counting = createModelDeploymentReconciler(options);
-  const notCounting = createModelDeploymentReconciler(withoutPods);
-  return (key, signal, context) => (podsSynced() ? counting : notCounting)(key, signal, context);
 }
 
 /**
@@ -268,7 +253,7 @@ export function createOperator(options: OperatorOptions): Operator {
     metrics: createControllerMetrics({ registry }),
     workers,
     waitForSync: [...informers, nodes],
-    reconcile: reconcileOnceThePodsAre(podsSynced, {
+    reconcile: createModelDeploymentReconciler({
       kubeConfig,
       store,
       artifacts,
@@ -276,6 +261,7 @@ export function createOperator(options: OperatorOptions): Operator {
       clock,
       events: new EventRecorder(kubeConfig, clock, logger),
       pods,
+      podsSynced,
       // One slow or throttling registry gets at most half the workers; the rest serve the others.
       registryGate: new RegistryGate({ clock, maxPerRegistry: Math.max(1, Math.ceil(workers / 2)) }),
       ...(options.workloadRollout === false && { workloadRollout: false }),

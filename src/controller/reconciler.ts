@@ -1,4 +1,4 @@
-import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
 import {
   API_VERSION,
@@ -14,6 +14,7 @@ import {
 import { OperatorError } from "../errors.js";
 import { RegistryError } from "../oci/errors.js";
 import { parseReference, type ImageReference } from "../oci/reference.js";
+import type { CachedPod } from "../runtime/cached-pod.js";
 import type { Clock } from "../runtime/clock.js";
 import { TerminalError, type ReconcileResult, type Reconciler } from "../runtime/controller.js";
 import { serverSideApply } from "../runtime/kube-client.js";
@@ -55,7 +56,12 @@ export interface ModelDeploymentReconcilerOptions {
    * The pod informer's cache (the watched namespaces). With it, `status.pods` is counted and
    * `updatePolicy: Rollout` restarts the owners of stale pods; without it, both are left alone.
    */
-  readonly pods?: Store<V1Pod>;
+  readonly pods?: Store<CachedPod>;
+  /**
+   * Whether `pods` holds its initial list. Until then reconciles leave `status.pods` as it was
+   * and start no rollout, instead of counting a half-listed cache. Default: always.
+   */
+  readonly podsSynced?: () => boolean;
   /**
    * The operator's registry CA bundle, published into the namespace of every ModelDeployment
    * that pulls with an init container (which mounts it) before its status can say Ready.
@@ -105,7 +111,10 @@ export function createModelDeploymentReconciler(
       return { requeueAfterMs: outcome.deferredMs };
     }
     const capabilities = await options.capabilities.get();
-    const selected = options.pods?.list({ namespace, labelSelector: md.spec.selector });
+    const selected =
+      options.podsSynced?.() === false
+        ? undefined
+        : options.pods?.list({ namespace, labelSelector: md.spec.selector });
     const digest = countedDigest(outcome, md);
     const pods = selected === undefined ? undefined : countPods(selected, name, digest);
     const observation = {
