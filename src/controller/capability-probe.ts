@@ -5,18 +5,24 @@ import type { ClusterCapabilities, NodeRuntime } from "./capabilities.js";
 /** A name no real pod uses; the probe is a dry run, so nothing is ever stored. */
 const PROBE_POD_NAME = "modelpack-operator-image-volume-probe";
 
-/** The pod the probe sends: one image volume mounted by one container. */
+/**
+ * The pod the probe sends: one image volume mounted by one container. It meets the `restricted`
+ * Pod Security level, so that the operator's own namespace (labelled restricted by the chart and
+ * deploy/) does not refuse the dry run for reasons that have nothing to do with image volumes.
+ */
 export function probePod(namespace: string): V1Pod {
   return {
     apiVersion: "v1",
     kind: "Pod",
     metadata: { name: PROBE_POD_NAME, namespace },
     spec: {
+      securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
       containers: [
         {
           name: "probe",
           image: "probe.invalid/probe@sha256:" + "0".repeat(64),
           volumeMounts: [{ name: "model", mountPath: "/model", readOnly: true }],
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
         },
       ],
       volumes: [

@@ -1,3 +1,4 @@
+import { CoreV1Api } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { CapabilityProbe } from "../../src/controller/capability-probe.js";
 import { systemClock } from "../../src/runtime/clock.js";
@@ -18,6 +19,20 @@ describe("capability probe on a default 1.35 apiserver with fake nodes", () => {
     expect(caps.serverVersion).toBe("v1.35.8");
     expect(caps.nodes).toEqual([expect.objectContaining({ containerRuntimeVersion: "cri-o://1.34.0" })]);
     expect(await probe.get()).toBe(caps); // cached
+  });
+
+  it("works in a namespace that enforces the restricted Pod Security level (the operator's own)", async () => {
+    const kubeConfig = plane().kubeConfig;
+    await kubeConfig.makeApiClient(CoreV1Api).createNamespace({
+      body: {
+        metadata: {
+          name: "restricted-probe",
+          labels: { "pod-security.kubernetes.io/enforce": "restricted" },
+        },
+      },
+    });
+    const probe = new CapabilityProbe({ kubeConfig, namespace: "restricted-probe", clock: systemClock });
+    expect((await probe.get()).imageVolumeField).toBe("kept");
   });
 });
 
