@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatBytes, formatDuration, shortDigest, table } from "./format.js";
+import { formatBytes, formatDuration, issueLine, shortDigest, table } from "./format.js";
 import { createProgressReporter, describeProgress } from "./progress.js";
 
 describe("formatting", () => {
@@ -51,4 +51,17 @@ describe("formatting", () => {
     expect(lines).toHaveLength(2);
     expect(lines.every((l) => l.startsWith("progress: "))).toBe(true);
   });
+});
+
+describe("issueLine", () => {
+  it.each([
+    // The validators' messages name their field: the path is not repeated in front.
+    [
+      { path: "descriptor.createdAt", message: 'descriptor.createdAt is string "x": bad', code: "c" },
+      'error: descriptor.createdAt is string "x": bad [c]',
+    ],
+    // A message that does not mention its path gets it in front; the document itself has none.
+    [{ path: "layers[0]", message: "something is off", code: "c" }, "error: layers[0]: something is off [c]"],
+    [{ path: "", message: "the manifest has no layers", code: "c" }, "error: the manifest has no layers [c]"],
+  ])("%j", (issue, line) => expect(issueLine("error", issue)).toBe(line));
 });

@@ -36,3 +36,16 @@ export function table(rows: readonly (readonly string[])[], indent = "  "): stri
     )
     .join("\n");
 }
+
+/**
+ * One finding of a validator as a line: `error: <message> [<code>]`. Messages name their field
+ * (`descriptor.createdAt is …`), so the path is put in front only when the message does not
+ * mention it already.
+ */
+export function issueLine(
+  kind: string,
+  issue: { readonly path: string; readonly message: string; readonly code: string },
+): string {
+  const where = issue.path !== "" && !issue.message.includes(issue.path) ? `${issue.path}: ` : "";
+  return `${kind}: ${where}${issue.message} [${issue.code}]`;
+}

@@ -3,6 +3,8 @@ export interface CliIo {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
   readonly stderr: NodeJS.WriteStream | (NodeJS.WritableStream & { isTTY?: boolean });
   readonly env: NodeJS.ProcessEnv;
+  /** What `-` reads (`validate --config -`). Default process.stdin. */
+  readonly stdin?: NodeJS.ReadableStream;
   readonly signal?: AbortSignal;
 }
 

@@ -1,9 +1,18 @@
-import { parseArgs, type ParseArgsConfig } from "node:util";
-import { describeError } from "../errors.js";
+import { describeError, errnoCode, OperatorError } from "../errors.js";
 import { RegistryError } from "../oci/errors.js";
 import { PullError } from "../puller/errors.js";
 import { parseByteQuantity } from "../puller/limits.js";
 import { EXIT, print, type CliIo } from "./io.js";
+import { COMMANDS, INSPECT, PULL, RUN, VALIDATE } from "./command-specs.js";
+import {
+  commandHelp,
+  parseFlags,
+  suggestFlag,
+  wantsJsonOutput,
+  type CommandSpec,
+  type FlagSpecs,
+} from "./flags.js";
+import { table } from "./format.js";
 import { UsageError } from "./usage-error.js";
 
 export const VERSION = "0.1.0";
@@ -11,57 +20,19 @@ export const VERSION = "0.1.0";
 // Each command is imported when it runs: `pull` in an init container should not load the
 // Kubernetes client that only `run` needs (half a second and ~60 MB of memory at start).
 
-const USAGE = `modelpack-operator — run CNCF ModelPack models from OCI registries on Kubernetes
+const OVERVIEW = `modelpack-operator — run CNCF ModelPack models from OCI registries on Kubernetes
 
-Usage:
-  modelpack-operator validate (--config FILE | --manifest FILE) [--output text|json]
-  modelpack-operator inspect REFERENCE [--output text|json] [registry flags]
-  modelpack-operator pull REFERENCE --dest DIR [--concurrency N] [--output text|json] [registry flags]
-                          [--state-file FILE] [--world-readable]
-                          [--max-bytes SIZE] [--max-expansion-ratio N] [--max-entries N]
-  modelpack-operator run [--kubeconfig FILE] [--namespace NS] [--watch-namespace NS,…]
-                         [--allowed-registries R,…] [--plain-http-registries R,…] [--ca-file FILE]
-                         [--health-bind-address HOST:PORT] [--log-level LEVEL] [--workers N]
-                         [--disable-leader-election] [--workload-rollout true|false]
-                         [--init-image IMAGE] [--webhook-bind-address HOST:PORT] [--webhook-url URL]
-                         [--webhook-service NAME] [--webhook-cert-dir DIR] [--webhook-failure-policy Fail|Ignore]
-                         [--webhook-timeout-seconds N] [--webhook-namespace-selector JSON]
-                         [--webhook-object-selector JSON] [--disable-webhook]
+Usage: modelpack-operator COMMAND [flags]
 
-Registry flags:
-  --plain-http            talk plain HTTP to the reference's registry (a local test registry)
-  --ca-file FILE          also trust this CA (PEM) for the registry's TLS certificate
-  --insecure              do not verify the registry's TLS certificate (digests are still verified)
-  --registry-config FILE  Docker config with credentials (default $DOCKER_CONFIG/config.json,
-                          then ~/.docker/config.json); repeat it to try several in order
-  --allowed-registries R,…  refuse references outside these registries (host[:port]); the init
-                          container passes the operator's --allowed-registries
+Commands:
+${table([...COMMANDS.map((c) => [c.name, c.usage.slice(c.name.length + 1)]), ["version", "print the version"]])}
 
-Pull flags:
-  --state-file FILE       where to record extracted archive layers, so a second pull can verify and
-                          skip them (default DIR/.modelpack-pull.json)
-  --world-readable        make every pulled file and folder readable by all users (the init
-                          container does: the pod's containers may run as another user)
-  --max-bytes SIZE        write at most SIZE bytes in all (10Gi, 500M, 1073741824); default no cap
-                          (the init container passes its emptyDir's sizeLimit)
-  --max-expansion-ratio N an archive layer may expand to N times its compressed size, or 64 MiB
-                          if more (default 100: a decompression bomb stops there)
-  --max-entries N         at most N files, folders and symlinks per archive layer (default 100000)
-  A pull is all or nothing: layers are verified and checked (paths, symlinks followed component by
-  component, two layers at one path) before anything is placed; a failed pull leaves DIR as it was.
-  One pull per DIR at a time (lock file .DIR.modelpack-lock beside DIR; others wait up to 15 min).
+Run modelpack-operator COMMAND --help (or help COMMAND) for a command's flags. Every command
+takes -o/--output text|json; with json, errors are one JSON line on stderr too.
 
 Exit codes: 0 success/valid, 1 invalid artifact or document, 2 usage or local I/O error,
 3 registry or network error.
 `;
-
-const REGISTRY_FLAGS = {
-  "plain-http": { type: "boolean", default: false },
-  "ca-file": { type: "string" },
-  insecure: { type: "boolean", default: false },
-  "registry-config": { type: "string", multiple: true },
-  "allowed-registries": { type: "string" },
-} as const satisfies ParseArgsConfig["options"];
 
 function outputFlag(value: string | undefined): "text" | "json" {
   if (value === undefined || value === "text") return "text";
@@ -75,17 +46,8 @@ function oneReference(positionals: readonly string[], command: string): string {
   return positionals[0] ?? "";
 }
 
-function parse<T extends NonNullable<ParseArgsConfig["options"]>>(args: string[], options: T) {
-  try {
-    return parseArgs({
-      args,
-      options: { ...options, output: { type: "string" }, help: { type: "boolean", short: "h" } },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (err) {
-    throw new UsageError(describeError(err));
-  }
+function parse<F extends FlagSpecs>(command: CommandSpec<F>, args: readonly string[]) {
+  return parseFlags(command, args, COMMANDS);
 }
 
 /** `pull`'s limit flags, checked before anything connects. */
@@ -130,144 +92,152 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   const [command, ...rest] = argv;
   try {
     switch (command) {
-      case "validate": {
-        const { values } = parse(rest, { config: { type: "string" }, manifest: { type: "string" } });
-        if (values.help) return (print(io.stdout, USAGE), EXIT.ok);
-        return await (
-          await import("./commands/validate.js")
-        ).validateCommand(
-          {
-            ...(values.config !== undefined && { config: values.config }),
-            ...(values.manifest !== undefined && { manifest: values.manifest }),
-            output: outputFlag(values.output),
-          },
-          io,
-        );
-      }
-      case "inspect": {
-        const { values, positionals } = parse(rest, REGISTRY_FLAGS);
-        if (values.help) return (print(io.stdout, USAGE), EXIT.ok);
-        return await (
-          await import("./commands/inspect.js")
-        ).inspectCommand(
-          {
-            reference: oneReference(positionals, "inspect"),
-            output: outputFlag(values.output),
-            ...registryFlags(values),
-          },
-          io,
-        );
-      }
-      case "pull": {
-        const { values, positionals } = parse(rest, {
-          ...REGISTRY_FLAGS,
-          dest: { type: "string" },
-          concurrency: { type: "string", default: "4" },
-          "state-file": { type: "string" },
-          "world-readable": { type: "boolean", default: false },
-          "max-bytes": { type: "string" },
-          "max-expansion-ratio": { type: "string" },
-          "max-entries": { type: "string" },
-        });
-        if (values.help) return (print(io.stdout, USAGE), EXIT.ok);
-        if (values.dest === undefined || values.dest === "") throw new UsageError("pull needs --dest DIR");
-        const limits = pullLimitFlags(values);
-        const concurrency = Number(values.concurrency);
-        if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
-          throw new UsageError(`--concurrency must be an integer from 1 to 64, not "${values.concurrency}"`);
-        // The writer threads boot on the other core while the rest of `pull` loads.
-        (await import("../oci/blob-writer.js")).startBlobWriters();
-        return await (
-          await import("./commands/pull.js")
-        ).pullCommand(
-          {
-            reference: oneReference(positionals, "pull"),
-            dest: values.dest,
-            concurrency,
-            ...(values["state-file"] !== undefined && { stateFile: values["state-file"] }),
-            worldReadable: values["world-readable"],
-            ...limits,
-            output: outputFlag(values.output),
-            ...registryFlags(values),
-          },
-          io,
-        );
-      }
-      case "run": {
-        const { values, positionals } = parse(rest, {
-          kubeconfig: { type: "string" },
-          namespace: { type: "string" },
-          "watch-namespace": { type: "string", multiple: true },
-          "allowed-registries": { type: "string" },
-          "plain-http-registries": { type: "string" },
-          "ca-file": { type: "string" },
-          "health-bind-address": { type: "string", default: "127.0.0.1:8081" },
-          "log-level": { type: "string", default: "info" },
-          workers: { type: "string", default: "4" },
-          "disable-leader-election": { type: "boolean", default: false },
-          "workload-rollout": { type: "string", default: "true" },
-          "disable-webhook": { type: "boolean", default: false },
-          "init-image": { type: "string" },
-          "init-image-pull-policy": { type: "string" },
-          "webhook-bind-address": { type: "string", default: "0.0.0.0:9443" },
-          "webhook-url": { type: "string" },
-          "webhook-service": { type: "string", default: "modelpack-operator-webhook" },
-          "webhook-cert-dir": { type: "string" },
-          "webhook-cert-secret": { type: "string" },
-          "webhook-failure-policy": { type: "string", default: "Fail" },
-          "webhook-timeout-seconds": { type: "string", default: "5" },
-          "webhook-configuration-name": { type: "string" },
-          "webhook-namespace-selector": { type: "string" },
-          "webhook-object-selector": { type: "string" },
-        });
-        if (values.help) return (print(io.stdout, USAGE), EXIT.ok);
-        if (positionals.length > 0)
-          throw new UsageError(`run takes no arguments (got ${positionals.join(" ")})`);
-        const workers = Number(values.workers);
-        if (!Number.isInteger(workers) || workers < 1 || workers > 64)
-          throw new UsageError(`--workers must be an integer from 1 to 64, not "${values.workers}"`);
-        // Loaded only here: the webhook flags need the API schemas (zod), and `pull` in an init
-        // container starts without them.
-        const runFlags = await import("./run-flags.js");
-        const webhook = values["disable-webhook"] === true ? undefined : runFlags.webhookFlags(values);
-        const workloadRollout = runFlags.workloadRolloutFlag(values["workload-rollout"]);
-        return await (
-          await import("./commands/run.js")
-        ).runCommand(
-          {
-            ...(values.kubeconfig !== undefined && { kubeconfig: values.kubeconfig }),
-            ...(values.namespace !== undefined && { namespace: values.namespace }),
-            watchNamespaces: commaList(values["watch-namespace"]),
-            leaderElection: values["disable-leader-election"] !== true,
-            allowedRegistries: commaList(values["allowed-registries"]),
-            plainHttpRegistries: commaList(values["plain-http-registries"]),
-            ...(values["ca-file"] !== undefined && { caFile: values["ca-file"] }),
-            healthBindAddress: values["health-bind-address"],
-            logLevel: values["log-level"],
-            workers,
-            workloadRollout,
-            ...(webhook !== undefined && { webhook }),
-          },
-          io,
-        );
-      }
+      case "validate":
+        return await validate(rest, io);
+      case "inspect":
+        return await inspect(rest, io);
+      case "pull":
+        return await pullMain(rest, io);
+      case "run":
+        return await run(rest, io);
       case "--version":
       case "version":
         print(io.stdout, VERSION);
         return EXIT.ok;
       case undefined:
+        print(io.stderr, OVERVIEW);
+        return EXIT.usage;
       case "help":
       case "--help":
       case "-h":
-        print(command === undefined ? io.stderr : io.stdout, USAGE);
-        return command === undefined ? EXIT.usage : EXIT.ok;
+        return help(rest[0], io);
       default:
-        throw new UsageError(`unknown command "${command}"; run modelpack-operator --help`);
+        throw new UsageError(
+          `unknown command "${command}"${commandSuggestion(command)}; run modelpack-operator --help`,
+        );
     }
   } catch (err) {
-    print(io.stderr, `error: ${describeError(err)}`);
-    return exitCodeFor(err);
+    const code = exitCodeFor(err);
+    if (wantsJsonOutput(rest)) print(io.stderr, JSON.stringify({ error: errorJson(err, code) }));
+    else print(io.stderr, `error: ${describeError(err)}`);
+    return code;
   }
+}
+
+/** `help [COMMAND]`: the overview, or one command's help. */
+function help(name: string | undefined, io: CliIo): number {
+  if (name === undefined) return (print(io.stdout, OVERVIEW), EXIT.ok);
+  const command = COMMANDS.find((c) => c.name === name);
+  if (command === undefined)
+    throw new UsageError(
+      `unknown command "${name}"${commandSuggestion(name)}; run modelpack-operator --help`,
+    );
+  print(io.stdout, commandHelp(command));
+  return EXIT.ok;
+}
+
+function commandSuggestion(name: string): string {
+  const near = suggestFlag(
+    name,
+    COMMANDS.map((c) => c.name),
+  );
+  return near === undefined ? "" : ` (did you mean ${near}?)`;
+}
+
+/** The `error` object of a JSON error: a stable code, the message, the exit code. */
+function errorJson(err: unknown, exitCode: number): { code: string; message: string; exitCode: number } {
+  const code = err instanceof OperatorError ? String(err.code) : (errnoCode(err) ?? "Error");
+  return { code, message: describeError(err), exitCode };
+}
+
+async function validate(args: readonly string[], io: CliIo): Promise<number> {
+  const { values } = parse(VALIDATE, args);
+  if (values.help) return (print(io.stdout, commandHelp(VALIDATE)), EXIT.ok);
+  return await (
+    await import("./commands/validate.js")
+  ).validateCommand(
+    {
+      ...(values.config !== undefined && { config: values.config }),
+      ...(values.manifest !== undefined && { manifest: values.manifest }),
+      output: outputFlag(values.output),
+    },
+    io,
+  );
+}
+
+async function inspect(args: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(INSPECT, args);
+  if (values.help) return (print(io.stdout, commandHelp(INSPECT)), EXIT.ok);
+  return await (
+    await import("./commands/inspect.js")
+  ).inspectCommand(
+    {
+      reference: oneReference(positionals, "inspect"),
+      output: outputFlag(values.output),
+      ...registryFlags(values),
+    },
+    io,
+  );
+}
+
+async function pullMain(args: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(PULL, args);
+  if (values.help) return (print(io.stdout, commandHelp(PULL)), EXIT.ok);
+  if (values.dest === undefined || values.dest === "") throw new UsageError("pull needs --dest DIR");
+  const limits = pullLimitFlags(values);
+  const concurrency = Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
+    throw new UsageError(`--concurrency must be an integer from 1 to 64, not "${values.concurrency}"`);
+  // The writer threads boot on the other core while the rest of `pull` loads.
+  (await import("../oci/blob-writer.js")).startBlobWriters();
+  return await (
+    await import("./commands/pull.js")
+  ).pullCommand(
+    {
+      reference: oneReference(positionals, "pull"),
+      dest: values.dest,
+      concurrency,
+      ...(values["state-file"] !== undefined && { stateFile: values["state-file"] }),
+      worldReadable: values["world-readable"],
+      ...limits,
+      output: outputFlag(values.output),
+      ...registryFlags(values),
+    },
+    io,
+  );
+}
+
+async function run(args: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(RUN, args);
+  if (values.help) return (print(io.stdout, commandHelp(RUN)), EXIT.ok);
+  if (positionals.length > 0) throw new UsageError(`run takes no arguments (got ${positionals.join(" ")})`);
+  const workers = Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64)
+    throw new UsageError(`--workers must be an integer from 1 to 64, not "${values.workers}"`);
+  // Loaded only here: the webhook flags need the API schemas (zod), and `pull` in an init
+  // container starts without them.
+  const runFlags = await import("./run-flags.js");
+  const webhook = values["disable-webhook"] === true ? undefined : runFlags.webhookFlags(values);
+  const workloadRollout = runFlags.workloadRolloutFlag(values["workload-rollout"]);
+  return await (
+    await import("./commands/run.js")
+  ).runCommand(
+    {
+      ...(values.kubeconfig !== undefined && { kubeconfig: values.kubeconfig }),
+      ...(values.namespace !== undefined && { namespace: values.namespace }),
+      watchNamespaces: commaList(values["watch-namespace"]),
+      leaderElection: values["disable-leader-election"] !== true,
+      allowedRegistries: commaList(values["allowed-registries"]),
+      plainHttpRegistries: commaList(values["plain-http-registries"]),
+      ...(values["ca-file"] !== undefined && { caFile: values["ca-file"] }),
+      healthBindAddress: values["health-bind-address"],
+      logLevel: values["log-level"],
+      workers,
+      workloadRollout,
+      ...(webhook !== undefined && { webhook }),
+    },
+    io,
+  );
 }
 
 /** A comma-separated flag value (possibly repeated) as a list, without blanks. */

@@ -2,8 +2,9 @@ import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { COMMANDS } from "../../src/cli/command-specs.js";
 import { main } from "../../src/cli/main.js";
 import { pickFreePorts } from "../harness/ports.js";
 import { buildModelPackArtifact, pushArtifact } from "../support/publisher.js";
@@ -13,6 +14,7 @@ import { startRegistry, type TestRegistry } from "../support/registry.js";
 async function cli(
   args: string[],
   env: NodeJS.ProcessEnv = {},
+  stdin?: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -20,7 +22,12 @@ async function cli(
   let err = "";
   stdout.on("data", (c: Buffer) => (out += c.toString()));
   stderr.on("data", (c: Buffer) => (err += c.toString()));
-  const code = await main(args, { stdout, stderr, env: { HOME: "/nonexistent", ...env } });
+  const code = await main(args, {
+    stdout,
+    stderr,
+    env: { HOME: "/nonexistent", ...env },
+    ...(stdin !== undefined && { stdin: Readable.from([Buffer.from(stdin)]) }),
+  });
   return { code, stdout: out, stderr: err };
 }
 
@@ -103,7 +110,10 @@ describe("modelpack-operator CLI", () => {
     it.each([
       [["validate"], "needs --config"],
       [["validate", "--config", "/nonexistent/file.json"], "cannot read --config"],
-      [["validate", "--bogus"], "Unknown option"],
+      [["validate", "--bogus"], "unknown flag --bogus"],
+      [["validate", "--confg", "x"], "unknown flag --confg (did you mean --config?)"],
+      [["pull", "r.io/m:v1", "--dset", "/tmp/x"], "unknown flag --dset (did you mean --dest?)"],
+      [["validate", "--config"], "--config needs a value: --config FILE"],
       [["validate", "--config", "x", "--output", "yaml"], "--output must be"],
       [["frobnicate"], "unknown command"],
       [[], "Usage"],
@@ -111,6 +121,97 @@ describe("modelpack-operator CLI", () => {
       const result = await cli(args);
       expect(result.code).toBe(2);
       expect(result.stderr).toContain(message);
+    });
+  });
+
+  describe("help, flags and errors", () => {
+    it.each(COMMANDS.map((c) => [c.name, c] as const))(
+      "%s: `COMMAND --help` and `help COMMAND` show its usage and every flag its parser accepts",
+      async (name, command) => {
+        const viaFlag = await cli([name, "--help"]);
+        const viaHelp = await cli(["help", name]);
+        expect(viaFlag.code).toBe(0);
+        expect(viaHelp).toEqual(viaFlag);
+        expect(viaFlag.stdout).toContain(`Usage: modelpack-operator ${name} `);
+        for (const flag of [...Object.keys(command.flags), "output", "help"])
+          expect(viaFlag.stdout).toMatch(new RegExp(`^ {2}(-\\w, )?--${flag}\\b.*\\S`, "m"));
+        // only this command's flags: no other command's usage or flags
+        for (const other of COMMANDS.filter((c) => c.name !== name))
+          expect(viaFlag.stdout).not.toContain(`modelpack-operator ${other.name} `);
+      },
+    );
+
+    it("describes the flags the chart passes to run", async () => {
+      const { stdout } = await cli(["run", "--help"]);
+      for (const flag of [
+        "webhook-cert-secret",
+        "webhook-configuration-name",
+        "init-image-pull-policy",
+        "workload-rollout",
+        "webhook-cert-dir",
+        "health-bind-address",
+      ])
+        expect(stdout).toMatch(new RegExp(`^ {2}--${flag} \\S+( +\\w|\n {30}\\w)`, "m"));
+      const pull = await cli(["pull", "--help"]);
+      expect(pull.stdout).toContain("--dest DIR");
+      expect(pull.stdout).not.toContain("--webhook");
+      expect(pull.stdout).not.toContain("--config ");
+    });
+
+    it("takes -o json as --output json, and reports errors as JSON on stderr under it", async () => {
+      await writeFile(join(work, "good-short.json"), JSON.stringify(validConfig));
+      const short = await cli(["validate", "--config", join(work, "good-short.json"), "-o", "json"]);
+      expect(JSON.parse(short.stdout)).toEqual({ valid: true, errors: [], warnings: [] });
+
+      const unknown = await cli(["validate", "--confg", "x", "-o", "json"]);
+      expect(unknown.code).toBe(2);
+      expect(unknown.stdout).toBe("");
+      expect(JSON.parse(unknown.stderr)).toEqual({
+        error: { code: "Usage", message: "unknown flag --confg (did you mean --config?)", exitCode: 2 },
+      });
+      const missing = await cli(["validate", "--config", join(work, "absent.json"), "--output=json"]);
+      expect(missing.code).toBe(2);
+      expect(JSON.parse(missing.stderr)).toMatchObject({
+        error: { code: "Usage", message: expect.stringContaining("cannot read --config"), exitCode: 2 },
+      });
+      const registryDown = await cli([
+        "inspect",
+        `${registry.host}/models/absent:v1`,
+        "--plain-http",
+        "--registry-config",
+        join(work, "config.json"),
+        "-o",
+        "json",
+      ]);
+      expect(registryDown.code).toBe(3);
+      const body = JSON.parse(registryDown.stderr) as { error: { code: string; exitCode: number } };
+      expect(body.error.exitCode).toBe(3);
+      expect(body.error.code).toMatch(/^[A-Z]\w+$/);
+    });
+
+    it("validate reads --config - and --manifest - from stdin", async () => {
+      const config = await cli(["validate", "--config", "-"], {}, JSON.stringify(validConfig));
+      expect(config.code, config.stderr).toBe(0);
+      expect(config.stdout).toContain("stdin: valid");
+      const artifact = await buildModelPackArtifact([{ path: "a.bin", content: "x" }]);
+      const manifest = await cli(
+        ["validate", "--manifest", "-", "-o", "json"],
+        {},
+        artifact.manifestBytes.toString(),
+      );
+      expect(manifest.code, manifest.stderr).toBe(0);
+      expect(JSON.parse(manifest.stdout)).toMatchObject({ valid: true });
+      const both = await cli(["validate", "--config", "-", "--manifest", "-"], {}, "{}");
+      expect(both.code).toBe(2);
+      expect(both.stderr).toContain("only one of --config and --manifest can read stdin");
+    });
+
+    it("names a field once in each message (no `path: path is …`)", async () => {
+      const bad = { ...validConfig, descriptor: { name: "m", createdAt: "yesterday" } };
+      const result = await cli(["validate", "--config", "-"], {}, JSON.stringify(bad));
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain('error: descriptor.createdAt is string "yesterday"');
+      expect(result.stdout).not.toContain("descriptor.createdAt: descriptor.createdAt");
     });
   });
 

@@ -2,7 +2,7 @@ import { inspectArtifact, type ArtifactInspection } from "../../artifact/inspect
 import { layerFilePath, parseLayerMediaType } from "../../modelpack/index.js";
 import { RegistryClient } from "../../oci/client.js";
 import { parseReference } from "../../oci/reference.js";
-import { formatBytes, shortDigest, table } from "../format.js";
+import { formatBytes, issueLine, shortDigest, table } from "../format.js";
 import { EXIT, print, type CliIo } from "../io.js";
 import { registryClientOptions, type RegistryFlags } from "../registry-options.js";
 
@@ -90,10 +90,8 @@ function inspectionText(result: ArtifactInspection): string {
   lines.push(
     `Validation: ${result.valid ? "valid" : "INVALID"} (${result.errors.length} error${result.errors.length === 1 ? "" : "s"}, ${result.warnings.length} warning${result.warnings.length === 1 ? "" : "s"})`,
   );
-  for (const e of result.errors)
-    lines.push(`  error: ${e.path !== "" ? e.path + ": " : ""}${e.message} [${e.code}]`);
-  for (const w of result.warnings)
-    lines.push(`  warning: ${w.path !== "" ? w.path + ": " : ""}${w.message} [${w.code}]`);
+  for (const e of result.errors) lines.push(`  ${issueLine("error", e)}`);
+  for (const w of result.warnings) lines.push(`  ${issueLine("warning", w)}`);
   if (result.lint.length > 0) {
     lines.push("Mountability:");
     for (const f of result.lint)

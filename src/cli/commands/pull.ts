@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import { RegistryClient } from "../../oci/client.js";
 import { parseReference } from "../../oci/reference.js";
 import { pull } from "../../puller/puller.js";
-import { formatBytes } from "../format.js";
+import { formatBytes, issueLine } from "../format.js";
 import { EXIT, print, type CliIo } from "../io.js";
 import { createProgressReporter } from "../progress.js";
 import { registryClientOptions, type RegistryFlags } from "../registry-options.js";
@@ -46,7 +46,7 @@ export async function pullCommand(options: PullCommandOptions, io: CliIo): Promi
       onProgress: (p) => progress.update(p),
       onEvent: (event) => {
         if (event.type === "manifest")
-          for (const w of event.warnings) print(io.stderr, `warning: ${w.path}: ${w.message} [${w.code}]`);
+          for (const w of event.warnings) print(io.stderr, issueLine("warning", w));
         if (event.type === "lock-wait")
           print(io.stderr, `waiting for another pull into ${resolve(options.dest)}: lock ${event.holder}`);
         if (event.type === "layer-retry")
