@@ -1,5 +1,15 @@
 #!/usr/bin/env -S node --max-semi-space-size=2
-import { enableCompileCache } from "node:module";
+import { nodeVersionProblem } from "./node-version.js";
+
+// First the Node version: every other import is dynamic, so an old Node reaches this check
+// instead of failing to link a missing export (enableCompileCache is Node >= 22.1). Exit 2, like
+// any usage error.
+const problem = nodeVersionProblem(process.versions.node, process.argv[1] ?? "bin.js");
+if (problem !== undefined) {
+  process.stderr.write(problem + "\n");
+  process.exit(2);
+}
+const { enableCompileCache } = await import("node:module");
 
 // V8's compile cache (in $NODE_COMPILE_CACHE, else the temp folder) keeps the bytecode of the
 // modules a command loads: `pull` reaches its first request in ~130 ms instead of ~160 ms (medians
