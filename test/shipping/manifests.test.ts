@@ -1,12 +1,15 @@
 /**
  * deploy/: the kustomize layout renders; its CRD is the generated one byte for byte; the Deployment
- * is locked down (non-root 65532, read-only root, no privilege escalation, drop ALL, RuntimeDefault
+ * is locked down (non-root with no hard-coded UID, read-only root, no privilege escalation, drop ALL, RuntimeDefault
  * seccomp, probes on 8081, 2 replicas, downward-API identity); RBAC never lists or watches Secrets;
  * every object is accepted by a real kube-apiserver, first with server-side dry-run, then for real;
  * the ServiceAccount can do exactly what DESIGN.md §5 allows (kubectl auth can-i); and
  * `kubectl delete -k deploy/` leaves no MutatingWebhookConfiguration behind.
  */
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { loadAllYaml } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, it } from "vitest";
 import { useControlPlane } from "../harness/testing.js";
 import {
@@ -28,7 +31,7 @@ const SA = "system:serviceaccount:modelpack-system:modelpack-operator";
 interface Container {
   image: string;
   args: string[];
-  env: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+  env: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
   ports: { name: string; containerPort: number }[];
   livenessProbe: { httpGet: { path: string; port: string } };
   readinessProbe: { httpGet: { path: string; port: string } };
@@ -112,18 +115,15 @@ describe("deploy/ (plain manifests)", () => {
     expect(deployment.spec.replicas).toBe(2);
     const pod = deployment.spec.template.spec;
     expect(pod.serviceAccountName).toBe("modelpack-operator");
-    expect(pod.securityContext).toMatchObject({
-      runAsNonRoot: true,
-      runAsUser: 65532,
-      seccompProfile: { type: "RuntimeDefault" },
-    });
+    // No hard-coded UID, GID or fsGroup (OpenShift's restricted SCC assigns them; the image is 65532).
+    expect(pod.securityContext).toEqual({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
     const [container] = pod.containers;
-    expect(container?.securityContext).toMatchObject({
+    expect(container?.securityContext).toEqual({
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
       runAsNonRoot: true,
-      runAsUser: 65532,
       capabilities: { drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
     });
     expect(container?.args).toEqual(
       expect.arrayContaining([
@@ -132,8 +132,9 @@ describe("deploy/ (plain manifests)", () => {
         "--webhook-service=modelpack-operator-webhook",
       ]),
     );
-    // The init container runs the operator's own image: --init-image must name the image kustomize sets.
-    expect(container?.args).toContain(`--init-image=${container?.image}`);
+    // The init container runs the operator's own image: kustomize copies it into --init-image.
+    expect(container?.args).toContain("--init-image=$(MODELPACK_INIT_IMAGE)");
+    expect(container?.env).toContainEqual({ name: "MODELPACK_INIT_IMAGE", value: container?.image });
     expect(container?.image).toMatch(/:\d+\.\d+\.\d+$/);
     expect(container?.env).toEqual(
       expect.arrayContaining([
@@ -243,6 +244,37 @@ describe("deploy/ (plain manifests)", () => {
     expect(result).toBe(allowed);
   });
 
+  it("derives --init-image from the image kustomize sets, in deploy/ and in an overlay that copies the replacement", async () => {
+    const work = mkdtempSync(join(tmpdir(), "modelpack-kustomize-"));
+    try {
+      cpSync(DEPLOY, join(work, "base"), { recursive: true });
+      const digest = "sha256:" + "b".repeat(64);
+      // What `kustomize edit set image` writes into deploy/kustomization.yaml.
+      const base = join(work, "base", "kustomization.yaml");
+      writeFileSync(base, read(base).replace(/newTag: \S+/, `digest: ${digest}`));
+      const own = initImage(await ok("kubectl", ["kustomize", join(work, "base")]));
+      expect(own).toEqual({
+        image: `registry.example.com/modelpack/modelpack-operator@${digest}`,
+        init: `registry.example.com/modelpack/modelpack-operator@${digest}`,
+      });
+      const replacements =
+        /^replacements:\n[\s\S]*/m.exec(read(join(DEPLOY, "kustomization.yaml")))?.[0] ?? "";
+      expect(replacements).not.toBe("");
+      mkdirSync(join(work, "overlay"));
+      writeFileSync(
+        join(work, "overlay", "kustomization.yaml"),
+        "resources: [../base]\nimages:\n  - name: registry.example.com/modelpack/modelpack-operator\n" +
+          "    newName: corp.example/mpo\n    newTag: 2.0.0\n" +
+          replacements,
+      );
+      const overlay = initImage(await ok("kubectl", ["kustomize", join(work, "overlay")]));
+      expect(overlay.image).toMatch(/^corp\.example\/mpo[:@]/);
+      expect(overlay.init).toBe(overlay.image);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+
   it("renders the webhook configuration without webhooks (the operator adds its own) and tells the operator rollouts are off", () => {
     const configuration = objects.find((o) => o.kind === "MutatingWebhookConfiguration") as
       (KubeObject & { webhooks?: unknown[] }) | undefined;
@@ -315,6 +347,19 @@ async function kubectlCanI(
   if (result.stdout.trim() !== "yes" && result.stdout.trim() !== "no")
     throw new Error(`kubectl auth can-i: ${result.stderr}`);
   return result.stdout.trim() === "yes";
+}
+
+/** The operator container's image and the MODELPACK_INIT_IMAGE its --init-image expands to. */
+function initImage(yaml: string): { image?: string; init?: string } {
+  const deployment = (loadAllYaml(yaml) as (KubeObject | null)[]).find((o) => o?.kind === "Deployment") as
+    DeploymentObject | undefined;
+  const container = deployment?.spec.template.spec.containers[0];
+  return {
+    ...(container?.image !== undefined && { image: container.image }),
+    ...(container?.env.find((e) => e.name === "MODELPACK_INIT_IMAGE")?.value !== undefined && {
+      init: container.env.find((e) => e.name === "MODELPACK_INIT_IMAGE")?.value,
+    }),
+  };
 }
 
 /** The documents of a multi-document YAML stream whose `kind:` passes `keep`. */
