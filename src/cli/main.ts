@@ -15,8 +15,6 @@ import {
 import { table } from "./format.js";
 import { UsageError } from "./usage-error.js";
 
-export const VERSION = "0.1.0";
-
 // Each command is imported when it runs: `pull` in an init container should not load the
 // Kubernetes client that only `run` needs (half a second and ~60 MB of memory at start).
 
@@ -102,7 +100,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await run(rest, io);
       case "--version":
       case "version":
-        print(io.stdout, VERSION);
+        // package.json's version, the one /metrics reports in modelpack_operator_build_info.
+        print(io.stdout, (await import("../runtime/process-metrics.js")).readBuildInfo(io.env).version);
         return EXIT.ok;
       case undefined:
         print(io.stderr, OVERVIEW);

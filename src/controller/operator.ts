@@ -20,6 +20,7 @@ import {
 } from "../runtime/kube-informers.js";
 import type { KubeObject } from "../runtime/kube-object.js";
 import { createLeaderElector } from "../runtime/leader-election.js";
+import { readBuildInfo, registerProcessMetrics, type BuildInfo } from "../runtime/process-metrics.js";
 import type { Logger } from "../runtime/logger.js";
 import { createManager, type Manager } from "../runtime/manager.js";
 import { createWorkQueueMetrics } from "../runtime/queue-metrics.js";
@@ -79,6 +80,8 @@ export interface OperatorOptions {
    * Default: the environment variable MODELPACK_POD_CACHE, else "projected".
    */
   readonly podCache?: PodCacheMode;
+  /** `modelpack_operator_build_info`'s labels. Default `readBuildInfo(process.env)`. */
+  readonly buildInfo?: BuildInfo;
 }
 
 /** What the pod informer keeps of each pod (see `OperatorOptions.podCache`). */
@@ -281,21 +284,29 @@ export function createOperator(options: OperatorOptions): Operator {
   health.addReadyCheck("informers", () => informers.every((i) => i.hasSynced()) && nodes.hasSynced());
 
   const identity = options.identity ?? `${hostname()}_${randomUUID()}`;
+  const elector =
+    options.leaderElection === false
+      ? undefined
+      : createLeaderElector({
+          kubeConfig,
+          namespace: options.namespace,
+          name: options.leaseName ?? "modelpack-operator",
+          identity,
+          logger,
+          clock,
+          ...options.lease,
+        });
+  // Without leader election this replica reconciles: it counts as the leader.
+  registerProcessMetrics({
+    registry,
+    build: options.buildInfo ?? readBuildInfo(process.env),
+    isLeader: () => elector?.isLeader() ?? true,
+  });
   const manager = createManager({
     logger,
     clock,
     runnables: [...informers, nodes, ...podInformers, controller, health],
-    ...(options.leaderElection !== false && {
-      leaderElection: createLeaderElector({
-        kubeConfig,
-        namespace: options.namespace,
-        name: options.leaseName ?? "modelpack-operator",
-        identity,
-        logger,
-        clock,
-        ...options.lease,
-      }),
-    }),
+    ...(elector !== undefined && { leaderElection: elector }),
   });
   return {
     manager,
