@@ -3,19 +3,28 @@
 # test/harness/tools/<tool>/, into a cache outside git keyed by tool and version:
 #   ${MODELPACK_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelpack-operator}/bin/<tool>-<version>/
 # A tool whose cached binaries exist is skipped, so a warm run takes well under a second.
+# registry, htpasswd and argocd-lua replace system packages the tests once needed (Debian's
+# docker-registry, apache2-utils, lua5.1): htpasswd and argocd-lua are our own tiny mains in
+# their wrapper modules, so their version also carries a hash of those sources.
 # Usage: build-tools.sh [tool ...]    (default: every tool)   Prints the cache folder of each tool.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${MODELPACK_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelpack-operator}
-all_tools=(etcd kubernetes kwok olareg oras modctl helm)
+all_tools=(etcd kubernetes kwok olareg oras modctl helm registry htpasswd argocd-lua)
 
 # tool -> version, main packages (one binary each) and extra -ldflags (version stamps)
 tool_version() {
   case $1 in
     kubernetes) echo v1.35.8 ;; etcd) echo v3.6.16 ;; kwok) echo v0.8.0 ;; olareg) echo v0.2.2 ;;
-    oras) echo v1.3.6 ;; modctl) echo v0.2.2 ;; helm) echo v3.22.0 ;;
+    oras) echo v1.3.6 ;; modctl) echo v0.2.2 ;; helm) echo v3.22.0 ;; registry) echo v3.1.2 ;;
+    htpasswd) echo "x-crypto-v0.59.0-$(source_hash htpasswd)" ;;
+    argocd-lua) echo "gopher-lua-v1.1.2-$(source_hash argocd-lua)" ;;
     *) echo "build-tools: unknown tool '$1' (known: ${all_tools[*]})" >&2; return 2 ;;
   esac
+}
+# The first 12 hex digits of the sha256 of a wrapper module's own files (go.mod, go.sum, *.go).
+source_hash() {
+  (cd "$here/tools/$1" && cat go.mod go.sum ./*.go | sha256sum | cut -c1-12)
 }
 tool_packages() {
   case $1 in
@@ -26,6 +35,8 @@ tool_packages() {
     oras) echo oras.land/oras/cmd/oras ;;
     modctl) echo github.com/modelpack/modctl ;;
     helm) echo helm.sh/helm/v3/cmd/helm ;;
+    registry) echo github.com/distribution/distribution/v3/cmd/registry ;;
+    htpasswd | argocd-lua) echo . ;;   # the wrapper module's own main package
   esac
 }
 tool_binaries() {
@@ -49,6 +60,7 @@ tool_ldflags() {
     oras) flags="$flags -X oras.land/oras/internal/version.Version=${version#v} -X oras.land/oras/internal/version.BuildMetadata=" ;;
     modctl) flags="$flags -X github.com/modelpack/modctl/pkg/version.GitVersion=$version" ;;
     helm) flags="$flags -X helm.sh/helm/v3/internal/version.version=$version" ;;
+    registry) flags="$flags -X github.com/distribution/distribution/v3/version.version=$version" ;;
   esac
   echo "$flags"
 }

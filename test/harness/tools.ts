@@ -11,7 +11,17 @@ import { fileURLToPath } from "node:url";
 import { HarnessError } from "./errors.js";
 
 /** The tools build-tools.sh knows. */
-export type ToolName = "kubernetes" | "etcd" | "kwok" | "olareg" | "oras" | "modctl" | "helm";
+export type ToolName =
+  | "kubernetes"
+  | "etcd"
+  | "kwok"
+  | "olareg"
+  | "oras"
+  | "modctl"
+  | "helm"
+  | "registry"
+  | "htpasswd"
+  | "argocd-lua";
 
 /** Files each tool's folder must contain. kwok v0.8 has no built-in stages, hence its stages file. */
 export const TOOL_FILES: Readonly<Record<ToolName, readonly string[]>> = {
@@ -22,6 +32,9 @@ export const TOOL_FILES: Readonly<Record<ToolName, readonly string[]>> = {
   oras: ["oras"],
   modctl: ["modctl"],
   helm: ["helm"],
+  registry: ["registry"],
+  htpasswd: ["htpasswd"],
+  "argocd-lua": ["argocd-lua"],
 };
 
 export interface EnsureToolsOptions {

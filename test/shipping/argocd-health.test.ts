@@ -1,55 +1,40 @@
 /**
- * deploy/argocd/health.lua, the Argo CD health check for ModelDeployment, run by Debian's Lua 5.1
- * (close to Argo CD's gopher-lua) in a sandbox with only base functions (Argo CD's default: no
- * standard libraries), against ModelDeployments whose status is built by the controller's own
- * plan() — the exact conditions the operator writes. Also checks that the shipped copies (the
- * argocd-cm patch and the chart's file) are the same script.
+ * deploy/argocd/health.lua, the Argo CD health check for ModelDeployment, run the way Argo CD's
+ * controller runs it: in gopher-lua (the Lua Argo CD embeds), with the object as global `obj`
+ * and only the package, base and table libraries (Argo CD's default for argocd-cm scripts), by the
+ * harness's `argocd-lua` tool (test/harness/tools/argocd-lua, built from Go modules), against
+ * ModelDeployments whose status is built by the controller's own plan(): the exact conditions the
+ * operator writes. Also checks that the shipped copies (the argocd-cm patch and the chart's file)
+ * are the same script.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { ModelDeployment, type ModelDeploymentStatus } from "../../src/api/index.js";
 import type { ArtifactInspection } from "../../src/artifact/inspect.js";
 import type { ClusterCapabilities } from "../../src/controller/capabilities.js";
 import { plan, resolveFailure, type Observation } from "../../src/controller/plan.js";
+import { ensureTools } from "../harness/tools.js";
 import { CHART, DEPLOY, ok, read } from "./support.js";
 
 const HEALTH_LUA = join(DEPLOY, "argocd", "health.lua");
 const work = mkdtempSync(join(tmpdir(), "mpo-argocd-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** A JSON value as a Lua 5.1 table constructor (arrays 1-based, so ipairs works; null → nil). */
-function toLua(value: unknown): string {
-  if (value === null || value === undefined) return "nil";
-  if (typeof value === "string") {
-    return `"${[...Buffer.from(value, "utf8")].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c ? String.fromCharCode(b) : `\\${b}`)).join("")}"`;
-  }
-  if (typeof value === "number" || typeof value === "boolean") return String(value);
-  if (Array.isArray(value)) return `{${value.map(toLua).join(", ")}}`;
-  return `{${Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined && v !== null)
-    .map(([k, v]) => `[${toLua(k)}] = ${toLua(v)}`)
-    .join(", ")}}`;
-}
+/** What argocd-lua prints: the table the script returned, every value as Lua's tostring. */
+const HealthStatus = z.object({ status: z.string(), message: z.string() });
 
-/** Runs the health check the way Argo CD does: global `obj`, base functions only; returns {status, message}. */
+/** The argocd-lua tool's folder: looked up once (build-tools.sh builds it on a cold cache). */
+const argocdLua = ensureTools(["argocd-lua"]).then((folders) => join(folders["argocd-lua"], "argocd-lua"));
+
+/** Runs the health check the way Argo CD does; returns {status, message}. */
 async function health(obj: unknown, script = HEALTH_LUA): Promise<{ status: string; message: string }> {
-  const objFile = join(work, `obj-${Math.random().toString(36).slice(2)}.lua`);
-  writeFileSync(objFile, `return ${toLua(obj)}\n`);
-  const runner = `
-    local chunk = assert(loadfile(arg[1]))
-    local env = { obj = assert(loadfile(arg[2]))(), ipairs = ipairs, pairs = pairs, tostring = tostring, tonumber = tonumber, type = type, next = next, error = error, pcall = pcall, select = select, unpack = unpack }
-    setfenv(chunk, env)
-    local hs = chunk()
-    assert(type(hs) == "table", "the script must return a table")
-    io.write(tostring(hs.status), "\\n", tostring(hs.message))
-  `;
-  const runnerFile = join(work, "runner.lua");
-  writeFileSync(runnerFile, runner);
-  const out = await ok("lua5.1", [runnerFile, script, objFile]);
-  const [status = "", ...message] = out.split("\n");
-  return { status, message: message.join("\n") };
+  const tool = await argocdLua;
+  const objFile = join(work, `obj-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(objFile, JSON.stringify(obj));
+  return HealthStatus.parse(JSON.parse(await ok(tool, [script, objFile])));
 }
 
 const D1 = "sha256:" + "1".repeat(64);
@@ -168,11 +153,8 @@ describe("Argo CD health check (deploy/argocd/health.lua)", () => {
     },
   );
 
-  it("is Progressing when Reconciling=True (the registry is unreachable for a while)", async () => {
-    const ready = reconcile({ outcome: { inspection: inspection() } });
+  it("is Progressing when Reconciling=True (the registry is unreachable before any digest was verified)", async () => {
     const status = reconcile({
-      modelDeployment: md(1, ready),
-      now: new Date("2026-11-25T12:10:00Z"),
       outcome: { failure: resolveFailure("Unreachable", "cannot reach registry") },
     });
     const reconciling = condition(status, "Reconciling");
@@ -180,6 +162,22 @@ describe("Argo CD health check (deploy/argocd/health.lua)", () => {
     expect(await health(served(1, status))).toEqual({
       status: "Progressing",
       message: `${reconciling?.reason}: ${reconciling?.message}`,
+    });
+  });
+
+  it("stays Healthy while a refresh fails and the verified digest stays in service (Ready stays True)", async () => {
+    const ready = reconcile({ outcome: { inspection: inspection() } });
+    const status = reconcile({
+      modelDeployment: md(1, ready),
+      now: new Date("2026-11-25T12:10:00Z"),
+      outcome: { failure: resolveFailure("Unreachable", "cannot reach registry") },
+    });
+    expect(condition(status, "Resolved")?.status).toBe("False");
+    const readyNow = condition(status, "Ready");
+    expect(readyNow?.status).toBe("True");
+    expect(await health(served(1, status))).toEqual({
+      status: "Healthy",
+      message: `${readyNow?.reason}: ${readyNow?.message}`,
     });
   });
 

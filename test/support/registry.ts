@@ -10,10 +10,12 @@ import { ensureTools } from "../harness/tools.js";
 import { startTokenIssuer, type TokenIssuer } from "./token-issuer.js";
 
 /**
- * Real OCI registries for tests, on 127.0.0.1 with a fresh storage folder:
- * - `distribution`: Debian's docker-registry (distribution 2.8; no referrers API)
- * - `olareg`: built from Go modules (referrers API)
- * Auth: none, Basic (htpasswd), or Bearer tokens from a test token issuer (distribution only).
+ * Real OCI registries for tests, on 127.0.0.1 with a fresh storage folder, both built from Go
+ * modules by build-tools.sh (nothing to install):
+ * - `distribution`: the distribution v3 registry (CNCF distribution's `registry`; no referrers API)
+ * - `olareg`: olareg (referrers API)
+ * Auth: none, Basic (bcrypt htpasswd entries written by the harness's own `htpasswd` tool), or
+ * Bearer tokens from a test token issuer (distribution only).
  */
 export interface RegistryOptions {
   readonly kind?: "distribution" | "olareg";
@@ -41,8 +43,12 @@ export interface TestRegistry {
   resume(): Promise<void>;
 }
 
-function htpasswdLine(username: string, password: string): string {
-  return execFileSync("htpasswd", ["-nbB", username, password], { encoding: "utf8" }).trim();
+/** `user:bcrypt-hash`, as Apache's `htpasswd -nbB` writes it (the password goes in on stdin). */
+function htpasswdLine(tools: string, username: string, password: string): string {
+  return execFileSync(join(tools, "htpasswd"), [username], {
+    input: password + "\n",
+    encoding: "utf8",
+  }).trim();
 }
 
 export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
@@ -66,6 +72,11 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   let tokenIssuer: TokenIssuer | undefined;
   let command: string;
   let args: string[];
+  let env: NodeJS.ProcessEnv | undefined;
+  // One look-up for every Go tool this registry needs (build-tools.sh builds missing ones).
+  const tools = await ensureTools(
+    kind === "distribution" ? ["registry", "htpasswd"] : ["olareg", "htpasswd"],
+  );
 
   if (kind === "distribution") {
     const lines = [
@@ -75,7 +86,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
       `http: {addr: "127.0.0.1:${port}"${certificates !== undefined ? `, tls: {certificate: ${join(dir, "tls.crt")}, key: ${join(dir, "tls.key")}}` : ""}}`,
     ];
     if (auth === "basic") {
-      writeFileSync(join(dir, "htpasswd"), htpasswdLine(username, password) + "\n");
+      writeFileSync(join(dir, "htpasswd"), htpasswdLine(tools.htpasswd, username, password) + "\n");
       lines.push(`auth: {htpasswd: {realm: test-realm, path: ${join(dir, "htpasswd")}}}`);
     } else if (auth === "token") {
       tokenIssuer = await startTokenIssuer({ username, password });
@@ -85,12 +96,13 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
       );
     }
     writeFileSync(join(dir, "config.yml"), lines.join("\n") + "\n");
-    command = "docker-registry";
+    command = join(tools.registry, "registry");
     args = ["serve", join(dir, "config.yml")];
+    // distribution v3 exports OpenTelemetry traces by default (to an OTLP endpoint on localhost).
+    env = { ...process.env, OTEL_TRACES_EXPORTER: "none" };
   } else {
     if (auth === "token") throw new Error("the olareg test registry supports auth none or basic");
-    const { olareg } = await ensureTools(["olareg"]);
-    command = join(olareg, "olareg");
+    command = join(tools.olareg, "olareg");
     args = [
       "serve",
       "--addr",
@@ -106,7 +118,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     if (certificates !== undefined)
       args.push("--tls-cert", join(dir, "tls.crt"), "--tls-key", join(dir, "tls.key"));
     if (auth === "basic") {
-      const hash = htpasswdLine(username, password).split(":").slice(1).join(":");
+      const hash = htpasswdLine(tools.htpasswd, username, password).split(":").slice(1).join(":");
       writeFileSync(
         join(dir, "auth.yaml"),
         [
@@ -128,7 +140,13 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   const url = `${scheme}://127.0.0.1:${port}`;
   const logPath = join(dir, `${kind}.log`);
   const launch = async (): Promise<{ pid: number; release: () => void }> => {
-    const proc = await spawnProcess({ name: kind, command, args, logPath });
+    const proc = await spawnProcess({
+      name: kind,
+      command,
+      args,
+      logPath,
+      ...(env !== undefined && { env }),
+    });
     const release = guardProcessGroup(proc.pid);
     await waitFor(
       `${kind} registry on ${url} (log: ${logPath})`,
