@@ -8,8 +8,12 @@
  * in those namespaces only) and rollout.enabled; the operator's webhook survives `helm upgrade` and
  * `helm uninstall` leaves no MutatingWebhookConfiguration behind.
  */
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { loadAllYaml } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, it } from "vitest";
+import { pickFreePorts } from "../harness/ports.js";
 import { useControlPlane, waitFor } from "../harness/testing.js";
 import { ensureTools } from "../harness/tools.js";
 import { startInstalledOperator } from "../support/installed-operator.js";
@@ -21,6 +25,7 @@ import {
   items,
   key,
   kubectl,
+  NODE,
   ok,
   read,
   run,
@@ -88,8 +93,13 @@ const VALUE_SETS: Record<string, string[]> = {
   ],
 };
 
+/**
+ * The harness apiserver's version. Chart.yaml's kubeVersion is checked against it; a helm built from
+ * Go modules (as the harness builds it) defaults to v1.20.0, released builds to their client-go's.
+ */
+const KUBE_VERSION = "1.35.0";
 const template = (args: string[], release = "mpo", namespace = "modelpack-system") =>
-  run(helm, ["template", release, CHART, "--namespace", namespace, ...args]);
+  run(helm, ["template", release, CHART, "--namespace", namespace, "--kube-version", KUBE_VERSION, ...args]);
 const rendered = async (args: string[]): Promise<string> => {
   const result = await template(args);
   if (result.code !== 0) throw new Error(result.stderr);
@@ -97,6 +107,34 @@ const rendered = async (args: string[]): Promise<string> => {
 };
 const heads = async (args: string[]) =>
   documentHeads(await rendered(args)).map((d) => `${d.kind}/${d.namespace ?? ""}/${d.name}`);
+/** The rendered objects, parsed. */
+const objectsOf = async (args: string[]): Promise<KubeObject[]> =>
+  (loadAllYaml(await rendered(args)) as (KubeObject | null)[]).filter((o): o is KubeObject => o !== null);
+const objectOf = async <T = KubeObject>(kind: string, args: string[] = []): Promise<T> => {
+  const found = (await objectsOf(args)).find((o) => o.kind === kind);
+  if (found === undefined) throw new Error(`no ${kind} rendered with ${args.join(" ")}`);
+  return found as T;
+};
+interface PodSpec {
+  serviceAccountName?: string;
+  automountServiceAccountToken?: boolean;
+  priorityClassName?: string;
+  topologySpreadConstraints?: unknown[];
+  securityContext?: Record<string, unknown>;
+  containers: {
+    image: string;
+    command?: string[];
+    args: string[];
+    env: { name: string; value?: string }[];
+    securityContext?: Record<string, unknown>;
+  }[];
+  volumes?: { name: string; secret?: { secretName: string; items?: { key: string }[] } }[];
+}
+type DeploymentObject = KubeObject & {
+  spec: { template: { metadata: { annotations?: Record<string, string> }; spec: PodSpec } };
+};
+type PodObject = KubeObject & { spec: PodSpec };
+const testPodArgs = ["--show-only", "templates/tests/test-connection.yaml"];
 /** The Deployment's container args, read from the rendered YAML (the `- --flag` lines). */
 const operatorArgs = async (args: string[]) =>
   [...(await rendered(args)).matchAll(/^ {12}- (run|--[a-z-]+(?:=.*)?)$/gm)].map((m) => m[1]);
@@ -121,7 +159,7 @@ describe("Helm chart", () => {
     const plain = documentHeads(await ok("kubectl", ["kustomize", DEPLOY])).filter(
       (d) => d.kind !== "Namespace",
     );
-    expect(kinds(documentHeads(await rendered([])))).toEqual(kinds(plain));
+    expect(kinds(documentHeads(await rendered(["--skip-tests"])))).toEqual(kinds(plain));
     expect(await heads([])).toEqual(
       expect.arrayContaining([
         "CustomResourceDefinition//modeldeployments.modelpack.dev",
@@ -328,6 +366,9 @@ describe("Helm chart", () => {
       "mutatingwebhookconfiguration.yaml",
       "networkpolicy.yaml",
       "namespace.yaml",
+      "_validate.tpl",
+      "prometheusrule.yaml",
+      "tests/test-connection.yaml",
     ]) {
       expect(read(join(CHART, "templates", file)), file).not.toMatch(
         /\b(randAlphaNum|randAlpha|randNumeric|randAscii|randBytes|uuidv4|genCA|genPrivateKey|genSelfSignedCert|genSignedCert|lookup|now)\b/,
@@ -361,6 +402,238 @@ describe("Helm chart", () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain(`--webhook-object-selector={"matchLabels":{"modelpack":"enabled"}}`);
     expect(result.stdout).toContain(`--webhook-namespace-selector={"matchLabels":{"team":"a"}}`);
+  });
+
+  it("works as a subchart: the schema accepts global, and a parent chart renders it with its values", async () => {
+    const direct = await template(["--set", "global.imageRegistry=corp.example"]);
+    expect(direct.code, direct.stderr).toBe(0);
+    const parent = mkdtempSync(join(tmpdir(), "modelpack-parent-"));
+    try {
+      cpSync(CHART, join(parent, "charts", "modelpack-operator"), { recursive: true });
+      writeFileSync(join(parent, "Chart.yaml"), "apiVersion: v2\nname: platform\nversion: 1.0.0\n");
+      writeFileSync(
+        join(parent, "values.yaml"),
+        "global:\n  team: models\nmodelpack-operator:\n  replicaCount: 3\n",
+      );
+      const result = await run(helm, [
+        "template",
+        "platform",
+        parent,
+        "-n",
+        "platform",
+        "--kube-version",
+        KUBE_VERSION,
+      ]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/kind: Deployment\n[\s\S]*replicas: 3\n/);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
+  it("declares kubeVersion, home and sources, and refuses clusters older than the README's table", async () => {
+    const chart = read(join(CHART, "Chart.yaml"));
+    expect(chart).toContain('kubeVersion: ">=1.31.0-0"');
+    expect(chart).toMatch(/^home: https:\/\//m);
+    expect(chart).toMatch(/^sources:\n {2}- https:\/\//m);
+    const old = await run(helm, ["template", "mpo", CHART, "--kube-version", "1.30.9"]);
+    expect(old.code).not.toBe(0);
+    expect(old.stderr).toContain("kubeVersion");
+    expect((await run(helm, ["template", "mpo", CHART, "--kube-version", "1.31.0"])).code).toBe(0);
+  });
+
+  it("has a README that describes every top-level value", () => {
+    const readme = read(join(CHART, "README.md"));
+    const keys = [...read(join(CHART, "values.yaml")).matchAll(/^([A-Za-z][A-Za-z0-9]*):/gm)].map(
+      (m) => m[1],
+    );
+    expect(keys.length).toBeGreaterThan(20);
+    for (const k of [...keys, "global"]) expect(readme, k).toMatch(new RegExp("`" + k + "[.`/]"));
+  });
+
+  it("runs with no hard-coded UID, restricted security contexts, and the ServiceAccount, args, env, priority and spread asked for", async () => {
+    const defaults = await objectOf<DeploymentObject>("Deployment");
+    const pod = defaults.spec.template.spec;
+    expect(pod.securityContext).toEqual({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+    expect(pod.containers[0]?.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    expect(JSON.stringify(defaults)).not.toMatch(/runAsUser|runAsGroup|fsGroup/);
+    expect(pod.serviceAccountName).toBe("mpo-modelpack-operator");
+    expect(await heads([])).toContain("ServiceAccount/modelpack-system/mpo-modelpack-operator");
+
+    const args = [
+      "--set",
+      "serviceAccount.create=false",
+      "--set",
+      "serviceAccount.name=corp-operator",
+      "--set",
+      "extraArgs={--log-level=debug}",
+      "--set",
+      "extraEnv[0].name=NODE_OPTIONS",
+      "--set",
+      "extraEnv[0].value=--max-old-space-size=256",
+      "--set",
+      "priorityClassName=system-cluster-critical",
+      "--set-json",
+      'topologySpreadConstraints=[{"maxSkew":1,"topologyKey":"topology.kubernetes.io/zone","whenUnsatisfiable":"ScheduleAnyway"}]',
+      "--set-json",
+      'podSecurityContext={"runAsNonRoot":true,"fsGroup":1000670000}',
+    ];
+    const custom = (await objectOf<DeploymentObject>("Deployment", args)).spec.template.spec;
+    expect(custom.serviceAccountName).toBe("corp-operator");
+    expect(custom.priorityClassName).toBe("system-cluster-critical");
+    expect(custom.topologySpreadConstraints).toEqual([
+      { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway" },
+    ]);
+    // Helm merges maps: the default's keys stay unless set to null.
+    expect(custom.securityContext).toEqual({
+      runAsNonRoot: true,
+      fsGroup: 1000670000,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    expect(custom.containers[0]?.args.at(-1)).toBe("--log-level=debug");
+    expect(custom.containers[0]?.env).toContainEqual({
+      name: "NODE_OPTIONS",
+      value: "--max-old-space-size=256",
+    });
+    const objects = await objectsOf(args);
+    expect(objects.some((o) => o.kind === "ServiceAccount")).toBe(false);
+    const binding = objects.find(
+      (o) => o.kind === "ClusterRoleBinding" && o.metadata.name === "mpo-modelpack-operator",
+    ) as (KubeObject & { subjects: { name: string }[] }) | undefined;
+    expect(binding?.subjects).toEqual([expect.objectContaining({ name: "corp-operator" })]);
+    const annotated = await objectOf("ServiceAccount", ["--set", "serviceAccount.annotations.team=models"]);
+    expect(annotated.metadata.annotations).toEqual({ team: "models" });
+  });
+
+  it.each([
+    [
+      ["--set", "replicaCount=2", "--set", "podDisruptionBudget.minAvailable=2"],
+      "podDisruptionBudget.minAvailable=2 with replicaCount=2",
+    ],
+    [
+      ["--set", "replicaCount=3", "--set", "podDisruptionBudget.minAvailable=5"],
+      "set minAvailable below replicaCount (e.g. 2)",
+    ],
+    [
+      ["--set", "podDisruptionBudget.minAvailable=100%"],
+      "podDisruptionBudget.minAvailable=100% keeps every one",
+    ],
+    [
+      ["--set", "watchNamespaces={team-a,modelpack-system}"],
+      'watchNamespaces lists "modelpack-system", but the webhook never serves the release namespace',
+    ],
+    [
+      ["--set", "watchNamespaces={kube-system}"],
+      'watchNamespaces lists "kube-system", but the webhook never serves kube-system',
+    ],
+    [["--set", "serviceAccount.create=false"], "serviceAccount.create=false needs serviceAccount.name"],
+    [["--set", "podDisruptionBudget.minAvailable=half"], "minAvailable"],
+  ])("refuses inconsistent values %j", async (args, message) => {
+    const result = await template(args);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(message);
+  });
+
+  it.each([
+    ["replicaCount=2", "podDisruptionBudget.minAvailable=1"],
+    ["replicaCount=1", "podDisruptionBudget.minAvailable=1"],
+    ["replicaCount=4", "podDisruptionBudget.minAvailable=50%"],
+    ["replicaCount=2", "watchNamespaces={team-a,other-system}"],
+  ])("accepts consistent values %s %s", async (...set) => {
+    const result = await template(set.flatMap((s) => ["--set", s]));
+    expect(result.code, result.stderr).toBe(0);
+  });
+
+  it("rolls the operator pods when the CA bundle changes (checksum annotation), and only then", async () => {
+    const checksum = async (args: string[]) =>
+      (await objectOf<DeploymentObject>("Deployment", args)).spec.template.metadata.annotations?.[
+        "checksum/ca-bundle"
+      ];
+    const pem = (body: string) => [
+      "--set-string",
+      `caBundle.pem=-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----`,
+    ];
+    expect(await checksum([])).toBeUndefined();
+    const first = await checksum(pem("MIIB"));
+    expect(first).toMatch(/^[a-f0-9]{64}$/);
+    expect(await checksum(pem("MIIB"))).toBe(first);
+    expect(await checksum(pem("MIIC"))).not.toBe(first);
+    expect(await checksum(["--set", "caBundle.existingConfigMap=corp-ca"])).toMatch(/^[a-f0-9]{64}$/);
+    const both = await objectOf<DeploymentObject>("Deployment", [
+      ...pem("MIIB"),
+      "--set",
+      "podAnnotations.team=models",
+    ]);
+    expect(both.spec.template.metadata.annotations).toEqual({ "checksum/ca-bundle": first, team: "models" });
+  });
+
+  it("renders a PrometheusRule with the README's alerts, each with a severity, only when enabled", async () => {
+    expect((await heads([])).some((h) => h.startsWith("PrometheusRule/"))).toBe(false);
+    const rule = await objectOf<KubeObject & { spec: { groups: { rules: Record<string, unknown>[] }[] } }>(
+      "PrometheusRule",
+      ["--set", "prometheusRule.enabled=true", "--set", "prometheusRule.labels.release=prom"],
+    );
+    expect(rule.metadata.labels?.release).toBe("prom");
+    const rules = rule.spec.groups.flatMap((g) => g.rules) as {
+      alert: string;
+      expr: string;
+      labels: { severity: string };
+      annotations?: { summary?: string };
+    }[];
+    expect(rules.map((r) => r.alert)).toEqual([
+      "ModelDeploymentNotReady",
+      "ModelRegistryErrors",
+      "ModelpackReconcileErrors",
+      "ModelpackWebhookDenials",
+    ]);
+    for (const r of rules) expect(["warning", "critical"], r.alert).toContain(r.labels.severity);
+    // Prometheus' own templating survives Helm's.
+    expect(rules[0]?.annotations?.summary).toContain("{{ $value }}");
+    expect(rules[1]?.annotations?.summary).toContain("{{ $labels.registry }}");
+  });
+
+  it("has a helm test pod: the operator image's node runs files/connection-test.cjs against both Services, restricted, with only the webhook's CA", async () => {
+    const pod = await objectOf<PodObject>("Pod", testPodArgs);
+    expect(pod.metadata.annotations?.["helm.sh/hook"]).toBe("test");
+    const [container] = pod.spec.containers;
+    expect(container?.image).toBe("registry.example.com/modelpack/modelpack-operator:0.1.0");
+    expect(container?.command).toEqual(["node", "-e"]);
+    expect(container?.args[0]?.trimEnd()).toBe(read(join(CHART, "files", "connection-test.cjs")).trimEnd());
+    expect(container?.env).toEqual(
+      expect.arrayContaining([
+        {
+          name: "READYZ_URL",
+          value: "http://mpo-modelpack-operator-metrics.modelpack-system.svc:8081/readyz",
+        },
+        {
+          name: "WEBHOOK_URL",
+          value: "https://mpo-modelpack-operator-webhook.modelpack-system.svc:443/healthz",
+        },
+      ]),
+    );
+    expect(pod.spec.automountServiceAccountToken).toBe(false);
+    expect(pod.spec.volumes).toEqual([
+      {
+        name: "webhook-ca",
+        secret: {
+          secretName: "mpo-modelpack-operator-webhook-tls",
+          items: [{ key: "ca.crt", path: "ca.crt" }],
+        },
+      },
+    ]);
+    const noMetrics = await objectOf<PodObject>("Pod", [
+      ...testPodArgs,
+      "--set",
+      "metrics.service.enabled=false",
+    ]);
+    expect(noMetrics.spec.containers[0]?.env.map((e) => e.name)).not.toContain("READYZ_URL");
+    expect((await rendered(["--skip-tests"])).includes("helm.sh/hook: test")).toBe(false);
   });
 
   describe("helm install against the harness apiserver", () => {
@@ -400,7 +673,7 @@ describe("Helm chart", () => {
     };
 
     it("installs with default values and every rendered object is stored", async () => {
-      await ok(helm, [
+      const notes = await ok(helm, [
         "install",
         "mpo",
         CHART,
@@ -417,6 +690,11 @@ describe("Helm chart", () => {
           "CustomResourceDefinition//modeldeployments.modelpack.dev",
         ]),
       );
+      // The notes warn about the placeholder image and say how to uninstall and test.
+      expect(notes).toContain("WARNING: image.repository is the chart's placeholder");
+      expect(notes).toContain("helm uninstall mpo -n modelpack-system");
+      expect(notes).toContain("helm test mpo -n modelpack-system");
+      expect(notes).toContain('"Uninstalling" in the chart\'s README.md');
       const status = JSON.parse(
         await ok(helm, [
           "status",
@@ -567,6 +845,152 @@ describe("Helm chart", () => {
       expect(await canI("create", "mutatingwebhookconfigurations.admissionregistration.k8s.io", "")).toBe(
         "no",
       );
+    });
+    it("prints no placeholder warning for a real image", async () => {
+      const notes = await ok(helm, [
+        "install",
+        "real",
+        CHART,
+        "-n",
+        "real-system",
+        "--dry-run=client",
+        "--kubeconfig",
+        plane().kubeconfigPath,
+        "--set",
+        "image.repository=corp.example/modelpack-operator",
+        "--set",
+        "crds.install=false",
+      ]);
+      expect(notes).toContain("NOTES:");
+      expect(notes).not.toContain("WARNING");
+    });
+
+    it("renders the operator pod and the test pod so that Pod Security 'restricted' admits them, with no runAsUser", async () => {
+      const admin = plane().kubeconfigPath;
+      await kubectl(admin, ["create", "namespace", "restricted-ops"]);
+      await kubectl(admin, [
+        "label",
+        "namespace",
+        "restricted-ops",
+        "pod-security.kubernetes.io/enforce=restricted",
+      ]);
+      const deployment = await objectOf<DeploymentObject>("Deployment", [
+        "--set",
+        "caBundle.existingConfigMap=corp-ca",
+      ]);
+      const operatorPod = {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "operator-pod" },
+        // Not the ServiceAccount: the dry-run namespace has none of that name.
+        spec: { ...deployment.spec.template.spec, serviceAccountName: undefined },
+      };
+      const testPod = await objectOf<PodObject>("Pod", testPodArgs);
+      for (const pod of [operatorPod, { ...testPod, metadata: { name: testPod.metadata.name } }]) {
+        const result = await run(
+          "kubectl",
+          [
+            "--kubeconfig",
+            admin,
+            "create",
+            "-n",
+            "restricted-ops",
+            "--dry-run=server",
+            "-o",
+            "name",
+            "-f",
+            "-",
+          ],
+          { input: JSON.stringify(pod) },
+        );
+        expect(result.code, result.stderr).toBe(0);
+        expect(result.stderr).not.toContain("violate");
+      }
+      // The check is real: the same pod without its security contexts is refused.
+      const loose = structuredClone(operatorPod);
+      loose.spec.securityContext = {};
+      if (loose.spec.containers[0] !== undefined) loose.spec.containers[0].securityContext = {};
+      const refused = await run(
+        "kubectl",
+        ["--kubeconfig", admin, "create", "-n", "restricted-ops", "--dry-run=server", "-f", "-"],
+        { input: JSON.stringify(loose) },
+      );
+      expect(refused.stderr).toContain("restricted");
+    });
+
+    it("has a helm test script that passes against a running operator and names the failure otherwise", async () => {
+      const admin = plane().kubeconfigPath;
+      await ok(helm, [
+        "install",
+        "hc",
+        CHART,
+        "-n",
+        "hc-system",
+        "--create-namespace",
+        "--kubeconfig",
+        admin,
+        "--set",
+        "crds.install=false",
+      ]);
+      const [webhookPort = 0] = await pickFreePorts(1);
+      const operator = await startInstalledOperator({
+        kubeconfigPath: admin,
+        namespace: "hc-system",
+        configurationName: "hc-modelpack-operator",
+        service: "hc-modelpack-operator-webhook",
+        webhookPort,
+        args: ["--webhook-cert-secret", "hc-modelpack-operator-webhook-tls"],
+      });
+      const dir = mkdtempSync(join(tmpdir(), "modelpack-helm-test-"));
+      try {
+        const script = (await objectOf<PodObject>("Pod", [...testPodArgs])).spec.containers[0]?.args[0] ?? "";
+        const secret = await waitFor("the webhook's Secret with ca.crt", async () => {
+          const got = await run("kubectl", [
+            "--kubeconfig",
+            admin,
+            "get",
+            "secret",
+            "-n",
+            "hc-system",
+            "hc-modelpack-operator-webhook-tls",
+            "-o",
+            "json",
+          ]);
+          const data =
+            got.code === 0 ? (JSON.parse(got.stdout) as { data?: Record<string, string> }).data : undefined;
+          return data?.["ca.crt"];
+        });
+        writeFileSync(join(dir, "ca.crt"), Buffer.from(secret, "base64"));
+        const env = (extra: Record<string, string>) => ({
+          ...process.env,
+          READYZ_URL: `http://127.0.0.1:${operator.healthPort}/readyz`,
+          WEBHOOK_URL: `https://127.0.0.1:${webhookPort}/healthz`,
+          CA_FILE: join(dir, "ca.crt"),
+          TLS_SERVER_NAME: "hc-modelpack-operator-webhook.hc-system.svc",
+          TEST_TIMEOUT_SECONDS: "60",
+          ...extra,
+        });
+        const passed = await run(NODE, ["-e", script], { env: env({}) });
+        expect(passed.code, passed.stderr).toBe(0);
+        expect(passed.stdout).toContain("ok: the operator is ready");
+        expect(passed.stdout).toContain("ok: the webhook answers over TLS");
+        // A certificate that does not name the Service fails, as the apiserver's call would.
+        const wrongName = await run(NODE, ["-e", script], {
+          env: env({ TLS_SERVER_NAME: "someone-else.hc-system.svc", TEST_TIMEOUT_SECONDS: "1" }),
+        });
+        expect(wrongName.code).toBe(1);
+        expect(wrongName.stderr).toContain("FAIL: the webhook answers over TLS");
+        expect(wrongName.stderr).toContain("does not sign the serving certificate");
+        await operator.stop();
+        const down = await run(NODE, ["-e", script], { env: env({ TEST_TIMEOUT_SECONDS: "1" }) });
+        expect(down.code).toBe(1);
+        expect(down.stderr).toContain("FAIL: the operator is ready");
+        expect(down.stderr).toContain("No operator pod is Ready");
+      } finally {
+        await operator.stop();
+        rmSync(dir, { recursive: true, force: true });
+        await run(helm, ["uninstall", "hc", "-n", "hc-system", "--kubeconfig", admin]);
+      }
     });
   });
 });

@@ -13,6 +13,8 @@ const ROOT = join(import.meta.dirname, "..", "..");
 
 export interface InstalledOperator {
   readonly child: ChildProcess;
+  /** Where /healthz, /readyz and /metrics answer (127.0.0.1). */
+  readonly healthPort: number;
   /** SIGTERM and wait for the exit (idempotent). */
   stop(): Promise<void>;
 }
@@ -23,6 +25,8 @@ export async function startInstalledOperator(options: {
   namespace: string;
   configurationName: string;
   service: string;
+  /** The webhook's port on 127.0.0.1; default: any free one. */
+  webhookPort?: number;
   args?: readonly string[];
 }): Promise<InstalledOperator> {
   const [healthPort = 0] = await pickFreePorts(1);
@@ -43,7 +47,7 @@ export async function startInstalledOperator(options: {
       process.env.TEST_LOG_LEVEL ?? "warn",
       "--disable-leader-election",
       "--webhook-bind-address",
-      "127.0.0.1:0",
+      `127.0.0.1:${options.webhookPort ?? 0}`,
       "--webhook-service",
       options.service,
       "--webhook-configuration-name",
@@ -68,5 +72,5 @@ export async function startInstalledOperator(options: {
         : undefined,
     { timeoutMs: 60_000 },
   );
-  return { child, stop };
+  return { child, healthPort, stop };
 }

@@ -36,6 +36,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: operator
 {{- end }}
 
+{{/* serviceAccount.name, else <fullname> when the chart creates it (_validate.tpl requires a name otherwise). */}}
 {{- define "modelpack-operator.serviceAccountName" -}}
 {{- default (include "modelpack-operator.fullname" .) .Values.serviceAccount.name }}
 {{- end }}
