@@ -28,6 +28,7 @@ import {
   NODE,
   ok,
   read,
+  ROOT,
   run,
   type KubeObject,
 } from "./support.js";
@@ -586,13 +587,17 @@ describe("Helm chart", () => {
       labels: { severity: string };
       annotations?: { summary?: string };
     }[];
-    expect(rules.map((r) => r.alert)).toEqual([
-      "ModelDeploymentNotReady",
-      "ModelRegistryErrors",
-      "ModelpackReconcileErrors",
-      "ModelpackWebhookDenials",
-    ]);
-    for (const r of rules) expect(["warning", "critical"], r.alert).toContain(r.labels.severity);
+    // The same alerts, expressions and severities as the README's example rules.
+    const readme = read(join(ROOT, "README.md"));
+    const example = [
+      ...readme
+        .slice(readme.indexOf("### Alerts"))
+        .matchAll(/ {2}- alert: (\S+)\n {4}expr: (.*)\n {4}for: \S+\n {4}labels: \{severity: (\w+)\}/g),
+    ].map((m) => ({ alert: m[1], expr: m[2], severity: m[3] }));
+    expect(example.length).toBeGreaterThanOrEqual(4);
+    expect(rules.map((r) => ({ alert: r.alert, expr: r.expr, severity: r.labels.severity }))).toEqual(
+      example,
+    );
     // Prometheus' own templating survives Helm's.
     expect(rules[0]?.annotations?.summary).toContain("{{ $value }}");
     expect(rules[1]?.annotations?.summary).toContain("{{ $labels.registry }}");
