@@ -10,4 +10,7 @@ echo "== format"; npx prettier --check . >/dev/null || { npx prettier --list-dif
 for script in $(git ls-files "*.sh" .ci/run); do bash -n "$script"; done
 npx dockerfilelint Dockerfile >/dev/null || npx dockerfilelint Dockerfile
 echo "== generated files"; bash scripts/check-crds.sh
+# Tests call kubectl from PATH: put the one build-tools.sh builds (the cluster's version) first,
+# so a machine needs no kubectl of its own.
+PATH="$(bash test/harness/build-tools.sh kubectl):$PATH"; export PATH
 echo "== tests"; npx vitest run

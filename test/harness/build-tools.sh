@@ -10,17 +10,21 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${MODELPACK_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelpack-operator}
-all_tools=(etcd kubernetes kwok olareg oras modctl helm registry htpasswd argocd-lua)
+all_tools=(etcd kubernetes kubectl kwok olareg oras modctl helm registry htpasswd argocd-lua)
 
 # tool -> version, main packages (one binary each) and extra -ldflags (version stamps)
 tool_version() {
   case $1 in
-    kubernetes) echo v1.35.8 ;; etcd) echo v3.6.16 ;; kwok) echo v0.8.0 ;; olareg) echo v0.2.2 ;;
+    kubernetes | kubectl) echo v1.35.8 ;; etcd) echo v3.6.16 ;; kwok) echo v0.8.0 ;; olareg) echo v0.2.2 ;;
     oras) echo v1.3.6 ;; modctl) echo v0.2.2 ;; helm) echo v3.22.0 ;; registry) echo v3.1.2 ;;
     htpasswd) echo "x-crypto-v0.59.0-$(source_hash htpasswd)" ;;
     argocd-lua) echo "gopher-lua-v1.1.2-$(source_hash argocd-lua)" ;;
     *) echo "build-tools: unknown tool '$1' (known: ${all_tools[*]})" >&2; return 2 ;;
   esac
+}
+# The wrapper module a tool is built from: kubectl shares the Kubernetes one (same pins).
+tool_dir() {
+  case $1 in kubectl) echo "$here/tools/kubernetes" ;; *) echo "$here/tools/$1" ;; esac
 }
 # The first 12 hex digits of the sha256 of a wrapper module's own files (go.mod, go.sum, *.go).
 source_hash() {
@@ -29,6 +33,7 @@ source_hash() {
 tool_packages() {
   case $1 in
     kubernetes) echo k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler ;;
+    kubectl) echo k8s.io/kubernetes/cmd/kubectl ;;
     etcd) echo go.etcd.io/etcd/server/v3 ;;
     kwok) echo sigs.k8s.io/kwok/cmd/kwok ;;
     olareg) echo github.com/olareg/olareg/cmd/olareg ;;
@@ -48,7 +53,7 @@ tool_binaries() {
 tool_ldflags() {
   local v=$1 version=$2 flags="-s -w"
   case $v in
-    kubernetes)
+    kubernetes | kubectl)
       # Without these stamps /version reports v0.0.0-master, which breaks Helm and version parsing.
       local minor=${version#v1.}; minor=${minor%%.*}
       for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
@@ -87,7 +92,7 @@ build_one() {
   rm -rf "$tmp"; mkdir -p "$tmp"
   local status=0
   (
-    cd "$here/tools/$tool"
+    cd "$(tool_dir "$tool")"
     # shellcheck disable=SC2046
     CGO_ENABLED=0 go build -mod=mod -trimpath -tags selinux,notest,grpcnotrace \
       -ldflags "$(tool_ldflags "$tool" "$version")" -o "$tmp/" $(tool_packages "$tool")

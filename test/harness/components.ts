@@ -1,7 +1,8 @@
 /**
  * Command lines of the control-plane components (pure functions, no I/O). Every listener binds
- * 127.0.0.1; the flags follow controller-runtime's envtest and kwokctl, see
- * /work/shared/reference/control-plane-harness.md §2.2, §3.2, §3.6 and §4.2.
+ * 127.0.0.1. The flags are the ones controller-runtime's envtest gives etcd and kube-apiserver,
+ * and kwokctl gives kube-controller-manager, kube-scheduler and kwok; where we differ or a flag is
+ * not obvious, a comment at the flag says why.
  */
 import { join } from "node:path";
 import type { ControlPlanePki } from "./pki.js";
