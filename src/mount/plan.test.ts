@@ -578,6 +578,32 @@ describe("planMounts: idempotency", () => {
     expect(!plan.allowed && plan.message).toMatch(/already has a volume named "modelpack-model-llama"/);
   });
 
+  it("still counts as mounted after the ServiceAccount plugin mounted its token into the pull init container (reinvocation)", () => {
+    const targets = [target("llama", { strategy: "InitContainer" })];
+    const { pod } = mutate(podWith(), targets);
+    const token = {
+      name: "kube-api-access-x",
+      mountPath: "/var/run/secrets/kubernetes.io/serviceaccount",
+      readOnly: true,
+    };
+    const reinvoked = {
+      ...pod,
+      spec: {
+        ...pod.spec!,
+        volumes: [...pod.spec!.volumes!, { name: "kube-api-access-x", projected: { sources: [] } }],
+        initContainers: pod.spec!.initContainers!.map((c) => ({
+          ...c,
+          volumeMounts: [...(c.volumeMounts ?? []), token],
+        })),
+        containers: pod.spec!.containers.map((c) => ({
+          ...c,
+          volumeMounts: [...(c.volumeMounts ?? []), token],
+        })),
+      },
+    };
+    expect(planMounts(reinvoked, targets, SETTINGS)).toEqual({ allowed: true, patch: [] });
+  });
+
   it("plans a pod again whose pull init container was swapped for another image", () => {
     const { pod } = mutate(podWith(), [target("llama", { strategy: "InitContainer" })]);
     const hostile = {

@@ -112,9 +112,18 @@ function isMountedAt(
   return [imageVolumePieces(then), initContainerPieces(then, settings)].some((pieces) => {
     const wanted = pieces.volumes[0]?.volume;
     if (wanted === undefined || !matches(wanted, volume)) return false;
-    if (pieces.initContainer === undefined) return true;
-    const init = (spec.initContainers ?? []).find((c) => c.name === pieces.initContainer?.name);
-    return init !== undefined && matches(pieces.initContainer, init);
+    const wantedInit = pieces.initContainer;
+    if (wantedInit === undefined) return true;
+    // What the pull runs and fetches: its image and arguments (the pinned reference). Other
+    // fields are not compared: admission plugins add to them after us (the ServiceAccount
+    // plugin mounts its token into every container, init containers included).
+    const init = (spec.initContainers ?? []).find((c) => c.name === wantedInit.name);
+    return (
+      init !== undefined &&
+      init.image === wantedInit.image &&
+      matches(wantedInit.command, init.command) &&
+      matches(wantedInit.args, init.args)
+    );
   });
 }
 
