@@ -12,15 +12,15 @@ if (problem !== undefined) {
 const { enableCompileCache } = await import("node:module");
 
 // V8's compile cache (in $NODE_COMPILE_CACHE, else the temp folder) keeps the bytecode of the
-// modules a command loads: `pull` reaches its first request in ~130 ms instead of ~160 ms (medians
-// of 12, cache on and off), time an init container spends before its first byte. A cache that
-// cannot be written (read-only root) is skipped.
+// modules a command loads, so `pull` reaches its first request sooner: time an init container
+// spends before its first byte (figures: the README's benchmark section). A cache that cannot be
+// written (read-only root) is skipped.
 enableCompileCache();
 const { main } = await import("./main.js");
 
 // The process entry point: wiring only. A small young generation (--max-semi-space-size=2, in MiB)
-// keeps the operator under ~200 MiB RSS at 2,000 ModelDeployments and costs no measurable speed
-// (npm run bench); the container image runs node with the same flag. Ctrl-C / SIGTERM abort the running command, which
+// keeps the operator's RSS low with many ModelDeployments and costs no measurable speed
+// (npm run bench; figures in the README's benchmark section); the container image runs node with the same flag. Ctrl-C / SIGTERM abort the running command, which
 // cleans up its partial files before exiting.
 const controller = new AbortController();
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -16,7 +16,7 @@ import { table } from "./format.js";
 import { UsageError } from "./usage-error.js";
 
 // Each command is imported when it runs: `pull` in an init container should not load the
-// Kubernetes client that only `run` needs (half a second and ~60 MB of memory at start).
+// Kubernetes client that only `run` needs (its load costs start-up time and memory).
 
 const OVERVIEW = `modelpack-operator — run CNCF ModelPack models from OCI registries on Kubernetes
 

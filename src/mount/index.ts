@@ -3,8 +3,9 @@
  * settings) to a JSONPatch, and the pod annotations that record what a pod got.
  *
  * Guarantees (details in each module's header):
- * - No I/O, no clock, no global state; the same input gives the same patch, whatever the order
- *   of the targets.
+ * - No I/O and no clock; the same input gives the same patch, whatever the order of the targets.
+ *   The only module state is memo.ts's caches (keyed by the target objects, or bounded by count),
+ *   which change how often work is done, never its result.
  * - The patch applies to the pod it was planned for (RFC 6902, arrays and objects created when
  *   absent, JSON Pointers escaped) and only adds: nothing of the pod is removed or replaced
  *   except the value of one of our annotations.

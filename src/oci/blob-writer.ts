@@ -8,10 +8,9 @@
  *
  * Why slices of 64 KiB: the kernel sizes page-cache folios by the length of each write call, and
  * large folios come from the large free blocks that a VM's free-page reporting hands back to the
- * host, so the first touch of each of their pages faults on the host. Writing 2 GiB after the
- * previous file was deleted cost 2.8–4.1 s of system time in 1 MiB calls, 1.8–2.3 s in 256 KiB
- * calls and 0.64–0.66 s in 64 KiB calls on the same VM (`dd` with each block size, interleaved);
- * smaller calls start to cost more in calls than they save. The Go tools write 32 KiB at a time.
+ * host, so the first touch of each of their pages faults on the host. Measured with `dd` at each
+ * block size, 64 KiB calls cost several times less system time than 1 MiB calls there (figures:
+ * the README's benchmark section); smaller calls start to cost more in calls than they save. The Go tools write 32 KiB at a time.
  *
  * The buffers are SharedArrayBuffers, so a worker reads the very bytes the socket wrote, with no
  * copy and no transfer; `done` tells the caller when a buffer is free again. Up to two workers
@@ -114,8 +113,8 @@ export function workerWriter(algorithm: string, fd: number): BlobWriter {
 }
 
 /**
- * Starts the writer threads now, idle and not keeping the process alive: a thread takes ~40 ms of
- * CPU to boot, which a command can overlap with loading its own modules on the other core.
+ * Starts the writer threads now, idle and not keeping the process alive: a thread takes noticeable
+ * CPU to boot, which a command can overlap with loading its own modules on another core.
  */
 export function startBlobWriters(): void {
   WriterWorker.warmUp();

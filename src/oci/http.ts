@@ -9,17 +9,17 @@ import { RegistryError } from "./errors.js";
 
 // `node:http` is required, not imported: importing it as an ES module reads every export to
 // build the module namespace, and `http.WebSocket` (with CloseEvent, MessageEvent) is a lazy
-// getter that loads Node's bundled undici — ~25 ms before the first byte of every pull, for
-// names we never use. `require` returns the exports object and touches no getter.
+// getter that loads Node's bundled undici — start-up time before the first byte of every pull,
+// for names we never use (figures: the README's benchmark section). `require` returns the exports object and touches no getter.
 const require = createRequire(import.meta.url);
 const { Agent: HttpAgent, request: httpRequest } = require("node:http") as typeof NodeHttp;
 const { Agent: HttpsAgent, request: httpsRequest } = require("node:https") as typeof NodeHttps;
 
 /**
  * The HTTP edge of the registry client, on Node's own `http`/`https` with keep-alive agents.
- * Node's client is already in the binary and loads in ~10 ms; undici (which the Kubernetes side
- * uses) takes ~65 ms to load, and every `pull` in an init container pays that before its first
- * byte. Bodies are Node streams, and redirects are followed here by hand so the Authorization
+ * Node's client is already in the binary and loads quickly; undici (which the Kubernetes side
+ * uses) takes several times longer to load, and every `pull` in an init container would pay that
+ * before its first byte. Bodies are Node streams, and redirects are followed here by hand so the Authorization
  * header never crosses to another host.
  */
 export interface HttpRequest {

@@ -293,7 +293,7 @@ export async function pull(options: PullOptions): Promise<PullResult> {
           } else {
             const layerStaging = join(stagingDir, `layer-${plan.index}`);
             await mkdir(layerStaging, { mode: 0o700 });
-            // Loaded here, before the stream opens: tar-stream and zlib cost ~8 ms of start-up that
+            // Loaded here, before the stream opens: tar-stream and zlib cost start-up time that
             // a pull of raw layers (the common case, and the one image volumes mount) never needs.
             const { stageTarLayer } = await import("./tar.js");
             const stream: Readable = await client.openBlob(reference, plan.descriptor, abort.signal);

@@ -82,7 +82,8 @@ function retryAfter(headers: Record<string, string | string[] | undefined>): num
   return Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
 }
 
-// Keyed by the injected KubeConfig, so it holds no state of its own beyond the pools' lifetime.
+// Module state: one pooled dispatcher per injected KubeConfig, so every client built from the same
+// KubeConfig shares its connections. A WeakMap: a KubeConfig no longer referenced drops its pool.
 const pools = new WeakMap<KubeConfig, Dispatcher>();
 
 /** The pooled dispatcher of this KubeConfig (keeping the first one built, dropping the others). */
