@@ -10,7 +10,7 @@ import {
   type ModelConfig,
   type ModelSummary,
 } from "../modelpack/index.js";
-import type { RegistryClient } from "../oci/client.js";
+import type { Descriptor, FetchedManifest } from "../oci/client.js";
 import { formatReference, pinnedReference, type ImageReference } from "../oci/reference.js";
 
 /** Everything known about a remote artifact after fetching, verifying and validating it. */
@@ -34,6 +34,15 @@ export interface ArtifactInspection {
   readonly warnings: readonly Issue[];
   readonly lint: readonly LintFinding[];
   readonly legacy?: { readonly specVersion: string; readonly message: string };
+}
+
+/**
+ * What inspecting needs of a registry (`RegistryClient` is the real one): the verified manifest a
+ * reference names, and one small verified blob (the config). Tests pass a fake.
+ */
+export interface ArtifactRegistry {
+  getManifest(ref: ImageReference, signal?: AbortSignal): Promise<FetchedManifest>;
+  getBlob(ref: ImageReference, descriptor: Descriptor, signal?: AbortSignal): Promise<Uint8Array>;
 }
 
 /**
@@ -66,7 +75,7 @@ export function configTooLarge(digest: string, size: number, limit: number): Iss
  * `maxConfigBytes` is an invalid artifact too (error `ConfigTooLarge`), never read.
  */
 export async function inspectArtifact(
-  client: RegistryClient,
+  client: ArtifactRegistry,
   ref: ImageReference,
   signal?: AbortSignal,
   options: InspectOptions = {},

@@ -1,7 +1,17 @@
 import { describe, expect, it } from "vitest";
 import type { ArtifactInspection } from "../artifact/inspect.js";
 import { mountability, summarizeModel, type OciManifest } from "../modelpack/index.js";
-import { compactInspection, inspectionBytes } from "./artifact-cache.js";
+import type { FetchedManifest } from "../oci/client.js";
+import { anonymousCredentials } from "../oci/credentials.js";
+import { parseReference } from "../oci/reference.js";
+import { FakeClock } from "../runtime/clock.js";
+import {
+  ArtifactCache,
+  compactInspection,
+  inspectionBytes,
+  type CachedRegistryClient,
+  type LookupCredentials,
+} from "./artifact-cache.js";
 
 const D = (n: number): string => `sha256:${String(n).repeat(64).slice(0, 64)}`;
 const IMAGE_CONFIG = "application/vnd.oci.image.config.v1+json";
@@ -108,5 +118,93 @@ describe("compactInspection", () => {
       lint: [],
     };
     expect(compactInspection({ ...bare, configJson: "x" })).toEqual(bare);
+  });
+});
+
+/** A registry in memory: one artifact for every reference, counting what each client is asked. */
+function fakeRegistry(): {
+  create: (options: { cacheScope?: string }) => CachedRegistryClient;
+  calls: { manifests: number; blobs: number };
+  closed: string[];
+} {
+  const calls = { manifests: 0, blobs: 0 };
+  const closed: string[] = [];
+  const manifest: OciManifest = {
+    schemaVersion: 2,
+    artifactType: "application/vnd.cncf.model.manifest.v1+json",
+    config: { mediaType: MODEL_CONFIG, digest: D(1), size: 2 },
+    layers: [layer("application/vnd.cncf.model.weight.v1.raw", { "org.opencontainers.image.title": "w" })],
+  };
+  const bytes = Buffer.from(JSON.stringify(manifest));
+  const create = (options: { cacheScope?: string }): CachedRegistryClient => ({
+    getManifest: async (ref): Promise<FetchedManifest> => {
+      calls.manifests++;
+      await Promise.resolve();
+      return {
+        registry: ref.registry,
+        repository: ref.repository,
+        digest: D(7),
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        bytes,
+        json: manifest,
+      };
+    },
+    getBlob: async () => {
+      calls.blobs++;
+      return Promise.resolve(Buffer.from("{}"));
+    },
+    close: async () => {
+      closed.push(options.cacheScope ?? "");
+      return Promise.resolve();
+    },
+  });
+  return { create, calls, closed };
+}
+
+const anonymous: LookupCredentials = { store: anonymousCredentials, identity: "" };
+const as = (identity: string): LookupCredentials => ({ ...anonymous, identity });
+
+describe("ArtifactCache over a fake registry", () => {
+  it("shares one in-flight inspection, keeps a tag for maxAgeMs and a digest for ever", async () => {
+    const registry = fakeRegistry();
+    const clock = new FakeClock(1_000);
+    const cache = new ArtifactCache({ clock, client: {}, createClient: registry.create });
+    const tag = parseReference("registry.test/models/a:v1");
+    const [a, b] = await Promise.all([
+      cache.inspect(tag, anonymous, 60_000),
+      cache.inspect(tag, anonymous, 60_000),
+    ]);
+    expect(a.digest).toBe(D(7));
+    expect(b).toBe(a);
+    expect(registry.calls).toEqual({ manifests: 1, blobs: 1 });
+    expect(a.config).toBeUndefined(); // compact
+    clock.advance(59_999);
+    await cache.inspect(tag, anonymous, 60_000);
+    expect(registry.calls.manifests).toBe(1);
+    clock.advance(1);
+    expect(cache.cached(tag, anonymous, 60_000)).toBeUndefined();
+    await cache.inspect(tag, anonymous, 60_000);
+    expect(registry.calls.manifests).toBe(2);
+    const pinned = parseReference(`registry.test/models/a@${D(7)}`);
+    await cache.inspect(pinned, anonymous, 0);
+    clock.advance(1e9);
+    await cache.inspect(pinned, anonymous, 0);
+    expect(registry.calls.manifests).toBe(3);
+  });
+
+  it("keeps one client per credential identity, closing the least recently used past maxClients", async () => {
+    const registry = fakeRegistry();
+    const cache = new ArtifactCache({
+      clock: new FakeClock(),
+      client: {},
+      createClient: registry.create,
+      maxClients: 2,
+    });
+    const ref = parseReference("registry.test/models/a:v1");
+    for (const identity of ["x", "y", "x", "z"]) await cache.inspect(ref, as(identity), 0);
+    expect(registry.calls.manifests).toBe(4); // different credentials never share an entry
+    expect(registry.closed).toEqual(["y"]);
+    await cache.close();
+    expect(registry.closed.sort()).toEqual(["x", "y", "z"]);
   });
 });

@@ -1,5 +1,10 @@
 import { createHash } from "node:crypto";
-import { DEFAULT_MAX_CONFIG_BYTES, inspectArtifact, type ArtifactInspection } from "../artifact/inspect.js";
+import {
+  DEFAULT_MAX_CONFIG_BYTES,
+  inspectArtifact,
+  type ArtifactInspection,
+  type ArtifactRegistry,
+} from "../artifact/inspect.js";
 import {
   ANNOTATION_FILEPATH,
   ANNOTATION_TITLE,
@@ -17,6 +22,14 @@ export interface LookupCredentials {
   /** Equal identities mean equal credentials, e.g. `ns/regcred@12345`; "" is anonymous. */
   readonly identity: string;
 }
+
+/** A registry client as the cache uses it: inspects through it, closes it once evicted. */
+export interface CachedRegistryClient extends ArtifactRegistry {
+  close(): Promise<void>;
+}
+
+/** Makes the registry client of one credential identity. Default: `new RegistryClient(options)`. */
+export type RegistryClientFactory = (options: RegistryClientOptions) => CachedRegistryClient;
 
 export interface ArtifactCacheOptions {
   /** Options for every registry client (TLS, plain-HTTP registries, allow-list, metrics hook). */
@@ -40,6 +53,8 @@ export interface ArtifactCacheOptions {
   readonly clientCacheBytes?: number;
   /** Configs larger than this are refused unread (validation error ConfigTooLarge). Default 1 MiB. */
   readonly maxConfigBytes?: number;
+  /** Makes the registry clients (tests pass a fake registry). Default `new RegistryClient(options)`. */
+  readonly createClient?: RegistryClientFactory;
 }
 
 export const ARTIFACT_CACHE_DEFAULTS = {
@@ -117,7 +132,7 @@ export class ArtifactCache {
   readonly #entries = new Map<string, Entry>();
   #bytes = 0;
   readonly #inflight = new Map<string, Promise<Entry>>();
-  readonly #clients = new Map<string, RegistryClient>();
+  readonly #clients = new Map<string, CachedRegistryClient>();
   readonly #content: ContentCache;
 
   constructor(options: ArtifactCacheOptions) {
@@ -206,14 +221,15 @@ export class ArtifactCache {
     }
   }
 
-  #client(credentials: LookupCredentials): RegistryClient {
+  #client(credentials: LookupCredentials): CachedRegistryClient {
     const existing = this.#clients.get(credentials.identity);
     if (existing !== undefined) {
       this.#clients.delete(credentials.identity);
       this.#clients.set(credentials.identity, existing);
       return existing;
     }
-    const client = new RegistryClient({
+    const create = this.#options.createClient ?? ((o: RegistryClientOptions) => new RegistryClient(o));
+    const client = create({
       maxSmallBlobBytes: this.#options.maxConfigBytes ?? ARTIFACT_CACHE_DEFAULTS.maxConfigBytes,
       ...this.#options.client,
       credentials: credentials.store,
