@@ -8,10 +8,13 @@
 
 import { parsePointer } from "./json-pointer.js";
 import type { JsonPatchOperation } from "./types.js";
+import { OperatorError } from "../errors.js";
 
 /** Thrown for an operation that does not apply; the message names the operation's index and path. */
-export class JsonPatchError extends Error {
-  override readonly name = "JsonPatchError";
+export class JsonPatchError extends OperatorError<"PatchDoesNotApply"> {
+  constructor(message: string) {
+    super("PatchDoesNotApply", message);
+  }
 }
 
 const isContainer = (value: unknown): value is Record<string, unknown> | unknown[] =>

@@ -14,6 +14,7 @@
  * - It checks structure only as far as splitting needs; the caller parses each piece. A body that
  *   ends inside a value makes `envelope()` throw.
  */
+import { OperatorError } from "../errors.js";
 
 const QUOTE = 34;
 const BACKSLASH = 92;
@@ -23,10 +24,9 @@ const OPEN_BRACKET = 91;
 const CLOSE_BRACKET = 93;
 
 /** Thrown on text that is not a JSON object with an `items` array of objects. */
-export class ListSplitError extends Error {
+export class ListSplitError extends OperatorError<"MalformedList"> {
   constructor(message: string) {
-    super(message);
-    this.name = "ListSplitError";
+    super("MalformedList", message);
   }
 }
 

@@ -5,6 +5,7 @@
  * CertificateFeed; the server and the webhook configuration read from it.
  */
 import { X509Certificate, createPrivateKey } from "node:crypto";
+import { OperatorError } from "../errors.js";
 
 /** A serving certificate and key, and the CA bundle that clients (the apiserver) trust it with. */
 export interface ServingCertificates {
@@ -93,10 +94,9 @@ export function staticCertificateSource(certificates: ServingCertificates): Cert
 }
 
 /** Thrown for a certificate, key or CA bundle that cannot be served. */
-export class CertificateError extends Error {
+export class CertificateError extends OperatorError<"InvalidCertificate"> {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "CertificateError";
+    super("InvalidCertificate", message, options);
   }
 }
 

@@ -36,6 +36,7 @@ import { FIELD_MANAGER, kubeRequest, serverSideApply } from "../runtime/kube-cli
 import { KubeApiError } from "../runtime/kube-errors.js";
 import type { LabelSelector, LabelSelectorRequirement } from "../runtime/label-selector.js";
 import { MUTATE_PODS_PATH } from "./handler.js";
+import { OperatorError } from "../errors.js";
 
 /** Default `metadata.name` of the MutatingWebhookConfiguration. */
 export const DEFAULT_CONFIGURATION_NAME = "modelpack-operator";
@@ -116,10 +117,9 @@ export interface MutatingWebhookConfiguration {
 }
 
 /** Thrown for options that would make an invalid or unsafe configuration. */
-export class WebhookConfigurationError extends Error {
+export class WebhookConfigurationError extends OperatorError<"InvalidWebhookConfiguration"> {
   constructor(message: string) {
-    super(message);
-    this.name = "WebhookConfigurationError";
+    super("InvalidWebhookConfiguration", message);
   }
 }
 

@@ -59,6 +59,7 @@ import { createWebhookMetrics } from "./metrics.js";
 import type { CertificateLifetimes, ServingNames } from "./rotation.js";
 import { createSelfManagedCertificates } from "./self-managed-certificates.js";
 import { createWebhookServer, type ServerLimits, type WebhookServer } from "./server.js";
+import { OperatorError } from "../errors.js";
 
 /** Where the serving certificate comes from. */
 export type CertificateOptions =
@@ -147,10 +148,9 @@ export interface Webhook extends Runnable {
 }
 
 /** Thrown when the options cannot work together (e.g. self-managed certificates without a kubeconfig). */
-export class WebhookOptionsError extends Error {
+export class WebhookOptionsError extends OperatorError<"InvalidWebhookOptions"> {
   constructor(message: string) {
-    super(message);
-    this.name = "WebhookOptionsError";
+    super("InvalidWebhookOptions", message);
   }
 }
 

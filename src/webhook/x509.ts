@@ -25,6 +25,7 @@ import {
   X509Certificate,
 } from "node:crypto";
 import { isIP } from "node:net";
+import { OperatorError } from "../errors.js";
 
 /** A certificate and its private key, both PEM. */
 export interface CertificateAndKey {
@@ -55,10 +56,9 @@ export interface ServingCertificateRequest {
 }
 
 /** Thrown for a request that cannot make a valid certificate (no SANs, a bad IP, bad validity). */
-export class CertificateRequestError extends Error {
+export class CertificateRequestError extends OperatorError<"InvalidCertificateRequest"> {
   constructor(message: string) {
-    super(message);
-    this.name = "CertificateRequestError";
+    super("InvalidCertificateRequest", message);
   }
 }
 
