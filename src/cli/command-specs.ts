@@ -212,6 +212,18 @@ export const RUN = {
       description:
         "imagePullPolicy of that init container: Always, IfNotPresent or Never (default Kubernetes' own: Always for :latest, else IfNotPresent).",
     },
+    "init-user": {
+      type: "string",
+      value: "fixed|platform",
+      description:
+        "who that init container runs as: fixed (default) sets runAsUser 65532 and runAsGroup 0; platform sets neither, for platforms that assign the UID and an fsGroup (OpenShift's restricted SCC).",
+    },
+    "init-resources": {
+      type: "string",
+      value: "JSON",
+      description:
+        'requests and limits of that init container, e.g. {"requests":{"cpu":"100m","memory":"128Mi"},"limits":{"memory":"512Mi"}} (default those; {} for none).',
+    },
     "webhook-bind-address": {
       type: "string",
       value: "HOST:PORT",

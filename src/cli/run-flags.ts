@@ -9,6 +9,8 @@ import { UsageError } from "./usage-error.js";
 export function webhookFlags(values: {
   "init-image"?: string;
   "init-image-pull-policy"?: string;
+  "init-user"?: string;
+  "init-resources"?: string;
   "webhook-bind-address": string;
   "webhook-url"?: string;
   "webhook-service": string;
@@ -39,6 +41,12 @@ export function webhookFlags(values: {
     pullPolicyFlag === undefined
       ? undefined
       : oneOf(pullPolicyFlag, ["Always", "IfNotPresent", "Never"] as const, "--init-image-pull-policy");
+  const initUser =
+    values["init-user"] === undefined
+      ? undefined
+      : oneOf(values["init-user"], ["fixed", "platform"] as const, "--init-user");
+  const initResources =
+    values["init-resources"] === undefined ? undefined : resourcesFlag(values["init-resources"]);
   const url = values["webhook-url"];
   if (url !== undefined && !url.startsWith("https://"))
     throw new UsageError(`--webhook-url must be an https:// URL, not "${url}"`);
@@ -49,6 +57,8 @@ export function webhookFlags(values: {
     timeoutSeconds,
     initImage,
     ...(pullPolicy !== undefined && { initImagePullPolicy: pullPolicy }),
+    ...(initUser !== undefined && { initUser }),
+    ...(initResources !== undefined && { initResources }),
     ...(url !== undefined && { url }),
     ...(values["webhook-cert-dir"] !== undefined && { certDir: values["webhook-cert-dir"] }),
     ...(values["webhook-cert-secret"] !== undefined && { certSecret: values["webhook-cert-secret"] }),
@@ -99,4 +109,43 @@ function oneOf<T extends string>(value: string, allowed: readonly T[], flag: str
   if (found === undefined)
     throw new UsageError(`${flag} must be one of ${allowed.join(", ")}, not "${value}"`);
   return found;
+}
+
+/** Quantities as Kubernetes writes them: `100m`, `1Gi`, `2`, `1.5`, `500M`. */
+const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
+
+/** `--init-resources '{"requests":{"cpu":"100m"},"limits":{"memory":"1Gi"}}'`; UsageError otherwise. */
+export function resourcesFlag(text: string): {
+  requests?: Record<string, string>;
+  limits?: Record<string, string>;
+} {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`--init-resources is not JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const fail = (why: string): never => {
+    throw new UsageError(
+      `--init-resources ${why}; write {"requests":{"cpu":"100m","memory":"128Mi"},"limits":{"memory":"512Mi"}}`,
+    );
+  };
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) fail("must be a JSON object");
+  const result: { requests?: Record<string, string>; limits?: Record<string, string> } = {};
+  for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
+    if (key !== "requests" && key !== "limits")
+      fail(`has "${key}", but only "requests" and "limits" are allowed`);
+    if (value === null || typeof value !== "object" || Array.isArray(value))
+      fail(`"${key}" must be an object`);
+    const quantities: Record<string, string> = {};
+    for (const [resource, quantity] of Object.entries(value as Record<string, unknown>)) {
+      if (typeof quantity !== "string" || !QUANTITY.test(quantity))
+        fail(
+          `"${key}.${resource}" must be a quantity such as "100m" or "1Gi", not ${JSON.stringify(quantity)}`,
+        );
+      quantities[resource] = quantity as string;
+    }
+    result[key as "requests" | "limits"] = quantities;
+  }
+  return result;
 }

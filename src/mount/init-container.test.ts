@@ -204,3 +204,23 @@ describe("pullArgs --allowed-registries: the operator's allow-list holds in the 
     expect(at < 0 ? undefined : args.slice(at, at + 2)).toEqual(expected);
   });
 });
+
+describe("init container user: fixed, or left to the platform (OpenShift assigns UIDs)", () => {
+  it("fixed by default: runAsUser 65532, runAsGroup 0", () => {
+    const context = initContainerPieces(checked({}), settings).initContainer?.securityContext;
+    expect(context).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, runAsGroup: 0 });
+  });
+  it("platform: no runAsUser or runAsGroup, still restricted", () => {
+    const context = initContainerPieces(checked({}), { ...settings, user: "platform" }).initContainer
+      ?.securityContext;
+    expect(context).not.toHaveProperty("runAsUser");
+    expect(context).not.toHaveProperty("runAsGroup");
+    expect(context).toMatchObject({
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+  });
+});

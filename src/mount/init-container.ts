@@ -59,12 +59,15 @@ export const DEFAULT_PULL_RESOURCES = {
   limits: { memory: "512Mi" },
 } as const;
 
-/** The puller's security context (a fresh object each call); meets the Pod Security Standards' `restricted` profile. */
-export function pullSecurityContext(): V1SecurityContext {
+/**
+ * The puller's security context (a fresh object each call); meets the Pod Security Standards'
+ * `restricted` profile. With `user: "platform"` the UID and group are left to the platform, which
+ * must then give the pod an fsGroup so the pull secrets (mode 0440) stay readable.
+ */
+export function pullSecurityContext(user: "fixed" | "platform" = "fixed"): V1SecurityContext {
   return {
     runAsNonRoot: true,
-    runAsUser: PULL_UID,
-    runAsGroup: PULL_GID,
+    ...(user === "fixed" && { runAsUser: PULL_UID, runAsGroup: PULL_GID }),
     readOnlyRootFilesystem: true,
     allowPrivilegeEscalation: false,
     privileged: false,
@@ -153,7 +156,7 @@ export function initContainerPieces(target: CheckedTarget, settings: InitContain
       requests: { ...(settings.resources?.requests ?? DEFAULT_PULL_RESOURCES.requests) },
       limits: { ...(settings.resources?.limits ?? DEFAULT_PULL_RESOURCES.limits) },
     },
-    securityContext: pullSecurityContext(),
+    securityContext: pullSecurityContext(settings.user),
   };
   const subPath = target.subPath === "" ? MODEL_FOLDER : `${MODEL_FOLDER}/${target.subPath}`;
   return {

@@ -41,6 +41,12 @@ export interface InitContainerSettings {
   readonly imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
   /** Registries (`host[:port]` as in the reference, `docker.io` for Docker Hub) the init container speaks plain HTTP to. */
   readonly plainHttpRegistries: readonly string[];
+  /**
+   * Who the pull runs as: `fixed` (default) sets runAsUser 65532 and runAsGroup 0; `platform`
+   * sets neither, for platforms that assign the UID and an fsGroup themselves (OpenShift's
+   * restricted SCC refuses a UID outside the namespace's range).
+   */
+  readonly user?: "fixed" | "platform";
   /** `run --allowed-registries`, passed on to the pull (`--allowed-registries`) when non-empty. */
   readonly allowedRegistries?: readonly string[];
   /** A ConfigMap in the pod's namespace with a `ca.crt` key to trust, if the operator has a CA bundle. */

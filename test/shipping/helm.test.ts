@@ -185,6 +185,7 @@ describe("Helm chart", () => {
       "--webhook-timeout-seconds=5",
       "--webhook-cert-secret=mpo-modelpack-operator-webhook-tls",
       "--init-image=registry.example.com/modelpack/modelpack-operator:0.1.0",
+      "--init-user=fixed",
       "--log-level=info",
       "--workers=4",
       "--workload-rollout=false",
@@ -502,6 +503,19 @@ describe("Helm chart", () => {
       name: "NODE_OPTIONS",
       value: "--max-old-space-size=256",
     });
+    const defaultArgs = defaults.spec.template.spec.containers[0]?.args ?? [];
+    expect(defaultArgs).toContain("--init-user=fixed");
+    expect(defaultArgs.some((a) => a.startsWith("--init-resources"))).toBe(false);
+    const openshift = (
+      await objectOf<DeploymentObject>("Deployment", [
+        "--set",
+        "initContainer.user=platform",
+        "--set-json",
+        'initContainer.resources={"limits":{"memory":"2Gi"}}',
+      ])
+    ).spec.template.spec.containers[0]?.args;
+    expect(openshift).toContain("--init-user=platform");
+    expect(openshift).toContain('--init-resources={"limits":{"memory":"2Gi"}}');
     const objects = await objectsOf(args);
     expect(objects.some((o) => o.kind === "ServiceAccount")).toBe(false);
     const binding = objects.find(

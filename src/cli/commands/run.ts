@@ -35,6 +35,11 @@ export interface RunOptions {
     readonly configurationName?: string;
     readonly initImage: string;
     readonly initImagePullPolicy?: "Always" | "IfNotPresent" | "Never";
+    readonly initUser?: "fixed" | "platform";
+    readonly initResources?: {
+      readonly requests?: Readonly<Record<string, string>>;
+      readonly limits?: Readonly<Record<string, string>>;
+    };
     /** ANDed with the built-in exclusions (the operator's namespace, kube-system). */
     readonly namespaceSelector?: LabelSelector;
     readonly objectSelector?: LabelSelector;
@@ -117,6 +122,8 @@ export async function runCommand(options: RunOptions, io: CliIo): Promise<number
       settings: {
         image: w.initImage,
         ...(w.initImagePullPolicy !== undefined && { imagePullPolicy: w.initImagePullPolicy }),
+        ...(w.initUser !== undefined && { user: w.initUser }),
+        ...(w.initResources !== undefined && { resources: w.initResources }),
         plainHttpRegistries: options.plainHttpRegistries,
         allowedRegistries: options.allowedRegistries,
         // The operator publishes its CA bundle under this name where init containers pull.
