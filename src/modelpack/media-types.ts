@@ -26,8 +26,7 @@ export interface ParsedLayerMediaType {
   readonly encoding: LayerEncoding;
 }
 
-export const OCI_MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json";
-export const OCI_INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json";
+export { OCI_INDEX_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE } from "../oci-spec.js";
 export const OCI_IMAGE_CONFIG_MEDIA_TYPE = "application/vnd.oci.image.config.v1+json";
 export const OCI_EMPTY_MEDIA_TYPE = "application/vnd.oci.empty.v1+json";
 export const DOCKER_IMAGE_CONFIG_MEDIA_TYPE = "application/vnd.docker.container.image.v1+json";
