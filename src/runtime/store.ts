@@ -7,7 +7,7 @@
  * - Objects are the informer's own copies: callers must not mutate them (copy first).
  * - Listing by namespace costs O(objects in that namespace), not O(all objects).
  */
-import { matchesLabelSelector, type LabelSelector } from "./label-selector.js";
+import { compileLabelSelector, type LabelSelector } from "./label-selector.js";
 import { splitObjectKey, type KubeObjectLike } from "./keys.js";
 
 /** Read access to a cache. */
@@ -43,8 +43,9 @@ export class MemoryStore<T extends KubeObjectLike> implements Store<T> {
   list(options: { namespace?: string; labelSelector?: LabelSelector } = {}): T[] {
     const { namespace, labelSelector } = options;
     const result: T[] = [];
+    const matches = labelSelector === undefined ? undefined : compileLabelSelector(labelSelector);
     const push = (object: T): void => {
-      if (!labelSelector || matchesLabelSelector(labelSelector, object.metadata?.labels)) result.push(object);
+      if (!matches || matches(object.metadata?.labels)) result.push(object);
     };
     if (namespace === undefined) {
       for (const object of this.#objects.values()) push(object);

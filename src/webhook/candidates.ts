@@ -16,7 +16,7 @@ import {
 } from "../api/index.js";
 import type { MountTarget } from "../mount/types.js";
 import { parseReference } from "../oci/reference.js";
-import { compileLabelSelector, type LabelMatcher } from "./selector.js";
+import { compileLabelSelector, type LabelMatcher } from "../runtime/label-selector.js";
 
 /** What admission does with a pod this ModelDeployment selects. */
 export type Verdict =

@@ -106,7 +106,7 @@ export {
   type ServingNames,
   type StoredCertificates,
 } from "./rotation.js";
-export { compileLabelSelector, type LabelMatcher } from "./selector.js";
+export { compileLabelSelector, type LabelMatcher } from "../runtime/label-selector.js";
 export {
   createSelfManagedCertificates,
   DEFAULT_CERTIFICATE_SECRET,
