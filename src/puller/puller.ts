@@ -17,6 +17,8 @@ import type { Descriptor, RegistryClient } from "../oci/client.js";
 import { BlobWriteError } from "../oci/blob-writer.js";
 import { RegistryError } from "../oci/errors.js";
 import { pinnedReference, type ImageReference } from "../oci/reference.js";
+import { systemClock, type Clock } from "../runtime/clock.js";
+import { exponentialDelayMs } from "../runtime/rate-limiter.js";
 import { PullError } from "./errors.js";
 import { destinationPath, safeRelativePath } from "./paths.js";
 import { ByteBudget, DEFAULT_MAX_ENTRIES, DEFAULT_MAX_EXPANSION_RATIO } from "./limits.js";
@@ -70,6 +72,14 @@ export interface PullOptions {
   readonly concurrency?: number;
   /** Attempts per layer for retryable failures (resets, truncation, 5xx). Default 3. */
   readonly layerAttempts?: number;
+  /**
+   * Wait before a layer's second attempt, doubled before each later one (up to 10 s), so a
+   * registry that cut a download off gets a moment instead of an immediate new request.
+   * Default 500 ms.
+   */
+  readonly layerRetryDelayMs?: number;
+  /** Sleeps between layer attempts. Default the system clock. */
+  readonly clock?: Clock;
   /** Bytes the pull may write in all (`pull --max-bytes`); default: no cap. */
   readonly maxBytes?: number;
   /** Uncompressed / compressed bytes per archive layer. Default DEFAULT_MAX_EXPANSION_RATIO. */
@@ -329,6 +339,8 @@ export async function pull(options: PullOptions): Promise<PullResult> {
           const retryable = (err instanceof RegistryError || err instanceof BlobWriteError) && err.retryable;
           if (!retryable || attempt >= attempts || abort.signal.aborted) throw err;
           options.onEvent?.({ type: "layer-retry", digest, attempt, error: err.message });
+          const delayMs = exponentialDelayMs(attempt - 1, options.layerRetryDelayMs ?? 500, 10_000);
+          await (options.clock ?? systemClock).sleep(delayMs, abort.signal);
         }
       }
     };

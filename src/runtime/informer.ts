@@ -33,6 +33,7 @@ import { systemClock, type Clock } from "./clock.js";
 import { isResourceVersionUnavailable, KubeApiError } from "./kube-errors.js";
 import { objectKey, type KubeObjectLike } from "./keys.js";
 import type { Logger } from "./logger.js";
+import { exponentialDelayMs } from "./rate-limiter.js";
 import type { Runnable, Syncable } from "./runnable.js";
 import { MemoryStore, type Store } from "./store.js";
 
@@ -336,7 +337,7 @@ class InformerImpl<T extends KubeObjectLike> implements Informer<T> {
 
   #backoffDelay(err: unknown): number {
     const { initialMs, maxMs, jitter } = this.#backoff;
-    const base = Math.min(maxMs, initialMs * 2 ** Math.max(0, this.#failures - 1));
+    const base = exponentialDelayMs(Math.max(0, this.#failures - 1), initialMs, maxMs);
     const delay = Math.round(base * (1 + jitter * this.#random()));
     const retryAfterMs = err instanceof KubeApiError ? (err.retryAfterSeconds ?? 0) * 1000 : 0;
     return Math.max(delay, retryAfterMs);

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { bucketRateLimiter, exponentialFailureRateLimiter, maxOf } from "./rate-limiter.js";
+import {
+  Backoff,
+  bucketRateLimiter,
+  exponentialDelayMs,
+  exponentialFailureRateLimiter,
+  maxOf,
+} from "./rate-limiter.js";
 
 describe("rate limiters", () => {
   it("backs off exponentially per item and forgets", () => {
@@ -33,5 +39,36 @@ describe("rate limiters", () => {
     now = 10_000;
     limiter.forget("a");
     expect(limiter.when("a")).toBe(5);
+  });
+});
+
+describe("exponentialDelayMs", () => {
+  it.each([
+    [0, 5, 100, 5],
+    [1, 5, 100, 10],
+    [4, 5, 100, 80],
+    [5, 5, 100, 100],
+    [60, 5, 100, 100],
+    [0, 1_000, 30_000, 1_000],
+    [5, 1_000, 30_000, 30_000],
+    [0, 200, 100, 100],
+  ])("after %i failures from %i ms, capped at %i ms: %i ms", (failures, initialMs, maxMs, expected) => {
+    expect(exponentialDelayMs(failures, initialMs, maxMs)).toBe(expected);
+  });
+});
+
+describe("Backoff", () => {
+  it("waits the current delay, doubles up to the cap, and starts over after reset", () => {
+    const backoff = new Backoff(1_000, 5_000);
+    expect(backoff.delayMs).toBe(1_000);
+    expect([1, 2, 3, 4, 5].map(() => backoff.fail())).toEqual([1_000, 2_000, 4_000, 5_000, 5_000]);
+    backoff.reset();
+    expect(backoff.fail()).toBe(1_000);
+    expect(backoff.delayMs).toBe(2_000);
+  });
+
+  it("waits initialMs first even when it is above the cap, then the cap (as the loops it replaced)", () => {
+    const backoff = new Backoff(1_000, 300);
+    expect([1, 2, 3].map(() => backoff.fail())).toEqual([1_000, 300, 300]);
   });
 });

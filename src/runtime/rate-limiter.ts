@@ -9,6 +9,52 @@ export interface RateLimiter<K> {
   numRequeues(item: K): number;
 }
 
+/**
+ * The one exponential backoff formula of the project: `initialMs · 2^failures`, capped at `maxMs`
+ * (`failures` counts the failures before this one; 0 gives the first delay). Every backoff loop
+ * (the work queue's and the registry client's rate limiter, informers, the webhook's apply and
+ * certificate loops, the puller's layer retries) computes its delays here.
+ */
+export function exponentialDelayMs(failures: number, initialMs: number, maxMs: number): number {
+  return Math.min(maxMs, initialMs * 2 ** failures);
+}
+
+/**
+ * Backoff for one retry loop: `fail()` returns the delay to wait after this failure and doubles
+ * the next one (capped at `maxMs`); `reset()` after a success starts over at `initialMs`.
+ * Before any failure the delay is `initialMs`, even above `maxMs` (the cap limits growth).
+ */
+export class Backoff {
+  #failures = 0;
+  #delayMs: number;
+
+  constructor(
+    readonly initialMs: number,
+    readonly maxMs: number,
+  ) {
+    this.#delayMs = initialMs;
+  }
+
+  /** The delay the next failure waits. */
+  get delayMs(): number {
+    return this.#delayMs;
+  }
+
+  /** Records a failure: returns the delay to wait now, and doubles the next one up to `maxMs`. */
+  fail(): number {
+    const delayMs = this.#delayMs;
+    this.#failures++;
+    this.#delayMs = exponentialDelayMs(this.#failures, this.initialMs, this.maxMs);
+    return delayMs;
+  }
+
+  /** After a success: the next failure waits `initialMs` again. */
+  reset(): void {
+    this.#failures = 0;
+    this.#delayMs = this.initialMs;
+  }
+}
+
 /** Per-item exponential backoff: base·2^failures, capped at max (defaults 5 ms → 1000 s). */
 export function exponentialFailureRateLimiter<K>(baseMs = 5, maxMs = 1_000_000): RateLimiter<K> {
   const failures = new Map<K, number>();
@@ -16,7 +62,7 @@ export function exponentialFailureRateLimiter<K>(baseMs = 5, maxMs = 1_000_000):
     when(item) {
       const n = failures.get(item) ?? 0;
       failures.set(item, n + 1);
-      return Math.min(maxMs, baseMs * 2 ** n);
+      return exponentialDelayMs(n, baseMs, maxMs);
     },
     forget(item) {
       failures.delete(item);

@@ -21,6 +21,7 @@ import { isAlreadyExists, isConflict, isNotFound } from "../runtime/kube-errors.
 import { FIELD_MANAGER, kubeRequest } from "../runtime/kube-client.js";
 import type { Clock } from "../runtime/clock.js";
 import type { Logger } from "../runtime/logger.js";
+import { Backoff } from "../runtime/rate-limiter.js";
 import type { Runnable } from "../runtime/runnable.js";
 import { CertificateFeed, type CertificateSource } from "./certificate-source.js";
 import {
@@ -104,21 +105,20 @@ class SelfManagedCertificatesImpl implements SelfManagedCertificates {
     this.#started = true;
     const { clock } = this.#options;
     const pollMs = this.#options.pollMs ?? 60_000;
-    let backoffMs = 1_000;
+    const backoff = new Backoff(1_000, pollMs);
     while (!signal.aborted) {
       let waitMs: number;
       try {
         const renewAt = await this.#sync(signal);
         waitMs = Math.max(0, Math.min(pollMs, renewAt - clock.now()));
-        backoffMs = 1_000;
+        backoff.reset();
       } catch (err) {
         if (signal.aborted) break;
+        waitMs = backoff.fail();
         this.#logger.error(
-          { err, secret: this.#secretName, retryInMs: backoffMs },
+          { err, secret: this.#secretName, retryInMs: waitMs },
           "cannot read or renew the webhook certificates",
         );
-        waitMs = backoffMs;
-        backoffMs = Math.min(backoffMs * 2, pollMs);
       }
       try {
         await clock.sleep(waitMs, signal);

@@ -33,6 +33,7 @@ import type { InitContainerSettings } from "../mount/types.js";
 import type { Clock } from "../runtime/clock.js";
 import type { KubeObject } from "../runtime/kube-object.js";
 import type { Logger } from "../runtime/logger.js";
+import { Backoff } from "../runtime/rate-limiter.js";
 import type { Runnable } from "../runtime/runnable.js";
 import type { Store } from "../runtime/store.js";
 import type { PlanMounts } from "./admit.js";
@@ -410,7 +411,7 @@ class ConfigurationApplier {
   async followScope(signal: AbortSignal): Promise<void> {
     const pollMs = this.#options.scopePollMs ?? 250;
     const minIntervalMs = this.#options.scopeMinIntervalMs ?? 1_000;
-    let backoffMs = minIntervalMs;
+    const backoff = new Backoff(minIntervalMs, 30_000);
     for (;;) {
       try {
         await this.#clock.sleep(pollMs, signal);
@@ -427,14 +428,16 @@ class ConfigurationApplier {
           { namespaces: scope === "all" ? "all" : scope.length },
           "webhook namespaceSelector follows the namespaces with ModelDeployments",
         );
-        backoffMs = minIntervalMs;
+        backoff.reset();
       } catch (err) {
         if (signal.aborted) return;
-        this.#logger.warn({ err: describe(err), retryInMs: backoffMs }, "cannot apply the webhook scope");
-        backoffMs = Math.min(backoffMs * 2, 30_000);
+        this.#logger.warn(
+          { err: describe(err), retryInMs: backoff.fail() },
+          "cannot apply the webhook scope",
+        );
       }
       try {
-        await this.#clock.sleep(Math.max(0, backoffMs - pollMs), signal);
+        await this.#clock.sleep(Math.max(0, backoff.delayMs - pollMs), signal);
       } catch {
         return;
       }
@@ -481,16 +484,19 @@ class ConfigurationApplier {
   }
 
   async #applyUntilDone(signal: AbortSignal): Promise<void> {
-    for (let backoffMs = 1_000; ; backoffMs = Math.min(backoffMs * 2, 30_000)) {
+    const backoff = new Backoff(1_000, 30_000);
+    for (;;) {
+      let retryInMs: number;
       try {
         await this.#applyOnce(signal);
         this.#logger.info({ clientConfig: this.#clientConfig }, "webhook configuration applied");
         return;
       } catch (err) {
         if (signal.aborted) throw signal.reason;
-        this.#logger.error({ err, retryInMs: backoffMs }, "cannot apply the webhook configuration");
+        retryInMs = backoff.fail();
+        this.#logger.error({ err, retryInMs }, "cannot apply the webhook configuration");
       }
-      await this.#clock.sleep(backoffMs, signal);
+      await this.#clock.sleep(retryInMs, signal);
     }
   }
 }

@@ -8,6 +8,7 @@ import { parseDockerConfig } from "../../src/oci/credentials.js";
 import { DigestMismatchError } from "../../src/oci/errors.js";
 import { parseReference } from "../../src/oci/reference.js";
 import { PullError } from "../../src/puller/errors.js";
+import { systemClock } from "../../src/runtime/clock.js";
 import { pull, PULL_STATE_FILE } from "../../src/puller/puller.js";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.js";
 import { buildModelPackArtifact, pushArtifact, sha256, type ArtifactFile } from "../support/publisher.js";
@@ -291,13 +292,21 @@ describe("pull into a folder", () => {
       proxy.rules.push({ match: (_m, p) => p.endsWith(weights), fault: { kind: "truncate" }, times: 1 });
       const dest = await newDir();
       const events: string[] = [];
+      const sleeps: number[] = [];
       await pull({
         client: proxied,
         reference: parseReference(`${proxy.host}/${repo}:v1`),
         dest,
         onEvent: (e) => events.push(e.type),
+        layerRetryDelayMs: 20,
+        clock: {
+          now: () => systemClock.now(),
+          sleep: (ms, signal) => (sleeps.push(ms), systemClock.sleep(ms, signal)),
+        },
       });
       expect(events).toContain("layer-retry");
+      // The retry waits (it was immediate before): the first wait is layerRetryDelayMs.
+      expect(sleeps).toEqual([20]);
       expect((await readFile(join(dest, "model.safetensors"))).equals(Buffer.alloc(300_000, 5))).toBe(true);
     });
   });
