@@ -5,10 +5,10 @@
  * does. Written with server-side apply under the operator's field manager, so a second operator
  * replica or a re-apply changes nothing, and re-checked every `refreshMs` (someone may delete it).
  */
-import type { KubeConfig } from "@kubernetes/client-node";
 import type { Clock } from "../runtime/clock.js";
-import { FIELD_MANAGER, serverSideApply } from "../runtime/kube-client.js";
+import { FIELD_MANAGER } from "../runtime/kube-client.js";
 import { CA_KEY } from "../mount/init-container.js";
+import type { ControllerKubeApi } from "./kube-api.js";
 
 /** The ConfigMap the init containers mount (`InitContainerSettings.caBundleConfigMap`). */
 export const CA_BUNDLE_CONFIGMAP = "modelpack-ca-bundle";
@@ -16,15 +16,20 @@ const DEFAULT_REFRESH_MS = 10 * 60_000;
 
 /** Publishes the CA bundle into namespaces on demand. */
 export class CaBundlePublisher {
-  readonly #kubeConfig: KubeConfig;
+  readonly #kube: Pick<ControllerKubeApi, "applyConfigMap">;
   readonly #pem: string;
   readonly #clock: Clock;
   readonly #refreshMs: number;
   /** Namespace → when the ConfigMap was last applied. */
   readonly #published = new Map<string, number>();
 
-  constructor(options: { kubeConfig: KubeConfig; pem: string; clock: Clock; refreshMs?: number }) {
-    this.#kubeConfig = options.kubeConfig;
+  constructor(options: {
+    kube: Pick<ControllerKubeApi, "applyConfigMap">;
+    pem: string;
+    clock: Clock;
+    refreshMs?: number;
+  }) {
+    this.#kube = options.kube;
     this.#pem = options.pem;
     this.#clock = options.clock;
     this.#refreshMs = options.refreshMs ?? DEFAULT_REFRESH_MS;
@@ -37,9 +42,9 @@ export class CaBundlePublisher {
   async ensure(namespace: string, signal?: AbortSignal): Promise<void> {
     const last = this.#published.get(namespace);
     if (last !== undefined && this.#clock.now() - last < this.#refreshMs) return;
-    await serverSideApply(
-      this.#kubeConfig,
-      `/api/v1/namespaces/${namespace}/configmaps/${CA_BUNDLE_CONFIGMAP}`,
+    await this.#kube.applyConfigMap(
+      namespace,
+      CA_BUNDLE_CONFIGMAP,
       {
         apiVersion: "v1",
         kind: "ConfigMap",
@@ -53,7 +58,7 @@ export class CaBundlePublisher {
         },
         data: { [CA_KEY]: this.#pem },
       },
-      { signal },
+      signal,
     );
     this.#published.set(namespace, this.#clock.now());
   }

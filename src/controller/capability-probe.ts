@@ -1,6 +1,8 @@
-import { CoreV1Api, VersionApi, type KubeConfig, type V1Node, type V1Pod } from "@kubernetes/client-node";
+import type { V1Node, V1Pod } from "@kubernetes/client-node";
+import { z } from "zod";
 import type { Clock } from "../runtime/clock.js";
 import type { ClusterCapabilities, NodeRuntime } from "./capabilities.js";
+import type { ControllerKubeApi } from "./kube-api.js";
 
 /** A name no real pod uses; the probe is a dry run, so nothing is ever stored. */
 const PROBE_POD_NAME = "modelpack-operator-image-volume-probe";
@@ -35,8 +37,48 @@ export function probePod(namespace: string): V1Pod {
   };
 }
 
+/** What is read of the apiserver's answer to the probe: its volumes and mounts. */
+const ProbeAnswer = z.looseObject({
+  spec: z
+    .looseObject({
+      volumes: z
+        .array(
+          z.looseObject({
+            name: z.string(),
+            image: z.looseObject({ reference: z.string().optional() }).optional(),
+          }),
+        )
+        .optional(),
+      containers: z.array(
+        z.looseObject({
+          volumeMounts: z.array(z.looseObject({ name: z.string() })).optional(),
+        }),
+      ),
+    })
+    .optional(),
+});
+type ProbeAnswer = z.infer<typeof ProbeAnswer>;
+
+/** What is read of a Node: its name and runtime and kubelet versions. */
+const NodeFacts = z.looseObject({
+  metadata: z.looseObject({ name: z.string().optional() }).optional(),
+  status: z
+    .looseObject({
+      nodeInfo: z
+        .looseObject({
+          containerRuntimeVersion: z.string().optional(),
+          kubeletVersion: z.string().optional(),
+        })
+        .optional(),
+    })
+    .optional(),
+});
+type NodeFacts = z.infer<typeof NodeFacts>;
+const NodeList = z.looseObject({ items: z.array(NodeFacts) });
+const VersionInfo = z.looseObject({ gitVersion: z.string() });
+
 /** Whether the apiserver kept the image volume in its answer to the probe (pure). */
-export function keptImageVolume(answer: V1Pod): boolean {
+export function keptImageVolume(answer: V1Pod | ProbeAnswer): boolean {
   const volume = answer.spec?.volumes?.find((v) => v.name === "model");
   const mounted =
     answer.spec?.containers.some((c) => c.volumeMounts?.some((m) => m.name === "model")) ?? false;
@@ -44,7 +86,7 @@ export function keptImageVolume(answer: V1Pod): boolean {
 }
 
 /** Node runtime facts from Node objects (pure). */
-export function nodeRuntimes(nodes: readonly V1Node[]): NodeRuntime[] {
+export function nodeRuntimes(nodes: readonly (V1Node | NodeFacts)[]): NodeRuntime[] {
   return nodes.map((node) => ({
     name: node.metadata?.name ?? "",
     containerRuntimeVersion: node.status?.nodeInfo?.containerRuntimeVersion ?? "",
@@ -53,7 +95,7 @@ export function nodeRuntimes(nodes: readonly V1Node[]): NodeRuntime[] {
 }
 
 export interface CapabilityProbeOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kube: Pick<ControllerKubeApi, "dryRunCreatePod" | "getServerVersion" | "listNodes">;
   /** Where the dry-run probe pod is "created" (the operator's own namespace). */
   readonly namespace: string;
   readonly clock: Clock;
@@ -72,15 +114,11 @@ export interface CapabilityProbeOptions {
  */
 export class CapabilityProbe {
   readonly #options: CapabilityProbeOptions;
-  readonly #core: CoreV1Api;
-  readonly #version: VersionApi;
   #cached: { value: ClusterCapabilities; at: number } | undefined;
   #running: Promise<ClusterCapabilities> | undefined;
 
   constructor(options: CapabilityProbeOptions) {
     this.#options = options;
-    this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
-    this.#version = options.kubeConfig.makeApiClient(VersionApi);
   }
 
   /** The capabilities, probing again once the cached result is older than `refreshMs`. */
@@ -98,24 +136,21 @@ export class CapabilityProbe {
   }
 
   async #probe(): Promise<ClusterCapabilities> {
+    const { kube, namespace } = this.#options;
     const [field, version, nodes] = await Promise.all([
-      this.#core
-        .createNamespacedPod({
-          namespace: this.#options.namespace,
-          body: probePod(this.#options.namespace),
-          dryRun: "All",
-        })
+      kube
+        .dryRunCreatePod(namespace, probePod(namespace))
         .then((answer): ClusterCapabilities["imageVolumeField"] =>
-          keptImageVolume(answer) ? "kept" : "dropped",
+          keptImageVolume(ProbeAnswer.parse(answer)) ? "kept" : "dropped",
         )
         .catch((): ClusterCapabilities["imageVolumeField"] => "unknown"),
-      this.#version
-        .getCode()
-        .then((info) => info.gitVersion)
+      kube
+        .getServerVersion()
+        .then((info) => VersionInfo.parse(info).gitVersion)
         .catch(() => undefined),
-      Promise.resolve(this.#options.listNodes?.() ?? this.#core.listNode().then((list) => list.items)).catch(
-        () => [] as V1Node[],
-      ),
+      Promise.resolve(
+        this.#options.listNodes?.() ?? kube.listNodes().then((list) => NodeList.parse(list).items),
+      ).catch((): readonly NodeFacts[] => []),
     ]);
     const value: ClusterCapabilities = {
       imageVolumeField: field,

@@ -1,8 +1,7 @@
-import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { describeError } from "../errors.js";
 import type { Clock } from "../runtime/clock.js";
-import { kubeRequest } from "../runtime/kube-client.js";
+import type { ControllerKubeApi } from "./kube-api.js";
 
 /** The object an event is about. */
 export interface EventSubject {
@@ -22,7 +21,7 @@ export class EventRecorder {
   readonly #recent = new Map<string, number>();
 
   constructor(
-    private readonly kubeConfig: KubeConfig,
+    private readonly kube: Pick<ControllerKubeApi, "createEvent">,
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly component = "modelpack-operator",
@@ -43,29 +42,25 @@ export class EventRecorder {
     if (this.#recent.size > 10_000) this.#recent.delete(this.#recent.keys().next().value ?? "");
     const timestamp = new Date(now).toISOString();
     try {
-      await kubeRequest(this.kubeConfig, {
-        method: "POST",
-        path: `/api/v1/namespaces/${subject.namespace}/events`,
-        body: {
-          apiVersion: "v1",
-          kind: "Event",
-          metadata: { generateName: `${subject.name}.`, namespace: subject.namespace },
-          involvedObject: {
-            apiVersion: subject.apiVersion,
-            kind: subject.kind,
-            namespace: subject.namespace,
-            name: subject.name,
-            ...(subject.uid !== undefined && { uid: subject.uid }),
-          },
-          type,
-          reason,
-          message: message.slice(0, 1024),
-          source: { component: this.component },
-          reportingComponent: this.component,
-          firstTimestamp: timestamp,
-          lastTimestamp: timestamp,
-          count: 1,
+      await this.kube.createEvent(subject.namespace, {
+        apiVersion: "v1",
+        kind: "Event",
+        metadata: { generateName: `${subject.name}.`, namespace: subject.namespace },
+        involvedObject: {
+          apiVersion: subject.apiVersion,
+          kind: subject.kind,
+          namespace: subject.namespace,
+          name: subject.name,
+          ...(subject.uid !== undefined && { uid: subject.uid }),
         },
+        type,
+        reason,
+        message: message.slice(0, 1024),
+        source: { component: this.component },
+        reportingComponent: this.component,
+        firstTimestamp: timestamp,
+        lastTimestamp: timestamp,
+        count: 1,
       });
     } catch (err) {
       this.logger.warn(

@@ -30,6 +30,7 @@ import { ArtifactCache } from "./artifact-cache.js";
 import { CaBundlePublisher } from "./ca-bundle.js";
 import { CapabilityProbe } from "./capability-probe.js";
 import { EventRecorder } from "./events.js";
+import { controllerKubeApi } from "./kube-api.js";
 import { modelDeploymentKeysForPod } from "./pods.js";
 import { RegistryGate } from "./registry-gate.js";
 import { createModelDeploymentReconciler } from "./reconciler.js";
@@ -144,6 +145,7 @@ function unionStore<T>(informers: readonly Informer<T>[], namespaces: readonly s
  */
 export function createOperator(options: OperatorOptions): Operator {
   const { kubeConfig, logger, clock } = options;
+  const kube = controllerKubeApi(kubeConfig);
   const registry = new Registry();
   const namespaces = options.watchNamespaces ?? [];
   const informers = (namespaces.length === 0 ? [undefined] : namespaces).map((namespace) =>
@@ -230,7 +232,7 @@ export function createOperator(options: OperatorOptions): Operator {
     },
   });
   const capabilities = new CapabilityProbe({
-    kubeConfig,
+    kube,
     namespace: options.namespace,
     clock,
     listNodes: () => nodes.store.list(),
@@ -257,12 +259,12 @@ export function createOperator(options: OperatorOptions): Operator {
     workers,
     waitForSync: [...informers, nodes],
     reconcile: createModelDeploymentReconciler({
-      kubeConfig,
+      kube,
       store,
       artifacts,
       capabilities,
       clock,
-      events: new EventRecorder(kubeConfig, clock, logger),
+      events: new EventRecorder(kube, clock, logger),
       pods,
       podsSynced,
       // One slow or throttling registry gets at most half the workers; the rest serve the others.
@@ -270,7 +272,7 @@ export function createOperator(options: OperatorOptions): Operator {
       ...(options.workloadRollout === false && { workloadRollout: false }),
       ...(options.blockedRecheckMs !== undefined && { blockedRecheckMs: options.blockedRecheckMs }),
       ...(options.caPem !== undefined && {
-        caBundle: new CaBundlePublisher({ kubeConfig, pem: options.caPem, clock }),
+        caBundle: new CaBundlePublisher({ kube, pem: options.caPem, clock }),
       }),
     }),
   });

@@ -1,12 +1,11 @@
-import type { KubeConfig } from "@kubernetes/client-node";
 import { z } from "zod";
 import { Reason } from "../api/index.js";
 import { describeError } from "../errors.js";
 import { chainCredentialStores, parseDockerConfig, type CredentialStore } from "../oci/credentials.js";
 import { RegistryError } from "../oci/errors.js";
-import { kubeRequest } from "../runtime/kube-client.js";
 import { KubeApiError } from "../runtime/kube-errors.js";
 import { credentialIdentity, type LookupCredentials } from "./artifact-cache.js";
+import type { ControllerKubeApi } from "./kube-api.js";
 import type { ResolveFailure } from "./plan.js";
 
 const Secret = z.looseObject({
@@ -21,7 +20,7 @@ const Secret = z.looseObject({
  * status, not an exception; API failures other than 404 throw (retried with backoff).
  */
 export async function loadPullSecrets(
-  kubeConfig: KubeConfig,
+  kube: Pick<ControllerKubeApi, "getSecret">,
   namespace: string,
   names: readonly string[],
   signal?: AbortSignal,
@@ -31,10 +30,7 @@ export async function loadPullSecrets(
   for (const name of names) {
     let raw: unknown;
     try {
-      raw = await kubeRequest(kubeConfig, {
-        path: `/api/v1/namespaces/${namespace}/secrets/${name}`,
-        ...(signal !== undefined && { signal }),
-      });
+      raw = await kube.getSecret(namespace, name, signal);
     } catch (err) {
       if (err instanceof KubeApiError && err.code === "NotFound") {
         return {

@@ -1,14 +1,10 @@
-import type { KubeConfig } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
 import {
   API_VERSION,
   KIND,
   ModelDeployment,
   parseDuration,
-  PLURAL,
-  GROUP,
   Reason,
-  VERSION,
   type ModelDeploymentStatus,
 } from "../api/index.js";
 import { OperatorError } from "../errors.js";
@@ -17,19 +13,21 @@ import { parseReference, type ImageReference } from "../oci/reference.js";
 import type { CachedPod } from "../runtime/cached-pod.js";
 import type { Clock } from "../runtime/clock.js";
 import { TerminalError, type ReconcileResult, type Reconciler } from "../runtime/controller.js";
-import { serverSideApply } from "../runtime/kube-client.js";
 import type { KubeObject } from "../runtime/kube-object.js";
+import type { Logger } from "../runtime/logger.js";
 import { splitObjectKey } from "../runtime/keys.js";
 import type { Store } from "../runtime/store.js";
 import type { ArtifactCache } from "./artifact-cache.js";
 import { CA_BUNDLE_CONFIGMAP, type CaBundlePublisher } from "./ca-bundle.js";
 import type { CapabilityProbe } from "./capability-probe.js";
 import type { EventRecorder } from "./events.js";
+import type { ControllerKubeApi } from "./kube-api.js";
 import {
   plan,
   resolveFailure,
   verifiedForGeneration,
   type Observation,
+  type Plan,
   type ResolveFailure,
 } from "./plan.js";
 import { countPods, stalePods } from "./pods.js";
@@ -44,11 +42,12 @@ const BLOCKED_RECHECK_MS = 60_000;
 const REGISTRY_TIMEOUT_MS = 30_000;
 
 export interface ModelDeploymentReconcilerOptions {
-  readonly kubeConfig: KubeConfig;
+  /** Secrets, status, workloads (controllerKubeApi over a KubeConfig; tests pass a fake). */
+  readonly kube: ControllerKubeApi;
   readonly store: Store<KubeObject>;
-  readonly artifacts: ArtifactCache;
-  readonly capabilities: CapabilityProbe;
-  readonly events: EventRecorder;
+  readonly artifacts: Pick<ArtifactCache, "cached" | "inspect">;
+  readonly capabilities: Pick<CapabilityProbe, "get">;
+  readonly events: Pick<EventRecorder, "record">;
   readonly clock: Clock;
   /** How soon a ModelDeployment blocked on something a person must fix is checked again. Default 60 s. */
   readonly blockedRecheckMs?: number;
@@ -66,12 +65,12 @@ export interface ModelDeploymentReconcilerOptions {
    * The operator's registry CA bundle, published into the namespace of every ModelDeployment
    * that pulls with an init container (which mounts it) before its status can say Ready.
    */
-  readonly caBundle?: CaBundlePublisher;
+  readonly caBundle?: Pick<CaBundlePublisher, "ensure">;
   /**
    * Fairness between registries (registry-gate.ts): a reconcile whose registry is busy or asked
    * for a pause is requeued instead of holding a worker. Absent: no limit.
    */
-  readonly registryGate?: RegistryGate;
+  readonly registryGate?: Pick<RegistryGate, "enter" | "throttle">;
   /** How long one reconcile may spend on the registry before it counts as a Timeout. Default 30 s. */
   readonly registryTimeoutMs?: number;
   /**
@@ -81,140 +80,230 @@ export interface ModelDeploymentReconcilerOptions {
   readonly workloadRollout?: boolean;
 }
 
+/** What `observe` read for one ModelDeployment: the plan's input and what acting needs. */
+export interface Observed {
+  readonly modelDeployment: ModelDeployment;
+  readonly namespace: string;
+  readonly name: string;
+  readonly observation: Observation;
+  /** The selected pods; undefined when pods are not watched or not listed yet. */
+  readonly selected: readonly CachedPod[] | undefined;
+}
+
 /**
- * Reconciles one ModelDeployment: read it from the informer's store, read its pull secrets by
- * name, resolve and inspect the artifact (shared cache), probe the cluster, `plan` the status,
- * counting the selected pods against the digest (`status.pods`), and write it with server-side
- * apply only when it changed. Then, under `updatePolicy: Rollout`, annotate the pod templates of
- * the workloads owning stale pods (`rollout.ts` decides, `workloads.ts` reads and patches), once
- * the cached status already carries the digest. Level-based and idempotent.
- * Transient registry failures are written to status and then thrown, so the work queue backs off;
- * failures a person must fix are written and re-checked every minute (a secret may appear).
+ * Reconciles one ModelDeployment as observe → plan → act, then `nextStep` decides what the work
+ * queue does with the key:
+ * - `observe` reads it from the informer's store, reads its pull secrets by name, resolves and
+ *   inspects the artifact (shared cache), probes the cluster and counts the selected pods
+ *   against the digest (`status.pods`);
+ * - `plan` (plan.ts, pure) computes the status and events;
+ * - `act` publishes the CA bundle an InitContainer pull mounts, writes the status with
+ *   server-side apply only when it changed, records the events and, under `updatePolicy:
+ *   Rollout`, annotates the pod templates of the workloads owning stale pods (`rollout.ts`
+ *   decides, `workloads.ts` reads and patches), once the cached status already carries the digest.
+ * Level-based and idempotent. Transient registry failures are written to status and then thrown,
+ * so the work queue backs off; failures a person must fix are written and re-checked every minute
+ * (a secret may appear).
  */
 export function createModelDeploymentReconciler(
   options: ModelDeploymentReconcilerOptions,
 ): Reconciler<string> {
   return async (key, signal, { logger }): Promise<ReconcileResult> => {
-    const raw = options.store.get(key);
-    if (raw === undefined) return {}; // deleted: nothing to do, nothing we own outlives it
-    const parsed = ModelDeployment.safeParse(raw);
-    if (!parsed.success)
-      throw new TerminalError(
-        `ModelDeployment ${key} does not match the v1alpha1 schema: ${parsed.error.message}`,
-      );
-    const md = parsed.data;
-    const { namespace, name } = splitObjectKey(key);
-    if (namespace === undefined) throw new TerminalError(`ModelDeployment key ${key} has no namespace`);
-    const outcome = await observeArtifact(options, md, namespace, signal);
-    if ("deferredMs" in outcome) {
-      logger.debug({ requeueAfterMs: outcome.deferredMs }, "registry busy with other reconciles; requeued");
-      return { requeueAfterMs: outcome.deferredMs };
+    const observed = await observe(options, key, signal);
+    if (observed === undefined) return {}; // deleted: nothing to do, nothing we own outlives it
+    if ("deferredMs" in observed) {
+      logger.debug({ requeueAfterMs: observed.deferredMs }, "registry busy with other reconciles; requeued");
+      return { requeueAfterMs: observed.deferredMs };
     }
-    const capabilities = await options.capabilities.get();
-    const selected =
-      options.podsSynced?.() === false
-        ? undefined
-        : options.pods?.list({ namespace, labelSelector: md.spec.selector });
-    const digest = countedDigest(outcome, md);
-    const pods = selected === undefined ? undefined : countPods(selected, name, digest);
-    const observation = {
+    const acted = await act(options, observed, plan(observed.observation), signal, logger);
+    const next = nextStep({
+      outcome: observed.observation.outcome,
+      plan: acted.plan,
+      ...(acted.caBundleFailure !== undefined && { caBundleFailure: acted.caBundleFailure }),
+      blockedRecheckMs: options.blockedRecheckMs ?? BLOCKED_RECHECK_MS,
+    });
+    if (next instanceof Error) throw next;
+    return next;
+  };
+}
+
+/**
+ * Every read of one reconcile: the ModelDeployment (undefined: deleted), its artifact (or why
+ * not), the cluster's capabilities and the selected pods. `deferredMs`: the registry is busy with
+ * other reconciles, come back then. Throws TerminalError for an object that cannot be served.
+ */
+export async function observe(
+  options: ModelDeploymentReconcilerOptions,
+  key: string,
+  signal: AbortSignal,
+): Promise<Observed | { readonly deferredMs: number } | undefined> {
+  const raw = options.store.get(key);
+  if (raw === undefined) return undefined;
+  const parsed = ModelDeployment.safeParse(raw);
+  if (!parsed.success)
+    throw new TerminalError(
+      `ModelDeployment ${key} does not match the v1alpha1 schema: ${parsed.error.message}`,
+    );
+  const md = parsed.data;
+  const { namespace, name } = splitObjectKey(key);
+  if (namespace === undefined) throw new TerminalError(`ModelDeployment key ${key} has no namespace`);
+  const outcome = await observeArtifact(options, md, namespace, signal);
+  if ("deferredMs" in outcome) return outcome;
+  const capabilities = await options.capabilities.get();
+  const selected =
+    options.podsSynced?.() === false
+      ? undefined
+      : options.pods?.list({ namespace, labelSelector: md.spec.selector });
+  const digest = countedDigest(outcome, md);
+  const pods = selected === undefined ? undefined : countPods(selected, name, digest);
+  return {
+    modelDeployment: md,
+    namespace,
+    name,
+    selected,
+    observation: {
       modelDeployment: md,
       outcome,
       capabilities,
       now: new Date(options.clock.now()),
       ...(pods !== undefined && { pods }),
       ...(options.workloadRollout === false && { workloadRollout: false }),
-    };
-    let next = plan(observation);
-    // InitContainer pods mount the operator's CA bundle: publish it before they can be admitted,
-    // and say in status (MountSupported False, so not Ready) when that fails.
-    let caBundleFailure: string | undefined;
-    if (options.caBundle !== undefined && next.status.strategy === "InitContainer") {
-      try {
-        await options.caBundle.ensure(namespace, signal);
-      } catch (err) {
-        const cause = err instanceof Error ? err.message : String(err);
-        caBundleFailure = `cannot write the registry CA bundle as ConfigMap ${namespace}/${CA_BUNDLE_CONFIGMAP}, which the pull init containers mount: ${cause}; check that the operator may create ConfigMaps and get and patch this one in the namespace (deploy/rbac.yaml)`;
-        next = plan({ ...observation, caBundleFailure });
-      }
-    }
-    if (!isDeepStrictEqual(normalise(md.status), normalise(next.status))) {
-      await applyStatus(options.kubeConfig, namespace, name, next.status, signal);
-      logger.info(
-        {
-          reference: md.spec.model.reference,
-          digest: next.status.resolved?.digest,
-          strategy: next.status.strategy,
-        },
-        "status updated",
-      );
-    }
-    const subject = {
-      apiVersion: API_VERSION,
-      kind: KIND,
-      namespace,
-      name,
-      ...(md.metadata.uid !== undefined && { uid: md.metadata.uid }),
-    };
-    await Promise.all(next.events.map((e) => options.events.record(subject, e.type, e.reason, e.message)));
-
-    // Roll out only once the cached status (what the webhook reads) carries the digest, so new
-    // pods get it: right after a status write the cache is behind, and the write's own watch
-    // event brings this key back with it.
-    const resolved = next.status.resolved?.digest;
-    if (
-      selected !== undefined &&
-      resolved !== undefined &&
-      md.spec.updatePolicy === "Rollout" &&
-      options.workloadRollout !== false &&
-      md.status?.resolved?.digest === resolved
-    ) {
-      const stale = stalePods(selected, name, resolved);
-      if (stale.length > 0) {
-        const annotationKey = rolloutAnnotation(name);
-        const owning = await observeOwningWorkloads(options.kubeConfig, namespace, stale, signal);
-        if (owning.refused.length > 0)
-          logger.warn(
-            { refused: owning.refused },
-            "pods name owners that are not theirs; those are not restarted",
-          );
-        const decision = decideRollout({
-          updatePolicy: md.spec.updatePolicy,
-          // Both what the webhook sees now and what this reconcile decided must admit pods.
-          readyToRoll:
-            isReadyToRoll(md.status?.conditions, md.metadata.generation ?? 0) &&
-            isReadyToRoll(next.status.conditions, md.metadata.generation ?? 0),
-          annotationKey,
-          digest: resolved,
-          workloads: owning.workloads,
-        });
-        for (const w of decision.restart)
-          await annotateTemplate(options.kubeConfig, namespace, w, annotationKey, resolved, signal);
-        if (decision.restart.length > 0) {
-          logger.info(
-            { digest: resolved, workloads: decision.restart.map((w) => `${w.kind}/${w.name}`) },
-            "rollout started",
-          );
-          await options.events.record(
-            subject,
-            "Normal",
-            Reason.RollingOut,
-            rolloutMessage(decision.restart, resolved),
-          );
-        }
-      }
-    }
-
-    if (caBundleFailure !== undefined) throw new OperatorError("CABundleUnavailable", caBundleFailure); // retried with backoff
-    const failure: ResolveFailure | undefined = "failure" in outcome ? outcome.failure : undefined;
-    // The registry said when to come back: requeue then instead of sleeping in a worker.
-    if (failure?.retryAfterMs !== undefined) return { requeueAfterMs: failure.retryAfterMs };
-    if (failure?.transient === true)
-      throw new RegistryError("Unreachable", failure.message, { retryable: true });
-    const recheck = options.blockedRecheckMs ?? BLOCKED_RECHECK_MS;
-    if (failure !== undefined) return { requeueAfterMs: Math.min(recheck, next.requeueAfterMs ?? recheck) };
-    return next.requeueAfterMs !== undefined ? { requeueAfterMs: next.requeueAfterMs } : {};
+    },
   };
+}
+
+/**
+ * Every write of one reconcile, in order: the CA bundle (InitContainer pods mount it: published
+ * before they can be admitted; on failure the plan is made again with `caBundleFailure`, so status
+ * says MountSupported False, not Ready), the status when it changed, the plan's events, and the
+ * rollout. Returns the plan as finally written and the CA bundle failure, if any.
+ */
+export async function act(
+  options: ModelDeploymentReconcilerOptions,
+  observed: Observed,
+  planned: Plan,
+  signal: AbortSignal,
+  logger: Logger,
+): Promise<{ readonly plan: Plan; readonly caBundleFailure?: string }> {
+  const { modelDeployment: md, namespace, name } = observed;
+  let next = planned;
+  let caBundleFailure: string | undefined;
+  if (options.caBundle !== undefined && next.status.strategy === "InitContainer") {
+    try {
+      await options.caBundle.ensure(namespace, signal);
+    } catch (err) {
+      const cause = err instanceof Error ? err.message : String(err);
+      caBundleFailure = `cannot write the registry CA bundle as ConfigMap ${namespace}/${CA_BUNDLE_CONFIGMAP}, which the pull init containers mount: ${cause}; check that the operator may create ConfigMaps and get and patch this one in the namespace (deploy/rbac.yaml)`;
+      next = plan({ ...observed.observation, caBundleFailure });
+    }
+  }
+  if (!isDeepStrictEqual(normalise(md.status), normalise(next.status))) {
+    await options.kube.applyStatus(namespace, name, next.status, signal);
+    logger.info(
+      {
+        reference: md.spec.model.reference,
+        digest: next.status.resolved?.digest,
+        strategy: next.status.strategy,
+      },
+      "status updated",
+    );
+  }
+  const subject = {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    namespace,
+    name,
+    ...(md.metadata.uid !== undefined && { uid: md.metadata.uid }),
+  };
+  await Promise.all(next.events.map((e) => options.events.record(subject, e.type, e.reason, e.message)));
+
+  const resolved = rolloutDigest({
+    modelDeployment: md,
+    plan: next,
+    podsKnown: observed.selected !== undefined,
+    workloadRollout: options.workloadRollout !== false,
+  });
+  if (observed.selected !== undefined && resolved !== undefined) {
+    const stale = stalePods(observed.selected, name, resolved);
+    if (stale.length > 0) {
+      const annotationKey = rolloutAnnotation(name);
+      const owning = await observeOwningWorkloads(options.kube, namespace, stale, signal);
+      if (owning.refused.length > 0)
+        logger.warn(
+          { refused: owning.refused },
+          "pods name owners that are not theirs; those are not restarted",
+        );
+      const decision = decideRollout({
+        updatePolicy: md.spec.updatePolicy,
+        // Both what the webhook sees now and what this reconcile decided must admit pods.
+        readyToRoll:
+          isReadyToRoll(md.status?.conditions, md.metadata.generation ?? 0) &&
+          isReadyToRoll(next.status.conditions, md.metadata.generation ?? 0),
+        annotationKey,
+        digest: resolved,
+        workloads: owning.workloads,
+      });
+      for (const w of decision.restart)
+        await annotateTemplate(options.kube, namespace, w, annotationKey, resolved, signal);
+      if (decision.restart.length > 0) {
+        logger.info(
+          { digest: resolved, workloads: decision.restart.map((w) => `${w.kind}/${w.name}`) },
+          "rollout started",
+        );
+        await options.events.record(
+          subject,
+          "Normal",
+          Reason.RollingOut,
+          rolloutMessage(decision.restart, resolved),
+        );
+      }
+    }
+  }
+  return { plan: next, ...(caBundleFailure !== undefined && { caBundleFailure }) };
+}
+
+/**
+ * The digest to roll stale pods to, or undefined when no rollout is considered (pure): pods are
+ * known, a digest was resolved, `updatePolicy: Rollout` may patch workloads, and the cached
+ * status (what the webhook reads) already carries the digest, so new pods get it. Right after a
+ * status write the cache is behind, and the write's own watch event brings the key back with it.
+ */
+export function rolloutDigest(input: {
+  readonly modelDeployment: ModelDeployment;
+  readonly plan: Plan;
+  readonly podsKnown: boolean;
+  readonly workloadRollout: boolean;
+}): string | undefined {
+  const md = input.modelDeployment;
+  const resolved = input.plan.status.resolved?.digest;
+  if (!input.podsKnown || resolved === undefined) return undefined;
+  if (md.spec.updatePolicy !== "Rollout" || !input.workloadRollout) return undefined;
+  return md.status?.resolved?.digest === resolved ? resolved : undefined;
+}
+
+/**
+ * What the work queue does with the key after acting (pure): an error to throw (retried with
+ * backoff) or a result. A CA bundle that could not be written is retried; a registry that said
+ * when to come back (Retry-After) is asked then; a transient registry failure is retried with
+ * backoff; a failure a person must fix is re-checked within `blockedRecheckMs`; otherwise the
+ * plan's refresh interval applies.
+ */
+export function nextStep(input: {
+  readonly outcome: Observation["outcome"];
+  readonly plan: Pick<Plan, "requeueAfterMs">;
+  readonly caBundleFailure?: string;
+  readonly blockedRecheckMs: number;
+}): ReconcileResult | Error {
+  if (input.caBundleFailure !== undefined)
+    return new OperatorError("CABundleUnavailable", input.caBundleFailure);
+  const failure: ResolveFailure | undefined = "failure" in input.outcome ? input.outcome.failure : undefined;
+  if (failure?.retryAfterMs !== undefined) return { requeueAfterMs: failure.retryAfterMs };
+  if (failure?.transient === true)
+    return new RegistryError("Unreachable", failure.message, { retryable: true });
+  const recheck = input.blockedRecheckMs;
+  if (failure !== undefined)
+    return { requeueAfterMs: Math.min(recheck, input.plan.requeueAfterMs ?? recheck) };
+  return input.plan.requeueAfterMs !== undefined ? { requeueAfterMs: input.plan.requeueAfterMs } : {};
 }
 
 /**
@@ -235,7 +324,7 @@ async function observeArtifact(
     return { failure: resolveFailure("InvalidReference", err instanceof Error ? err.message : String(err)) };
   }
   const secrets = await loadPullSecrets(
-    options.kubeConfig,
+    options.kube,
     namespace,
     (md.spec.model.pullSecrets ?? []).map((s) => s.name),
     signal,
@@ -302,20 +391,4 @@ function countedDigest(outcome: Observation["outcome"], md: ModelDeployment): st
 /** Status as compared: JSON round trip, so undefined fields and key order do not count. */
 function normalise(status: ModelDeploymentStatus | undefined): unknown {
   return status === undefined ? undefined : JSON.parse(JSON.stringify(status));
-}
-
-/** Server-side apply of the status subresource. */
-export async function applyStatus(
-  kubeConfig: KubeConfig,
-  namespace: string,
-  name: string,
-  status: ModelDeploymentStatus,
-  signal?: AbortSignal,
-): Promise<void> {
-  await serverSideApply(
-    kubeConfig,
-    `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}/${name}/status`,
-    { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace }, status },
-    { signal },
-  );
 }

@@ -7,10 +7,10 @@
  * RBAC: `get` on apps/v1 replicasets; `get` and `patch` on apps/v1 deployments, statefulsets
  * and daemonsets in the watched namespaces.
  */
-import type { KubeConfig, V1OwnerReference, V1Pod } from "@kubernetes/client-node";
+import type { V1OwnerReference, V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
-import { FIELD_MANAGER, kubeRequest } from "../runtime/kube-client.js";
 import { isNotFound } from "../runtime/kube-errors.js";
+import type { ControllerKubeApi } from "./kube-api.js";
 import {
   ownerRefusal,
   ownersOf,
@@ -20,13 +20,6 @@ import {
   type PodOwner,
   type WorkloadRef,
 } from "./rollout.js";
-
-const PLURALS: Record<PodOwner["kind"], string> = {
-  ReplicaSet: "replicasets",
-  Deployment: "deployments",
-  StatefulSet: "statefulsets",
-  DaemonSet: "daemonsets",
-};
 
 /** What is read of an owner: its UID, ownerReferences, selector and pod template's annotations. */
 const OwnerObject = z.looseObject({
@@ -66,23 +59,16 @@ const OwnerObject = z.looseObject({
 });
 type OwnerObject = z.infer<typeof OwnerObject>;
 
-function objectPath(namespace: string, kind: PodOwner["kind"], name: string): string {
-  return `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/${PLURALS[kind]}/${encodeURIComponent(name)}`;
-}
-
 /** GETs one owner by name; undefined when it is gone (its pods are going too). Throws on other API errors. */
 async function getOwner(
-  kubeConfig: KubeConfig,
+  kube: Pick<ControllerKubeApi, "getWorkload">,
   namespace: string,
   kind: PodOwner["kind"],
   name: string,
   signal?: AbortSignal,
 ): Promise<OwnerObject | undefined> {
   try {
-    const raw = await kubeRequest(kubeConfig, {
-      path: objectPath(namespace, kind, name),
-      ...(signal !== undefined && { signal }),
-    });
+    const raw = await kube.getWorkload(namespace, kind, name, signal);
     const parsed = OwnerObject.safeParse(raw);
     if (!parsed.success)
       throw new Error(`${kind} ${namespace}/${name} from the API is malformed: ${parsed.error.message}`);
@@ -109,7 +95,7 @@ export interface OwningWorkloads {
  * Throws KubeApiError on any other failure (e.g. Forbidden without the RBAC above).
  */
 export async function observeOwningWorkloads(
-  kubeConfig: KubeConfig,
+  kube: Pick<ControllerKubeApi, "getWorkload">,
   namespace: string,
   pods: Iterable<V1Pod>,
   signal?: AbortSignal,
@@ -120,7 +106,7 @@ export async function observeOwningWorkloads(
     claimed: { kind: PodOwner["kind"]; name: string; uid: string },
     owned: readonly V1Pod[],
   ): Promise<OwnerObject | undefined> => {
-    const object = await getOwner(kubeConfig, namespace, claimed.kind, claimed.name, signal);
+    const object = await getOwner(kube, namespace, claimed.kind, claimed.name, signal);
     if (object === undefined) return undefined;
     const why = ownerRefusal(claimed, { uid: object.metadata.uid, selector: object.spec?.selector }, owned);
     if (why === undefined) return object;
@@ -155,19 +141,18 @@ export async function observeOwningWorkloads(
  * strategy. Patching again with the same value changes nothing. Throws KubeApiError.
  */
 export async function annotateTemplate(
-  kubeConfig: KubeConfig,
+  kube: Pick<ControllerKubeApi, "patchWorkload">,
   namespace: string,
   workload: WorkloadRef,
   annotationKey: string,
   digest: string,
   signal?: AbortSignal,
 ): Promise<void> {
-  await kubeRequest(kubeConfig, {
-    method: "PATCH",
-    path: objectPath(namespace, workload.kind, workload.name),
-    query: { fieldManager: FIELD_MANAGER },
-    contentType: "application/merge-patch+json",
-    body: templatePatch(annotationKey, digest),
-    ...(signal !== undefined && { signal }),
-  });
+  await kube.patchWorkload(
+    namespace,
+    workload.kind,
+    workload.name,
+    templatePatch(annotationKey, digest),
+    signal,
+  );
 }

@@ -1,6 +1,7 @@
 import { CoreV1Api } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { CapabilityProbe } from "../../src/controller/capability-probe.js";
+import { controllerKubeApi } from "../../src/controller/kube-api.js";
 import { systemClock } from "../../src/runtime/clock.js";
 import { useControlPlane } from "../harness/testing.js";
 
@@ -10,7 +11,7 @@ describe("capability probe on a default 1.35 apiserver with fake nodes", () => {
   it("sees image volumes kept, the version, and each node's runtime", async () => {
     await plane().createFakeNodes(1, { containerRuntimeVersion: "cri-o://1.34.0" });
     const probe = new CapabilityProbe({
-      kubeConfig: plane().kubeConfig,
+      kube: controllerKubeApi(plane().kubeConfig),
       namespace: "default",
       clock: systemClock,
     });
@@ -31,7 +32,11 @@ describe("capability probe on a default 1.35 apiserver with fake nodes", () => {
         },
       },
     });
-    const probe = new CapabilityProbe({ kubeConfig, namespace: "restricted-probe", clock: systemClock });
+    const probe = new CapabilityProbe({
+      kube: controllerKubeApi(kubeConfig),
+      namespace: "restricted-probe",
+      clock: systemClock,
+    });
     expect((await probe.get()).imageVolumeField).toBe("kept");
   });
 });
@@ -41,7 +46,7 @@ describe("capability probe with ImageVolume=false", () => {
 
   it("detects the silent drop", async () => {
     const probe = new CapabilityProbe({
-      kubeConfig: plane().kubeConfig,
+      kube: controllerKubeApi(plane().kubeConfig),
       namespace: "default",
       clock: systemClock,
     });

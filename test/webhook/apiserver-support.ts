@@ -11,7 +11,7 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import { GROUP, PLURAL, VERSION, type ModelDeploymentStatus } from "../../src/api/index.js";
-import { applyStatus } from "../../src/controller/reconciler.js";
+import { applyStatus } from "../../src/controller/kube-api.js";
 import { systemClock } from "../../src/runtime/clock.js";
 import type { Informer } from "../../src/runtime/informer.js";
 import { KubeObject } from "../../src/runtime/kube-object.js";
