@@ -136,19 +136,13 @@ function unionStore<T>(informers: readonly Informer<T>[], namespaces: readonly s
   };
 }
 
-/**
- * Wires the operator: ModelDeployment informers (one per watched namespace, or one for all), a
- * node informer for capability detection, pod informers (the same namespaces; slim projections,
- * awaited by neither readiness nor reconciles) whose events enqueue the ModelDeployments selecting the pod, the rate-limited work queue and controller, the shared
- * artifact cache, leader election, and the health/metrics server. Only the leader reconciles;
- * every replica serves health and metrics.
- */
-export function createOperator(options: OperatorOptions): Operator {
+/** One ModelDeployment informer per watched namespace, or one for all. */
+function modelDeploymentInformers(
+  options: OperatorOptions,
+  namespaces: readonly string[],
+): Informer<KubeObject>[] {
   const { kubeConfig, logger, clock } = options;
-  const kube = controllerKubeApi(kubeConfig);
-  const registry = new Registry();
-  const namespaces = options.watchNamespaces ?? [];
-  const informers = (namespaces.length === 0 ? [undefined] : namespaces).map((namespace) =>
+  return (namespaces.length === 0 ? [undefined] : namespaces).map((namespace) =>
     createCustomResourceInformer({
       kubeConfig,
       logger,
@@ -159,29 +153,26 @@ export function createOperator(options: OperatorOptions): Operator {
       ...(namespace !== undefined && { namespace }),
     }),
   );
-  const store = unionStore(informers, namespaces);
-  const nodes = createNodeInformer({ kubeConfig, logger, clock });
-  // Pods of the watched namespaces: status.pods counts them, rollouts find their owners. Each
-  // pod is cached as a slim projection, and nothing waits for their first list (in a large
-  // cluster it takes long and would hold readiness and leadership hostage).
-  const podCache = options.podCache ?? podCacheModeFromEnv(process.env);
-  const podInformers = (namespaces.length === 0 ? [undefined] : namespaces).map(
-    (namespace): Informer<CachedPod> => {
-      const scope = { kubeConfig, logger, clock, ...(namespace !== undefined && { namespace }) };
-      return podCache === "full"
-        ? createFullPodInformer(scope)
-        : createPodInformer({ ...scope, annotationPrefixes: [POD_ANNOTATION_PREFIX] });
-    },
-  );
-  const pods = unionStore(podInformers, namespaces);
-  const podsSynced = (): boolean => podInformers.every((i) => i.hasSynced());
+}
 
-  const registryRequests = new Counter({
-    name: "modelpack_registry_requests_total",
-    help: "Registry HTTP exchanges by registry, operation and result (ok or the error code).",
-    labelNames: ["registry", "operation", "result"],
-    registers: [registry],
+/**
+ * Pods of the watched namespaces: status.pods counts them, rollouts find their owners. Each pod
+ * is cached as a slim projection (`podCache`), and nothing waits for their first list (in a large
+ * cluster it takes long and would hold readiness and leadership hostage).
+ */
+function podCacheInformers(options: OperatorOptions, namespaces: readonly string[]): Informer<CachedPod>[] {
+  const { kubeConfig, logger, clock } = options;
+  const podCache = options.podCache ?? podCacheModeFromEnv(process.env);
+  return (namespaces.length === 0 ? [undefined] : namespaces).map((namespace): Informer<CachedPod> => {
+    const scope = { kubeConfig, logger, clock, ...(namespace !== undefined && { namespace }) };
+    return podCache === "full"
+      ? createFullPodInformer(scope)
+      : createPodInformer({ ...scope, annotationPrefixes: [POD_ANNOTATION_PREFIX] });
   });
+}
+
+/** The ModelDeployment gauges, computed from the informers' store at each scrape. */
+function registerModelDeploymentMetrics(registry: Registry, store: Store<KubeObject>): void {
   new Gauge({
     name: "modelpack_modeldeployments",
     help: "Served ModelDeployments by the status of their Ready condition (True, False, Unknown).",
@@ -218,9 +209,21 @@ export function createOperator(options: OperatorOptions): Operator {
       }
     },
   });
+}
 
-  const artifacts = new ArtifactCache({
-    clock,
+/**
+ * The shared artifact cache, its registry clients configured from the registry policy, counting
+ * their HTTP exchanges in `modelpack_registry_requests_total`.
+ */
+function artifactCache(options: OperatorOptions, registry: Registry): ArtifactCache {
+  const registryRequests = new Counter({
+    name: "modelpack_registry_requests_total",
+    help: "Registry HTTP exchanges by registry, operation and result (ok or the error code).",
+    labelNames: ["registry", "operation", "result"],
+    registers: [registry],
+  });
+  return new ArtifactCache({
+    clock: options.clock,
     client: {
       ...(options.allowedRegistries !== undefined &&
         options.allowedRegistries.length > 0 && { allowedRegistries: options.allowedRegistries }),
@@ -231,6 +234,29 @@ export function createOperator(options: OperatorOptions): Operator {
         registryRequests.inc({ registry: e.registry, operation: e.operation, result: e.result }),
     },
   });
+}
+
+/**
+ * Wires the operator: ModelDeployment informers (one per watched namespace, or one for all), a
+ * node informer for capability detection, pod informers (the same namespaces; slim projections,
+ * awaited by neither readiness nor reconciles) whose events enqueue the ModelDeployments selecting the pod, the rate-limited work queue and controller, the shared
+ * artifact cache, leader election, and the health/metrics server. Only the leader reconciles;
+ * every replica serves health and metrics.
+ */
+export function createOperator(options: OperatorOptions): Operator {
+  const { kubeConfig, logger, clock } = options;
+  const kube = controllerKubeApi(kubeConfig);
+  const registry = new Registry();
+  const namespaces = options.watchNamespaces ?? [];
+  const informers = modelDeploymentInformers(options, namespaces);
+  const store = unionStore(informers, namespaces);
+  const nodes = createNodeInformer({ kubeConfig, logger, clock });
+  const podInformers = podCacheInformers(options, namespaces);
+  const pods = unionStore(podInformers, namespaces);
+  const podsSynced = (): boolean => podInformers.every((i) => i.hasSynced());
+
+  const artifacts = artifactCache(options, registry);
+  registerModelDeploymentMetrics(registry, store);
   const capabilities = new CapabilityProbe({
     kube,
     namespace: options.namespace,
