@@ -1,3 +1,5 @@
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { Certificate } from "@peculiar/asn1-x509";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
@@ -89,5 +91,51 @@ describe("issueServingCertificate", () => {
     const leaf = new X509Certificate(pair.certPem);
     expect(leaf.verify(new X509Certificate(pair.caPem).publicKey)).toBe(true);
     expect(leaf.checkIP("127.0.0.1")).toBe("127.0.0.1");
+  });
+});
+
+/** The DER of each extension's value, by OID, as hex. */
+function extensionValues(certPem: string): Record<string, string> {
+  const cert = AsnConvert.parse(new X509Certificate(certPem).raw, Certificate);
+  return Object.fromEntries(
+    (cert.tbsCertificate.extensions ?? []).map((e) => [
+      `${e.extnID}${e.critical ? " critical" : ""}`,
+      Buffer.from(e.extnValue.buffer).toString("hex"),
+    ]),
+  );
+}
+
+describe("extension encodings (as the hand-written DER encoder made them)", () => {
+  const ca = createCertificateAuthority({ now: NOW, validityMs: HOUR });
+  const leaf = issueServingCertificate(ca, {
+    dnsNames: ["a.b"],
+    ipAddresses: ["10.0.0.1"],
+    now: NOW,
+    validityMs: HOUR,
+  });
+
+  it("CA: cA=TRUE pathLen=0, keyUsage digitalSignature|keyCertSign|cRLSign, a 20-byte key id", () => {
+    const values = extensionValues(ca.certPem);
+    expect(values["2.5.29.19 critical"]).toBe("30060101ff020100");
+    expect(values["2.5.29.15 critical"]).toBe("03020186");
+    expect(values["2.5.29.14"]).toMatch(/^0414[0-9a-f]{40}$/);
+  });
+
+  it("serving: cA=FALSE, keyUsage digitalSignature, serverAuth, SANs, the CA's key id", () => {
+    const values = extensionValues(leaf.certPem);
+    const caKeyId = extensionValues(ca.certPem)["2.5.29.14"]!.slice(4);
+    expect(values["2.5.29.19 critical"]).toBe("3000");
+    expect(values["2.5.29.15 critical"]).toBe("03020780");
+    expect(values["2.5.29.37"]).toBe("300a06082b06010505070301");
+    expect(values["2.5.29.17"]).toBe(`300b8203612e6287040a000001`);
+    expect(values["2.5.29.35"]).toBe(`30168014${caKeyId}`);
+  });
+
+  it("refuses IPv4-mapped and zoned IPv6 addresses instead of encoding wrong bytes", () => {
+    for (const ip of ["::ffff:10.0.0.1", "fe80::1%eth0"]) {
+      expect(() => issueServingCertificate(ca, { ipAddresses: [ip], now: NOW, validityMs: HOUR })).toThrow(
+        CertificateRequestError,
+      );
+    }
   });
 });
