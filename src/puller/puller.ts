@@ -13,7 +13,7 @@ import {
   validateManifest,
   type Issue,
 } from "../modelpack/index.js";
-import type { Descriptor, RegistryClient } from "../oci/client.js";
+import type { Descriptor, FetchedManifest, RegistryClient } from "../oci/client.js";
 import { BlobWriteError } from "../oci/blob-writer.js";
 import { RegistryError } from "../oci/errors.js";
 import { pinnedReference, type ImageReference } from "../oci/reference.js";
@@ -193,25 +193,10 @@ type LayerOutcome = {
  */
 export async function pull(options: PullOptions): Promise<PullResult> {
   const { client, reference, dest } = options;
-  const manifestFetched = await client.getManifest(reference, options.signal);
-  const pinned = pinnedReference(reference, manifestFetched.digest);
-  const parsed = OciManifest.safeParse(manifestFetched.json);
-  const validation = validateManifest(manifestFetched.json);
-  if (!parsed.success || validation.errors.length > 0) {
-    const reasons = validation.errors.map((e) => `${e.path}: ${e.message}`).join("; ");
-    throw new PullError(
-      "InvalidArtifact",
-      `${pinned} is not a valid ModelPack manifest: ${reasons || "unreadable manifest"}`,
-    );
-  }
-  options.onEvent?.({ type: "manifest", digest: manifestFetched.digest, warnings: validation.warnings });
-  const manifest = parsed.data;
+  const { fetched, pinned, manifest } = await fetchManifest(options);
   await client.getBlob(reference, manifest.config, options.signal); // verified, so a corrupt artifact fails early
   const plans = planLayers(manifest, pinned);
-  const layerWhat = (plan: LayerPlan): string => `${pinned}, layer ${plan.index} (${plan.descriptor.digest})`;
   const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
-  const maxExpansionRatio = options.maxExpansionRatio ?? DEFAULT_MAX_EXPANSION_RATIO;
-  const budget = new ByteBudget(options.maxBytes, "--max-bytes");
 
   await mkdir(dirname(dest), { recursive: true });
   const lock = await lockDestination(dest, {
@@ -229,147 +214,31 @@ export async function pull(options: PullOptions): Promise<PullResult> {
     await mkdir(dest, { recursive: true });
     await removeStaleStaging(dest);
     staging = await createStagingDir(dest);
-    const stagingDir = staging;
     const statePath = options.stateFile ?? join(dest, PULL_STATE_FILE);
     const previous = PullState.safeParse(JSON.parse(await readFile(statePath, "utf8").catch(() => "{}")));
-    const state: PullState = { layers: {} };
     const progress = {
       bytesDone: 0,
       bytesTotal: plans.reduce((n, p) => n + p.descriptor.size, 0),
       layersDone: 0,
       layersTotal: plans.length,
     };
-    const report = (): void => options.onProgress?.({ ...progress });
-    let bytesDownloaded = 0;
-
-    const alreadyThere = async (plan: LayerPlan): Promise<StagedEntry[] | undefined> => {
-      if (plan.kind === "file") {
-        const target = destinationPath(dest, plan.path);
-        const there =
-          (await isRegularFileOfSize(target, plan.descriptor.size)) &&
-          (await sha256File(target)) === plan.descriptor.digest;
-        return there ? [fileEntry(plan.path, "", plan.descriptor.size, plan.descriptor.digest)] : undefined;
-      }
-      const recorded = previous.success ? previous.data.layers[plan.descriptor.digest] : undefined;
-      if (recorded === undefined) return undefined;
-      for (const file of recorded.files) {
-        const target = destinationPath(dest, file.path);
-        if (!(await isRegularFileOfSize(target, file.size)) || (await sha256File(target)) !== file.sha256)
-          return undefined;
-      }
-      state.layers[plan.descriptor.digest] = recorded;
-      return recorded.files.map((f) => fileEntry(f.path, "", f.size, f.sha256));
-    };
-
-    const pullLayer = async (plan: LayerPlan): Promise<LayerOutcome> => {
-      const digest = plan.descriptor.digest;
-      const present = await alreadyThere(plan);
-      if (present !== undefined) {
-        progress.bytesDone += plan.descriptor.size;
-        progress.layersDone++;
-        options.onEvent?.({ type: "layer-skipped", digest, reason: "already present and verified" });
-        report();
-        return { plan, skipped: true, entries: present };
-      }
-      const attempts = Math.max(1, options.layerAttempts ?? 3);
-      for (let attempt = 1; ; attempt++) {
-        let counted = 0;
-        let written = 0;
-        const write = (bytes: number): void => {
-          budget.take(bytes, layerWhat(plan));
-          written += bytes;
-        };
-        try {
-          const onBytes = (bytes: number): void => {
-            counted += bytes;
-            progress.bytesDone += bytes;
-            report();
-          };
-          let entries: StagedEntry[];
-          if (plan.kind === "file") {
-            write(plan.descriptor.size); // known before the first byte: refused before downloading
-            const staged = join(stagingDir, `${plan.index}.part`);
-            const size = await client.downloadBlob(reference, plan.descriptor, staged, {
-              signal: abort.signal,
-              onBytes,
-            });
-            entries = [
-              {
-                ...fileEntry(plan.path, staged, size, digest),
-                mode: plan.mode ?? 0o644,
-                ...(plan.mtime !== undefined && { mtime: plan.mtime }),
-              },
-            ];
-          } else {
-            const layerStaging = join(stagingDir, `layer-${plan.index}`);
-            await mkdir(layerStaging, { mode: 0o700 });
-            // Loaded here, before the stream opens: tar-stream and zlib cost start-up time that
-            // a pull of raw layers (the common case, and the one image volumes mount) never needs.
-            const { stageTarLayer } = await import("./tar.js");
-            const stream: Readable = await client.openBlob(reference, plan.descriptor, abort.signal);
-            // A "data" listener starts the flow: the consumer must be attached in this same tick.
-            stream.on("data", (chunk: Buffer) => onBytes(chunk.byteLength));
-            entries = await stageTarLayer(stream, plan.encoding, layerStaging, layerWhat(plan), {
-              compressedSize: plan.descriptor.size,
-              maxExpansionRatio,
-              maxEntries,
-              onFileBytes: write,
-            });
-            state.layers[digest] = {
-              files: entries.flatMap((e) =>
-                e.type === "file" ? [{ path: e.path, size: e.size, sha256: e.sha256 }] : [],
-              ),
-            };
-          }
-          bytesDownloaded += counted;
-          progress.layersDone++;
-          options.onEvent?.({
-            type: "layer-done",
-            digest,
-            files: entries.filter((e) => e.type === "file").length,
-          });
-          report();
-          return { plan, skipped: false, entries };
-        } catch (err) {
-          progress.bytesDone -= counted;
-          budget.release(written);
-          await rm(join(stagingDir, `${plan.index}.part`), { force: true });
-          await rm(join(stagingDir, `layer-${plan.index}`), { recursive: true, force: true });
-          // A registry hiccup or a stopped writer thread; a full disk or a refused path is not retried.
-          const retryable = (err instanceof RegistryError || err instanceof BlobWriteError) && err.retryable;
-          if (!retryable || attempt >= attempts || abort.signal.aborted) throw err;
-          options.onEvent?.({ type: "layer-retry", digest, attempt, error: err.message });
-          const delayMs = exponentialDelayMs(attempt - 1, options.layerRetryDelayMs ?? 500, 10_000);
-          await (options.clock ?? systemClock).sleep(delayMs, abort.signal);
-        }
-      }
+    const context: LayerContext = {
+      options,
+      pinned,
+      stagingDir: staging,
+      previous: previous.success ? previous.data : undefined,
+      state: { layers: {} },
+      progress,
+      report: () => options.onProgress?.({ ...progress }),
+      downloaded: { bytes: 0 },
+      budget: new ByteBudget(options.maxBytes, "--max-bytes"),
+      abort,
+      maxEntries,
+      maxExpansionRatio: options.maxExpansionRatio ?? DEFAULT_MAX_EXPANSION_RATIO,
     };
 
     // 1. Download, verify and stage every layer; nothing is placed yet.
-    const outcomes: LayerOutcome[] = [];
-    const queue = [...plans];
-    const workers = Array.from(
-      { length: Math.max(1, Math.min(options.concurrency ?? 4, plans.length)) },
-      async () => {
-        for (let plan = queue.shift(); plan !== undefined; plan = queue.shift()) {
-          if (abort.signal.aborted) return;
-          outcomes.push(await pullLayer(plan));
-        }
-      },
-    );
-    // The first failure is the cause; the others are mostly the abort it triggered.
-    let firstFailure: { readonly error: unknown } | undefined;
-    const results = await Promise.allSettled(
-      workers.map((w) =>
-        w.catch((err: unknown) => {
-          firstFailure ??= { error: err };
-          abort.abort(err);
-          throw err;
-        }),
-      ),
-    );
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-    if (failed !== undefined) throw firstFailure !== undefined ? firstFailure.error : failed.reason;
+    const outcomes = await stageLayers(context, plans);
     options.signal?.throwIfAborted();
 
     // 2. Decide, in manifest order, what goes where; refuse conflicts and escaping symlinks.
@@ -388,7 +257,7 @@ export async function pull(options: PullOptions): Promise<PullResult> {
 
     // 3. Place everything (undone if any step fails), then record the archive layers.
     await lock.assertHeld();
-    const backups = join(stagingDir, "replaced");
+    const backups = join(staging, "replaced");
     await mkdir(backups, { mode: 0o700 });
     const placement = await inArtifact(pinned, () =>
       placeEntries(dest, toPlace, backups, {
@@ -396,32 +265,245 @@ export async function pull(options: PullOptions): Promise<PullResult> {
       }),
     );
     try {
-      if (plans.some((p) => p.kind === "archive")) {
-        const tmp = `${statePath}.tmp`;
-        await writeFile(tmp, JSON.stringify(state));
-        await rename(tmp, statePath);
-      }
+      if (plans.some((p) => p.kind === "archive")) await writeState(statePath, context.state);
     } catch (err) {
       await placement.rollback();
       throw err;
     }
     succeeded = true;
-
-    const files: PulledFile[] = outcomes.flatMap((o) =>
-      o.entries.flatMap((e) =>
-        e.type === "file"
-          ? [{ path: e.path, size: e.size, layer: o.plan.descriptor.digest, skipped: o.skipped }]
-          : [],
-      ),
-    );
-    files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    return { pinnedReference: pinned, digest: manifestFetched.digest, files, bytesDownloaded };
+    return {
+      pinnedReference: pinned,
+      digest: fetched.digest,
+      files: pulledFiles(outcomes),
+      bytesDownloaded: context.downloaded.bytes,
+    };
   } finally {
     options.signal?.removeEventListener("abort", onOuterAbort);
     if (staging !== undefined) await rm(staging, { recursive: true, force: true });
     if (!succeeded && createdDest) await rmdir(dest).catch(() => undefined);
     await lock.release();
   }
+}
+
+/** Fetches the manifest and refuses one that is not a valid ModelPack manifest (PullError InvalidArtifact). */
+async function fetchManifest(
+  options: PullOptions,
+): Promise<{ fetched: FetchedManifest; pinned: string; manifest: OciManifest }> {
+  const fetched = await options.client.getManifest(options.reference, options.signal);
+  const pinned = pinnedReference(options.reference, fetched.digest);
+  const parsed = OciManifest.safeParse(fetched.json);
+  const validation = validateManifest(fetched.json);
+  if (!parsed.success || validation.errors.length > 0) {
+    const reasons = validation.errors.map((e) => `${e.path}: ${e.message}`).join("; ");
+    throw new PullError(
+      "InvalidArtifact",
+      `${pinned} is not a valid ModelPack manifest: ${reasons || "unreadable manifest"}`,
+    );
+  }
+  options.onEvent?.({ type: "manifest", digest: fetched.digest, warnings: validation.warnings });
+  return { fetched, pinned, manifest: parsed.data };
+}
+
+/** What staging the layers of one pull shares: its options, limits, progress and state. */
+interface LayerContext {
+  readonly options: PullOptions;
+  readonly pinned: string;
+  readonly stagingDir: string;
+  /** The state file of the previous pull into `dest`, when it could be read. */
+  readonly previous: PullState | undefined;
+  /** The archive layers of this pull, written once everything is placed. */
+  readonly state: PullState;
+  readonly progress: { -readonly [K in keyof PullProgress]: PullProgress[K] };
+  readonly report: () => void;
+  readonly downloaded: { bytes: number };
+  readonly budget: ByteBudget;
+  /** Aborted by the caller's signal or by the first failing layer. */
+  readonly abort: AbortController;
+  readonly maxEntries: number;
+  readonly maxExpansionRatio: number;
+}
+
+const layerWhat = (context: LayerContext, plan: LayerPlan): string =>
+  `${context.pinned}, layer ${plan.index} (${plan.descriptor.digest})`;
+
+/**
+ * Stages every layer, `concurrency` at a time; the first failure aborts the others and is thrown
+ * (the others are mostly the abort it triggered).
+ */
+async function stageLayers(context: LayerContext, plans: readonly LayerPlan[]): Promise<LayerOutcome[]> {
+  const { options, abort } = context;
+  const outcomes: LayerOutcome[] = [];
+  const queue = [...plans];
+  const workers = Array.from(
+    { length: Math.max(1, Math.min(options.concurrency ?? 4, plans.length)) },
+    async () => {
+      for (let plan = queue.shift(); plan !== undefined; plan = queue.shift()) {
+        if (abort.signal.aborted) return;
+        outcomes.push(await pullLayer(context, plan));
+      }
+    },
+  );
+  let firstFailure: { readonly error: unknown } | undefined;
+  const results = await Promise.allSettled(
+    workers.map((w) =>
+      w.catch((err: unknown) => {
+        firstFailure ??= { error: err };
+        abort.abort(err);
+        throw err;
+      }),
+    ),
+  );
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed !== undefined) throw firstFailure !== undefined ? firstFailure.error : failed.reason;
+  return outcomes;
+}
+
+/**
+ * The entries of a layer already in `dest` and verified (a raw file by its digest, an archive
+ * layer by the files the previous pull recorded), or undefined.
+ */
+async function alreadyThere(context: LayerContext, plan: LayerPlan): Promise<StagedEntry[] | undefined> {
+  const dest = context.options.dest;
+  if (plan.kind === "file") {
+    const target = destinationPath(dest, plan.path);
+    const there =
+      (await isRegularFileOfSize(target, plan.descriptor.size)) &&
+      (await sha256File(target)) === plan.descriptor.digest;
+    return there ? [fileEntry(plan.path, "", plan.descriptor.size, plan.descriptor.digest)] : undefined;
+  }
+  const recorded = context.previous?.layers[plan.descriptor.digest];
+  if (recorded === undefined) return undefined;
+  for (const file of recorded.files) {
+    const target = destinationPath(dest, file.path);
+    if (!(await isRegularFileOfSize(target, file.size)) || (await sha256File(target)) !== file.sha256)
+      return undefined;
+  }
+  context.state.layers[plan.descriptor.digest] = recorded;
+  return recorded.files.map((f) => fileEntry(f.path, "", f.size, f.sha256));
+}
+
+/**
+ * One layer: skipped when already there, else downloaded and staged, retrying registry hiccups
+ * and stopped writer threads (`layerAttempts`, exponential delay); what a failed attempt counted
+ * and staged is taken back first.
+ */
+async function pullLayer(context: LayerContext, plan: LayerPlan): Promise<LayerOutcome> {
+  const { options, progress, report, budget, abort, stagingDir } = context;
+  const digest = plan.descriptor.digest;
+  const present = await alreadyThere(context, plan);
+  if (present !== undefined) {
+    progress.bytesDone += plan.descriptor.size;
+    progress.layersDone++;
+    options.onEvent?.({ type: "layer-skipped", digest, reason: "already present and verified" });
+    report();
+    return { plan, skipped: true, entries: present };
+  }
+  const attempts = Math.max(1, options.layerAttempts ?? 3);
+  for (let attempt = 1; ; attempt++) {
+    const counters = { counted: 0, written: 0 };
+    try {
+      const entries = await stageLayer(context, plan, counters);
+      context.downloaded.bytes += counters.counted;
+      progress.layersDone++;
+      options.onEvent?.({
+        type: "layer-done",
+        digest,
+        files: entries.filter((e) => e.type === "file").length,
+      });
+      report();
+      return { plan, skipped: false, entries };
+    } catch (err) {
+      progress.bytesDone -= counters.counted;
+      budget.release(counters.written);
+      await rm(join(stagingDir, `${plan.index}.part`), { force: true });
+      await rm(join(stagingDir, `layer-${plan.index}`), { recursive: true, force: true });
+      // A registry hiccup or a stopped writer thread; a full disk or a refused path is not retried.
+      const retryable = (err instanceof RegistryError || err instanceof BlobWriteError) && err.retryable;
+      if (!retryable || attempt >= attempts || abort.signal.aborted) throw err;
+      options.onEvent?.({ type: "layer-retry", digest, attempt, error: err.message });
+      const delayMs = exponentialDelayMs(attempt - 1, options.layerRetryDelayMs ?? 500, 10_000);
+      await (options.clock ?? systemClock).sleep(delayMs, abort.signal);
+    }
+  }
+}
+
+/**
+ * One attempt at one layer: a raw file downloaded (and verified) to `<index>.part`, or an archive
+ * extracted into `layer-<index>/` within the entry and expansion limits. `counters` says what it
+ * downloaded and took from the byte budget, so a failed attempt can be taken back.
+ */
+async function stageLayer(
+  context: LayerContext,
+  plan: LayerPlan,
+  counters: { counted: number; written: number },
+): Promise<StagedEntry[]> {
+  const { options, progress, report, budget, abort, stagingDir } = context;
+  const { client, reference } = options;
+  const digest = plan.descriptor.digest;
+  const write = (bytes: number): void => {
+    budget.take(bytes, layerWhat(context, plan));
+    counters.written += bytes;
+  };
+  const onBytes = (bytes: number): void => {
+    counters.counted += bytes;
+    progress.bytesDone += bytes;
+    report();
+  };
+  if (plan.kind === "file") {
+    write(plan.descriptor.size); // known before the first byte: refused before downloading
+    const staged = join(stagingDir, `${plan.index}.part`);
+    const size = await client.downloadBlob(reference, plan.descriptor, staged, {
+      signal: abort.signal,
+      onBytes,
+    });
+    return [
+      {
+        ...fileEntry(plan.path, staged, size, digest),
+        mode: plan.mode ?? 0o644,
+        ...(plan.mtime !== undefined && { mtime: plan.mtime }),
+      },
+    ];
+  }
+  const layerStaging = join(stagingDir, `layer-${plan.index}`);
+  await mkdir(layerStaging, { mode: 0o700 });
+  // Loaded here, before the stream opens: tar-stream and zlib cost start-up time that
+  // a pull of raw layers (the common case, and the one image volumes mount) never needs.
+  const { stageTarLayer } = await import("./tar.js");
+  const stream: Readable = await client.openBlob(reference, plan.descriptor, abort.signal);
+  // A "data" listener starts the flow: the consumer must be attached in this same tick.
+  stream.on("data", (chunk: Buffer) => onBytes(chunk.byteLength));
+  const entries = await stageTarLayer(stream, plan.encoding, layerStaging, layerWhat(context, plan), {
+    compressedSize: plan.descriptor.size,
+    maxExpansionRatio: context.maxExpansionRatio,
+    maxEntries: context.maxEntries,
+    onFileBytes: write,
+  });
+  context.state.layers[digest] = {
+    files: entries.flatMap((e) =>
+      e.type === "file" ? [{ path: e.path, size: e.size, sha256: e.sha256 }] : [],
+    ),
+  };
+  return entries;
+}
+
+/** Writes the pull state atomically (a temporary file renamed over it). */
+async function writeState(statePath: string, state: PullState): Promise<void> {
+  const tmp = `${statePath}.tmp`;
+  await writeFile(tmp, JSON.stringify(state));
+  await rename(tmp, statePath);
+}
+
+/** The files of a pull, sorted by path. */
+function pulledFiles(outcomes: readonly LayerOutcome[]): PulledFile[] {
+  const files: PulledFile[] = outcomes.flatMap((o) =>
+    o.entries.flatMap((e) =>
+      e.type === "file"
+        ? [{ path: e.path, size: e.size, layer: o.plan.descriptor.digest, skipped: o.skipped }]
+        : [],
+    ),
+  );
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return files;
 }
 
 /** Runs `step`; a PullError it throws (or rejects with) gets the artifact's name in front. */
