@@ -196,7 +196,9 @@ describe("the image's file system runs the image's command lines", () => {
     const help = await runImage(["run", "--help"]);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain("modelpack-operator run");
-    expect(help.stdout).toContain("pull REFERENCE --dest DIR");
+    const pullHelp = await runImage(["pull", "--help"]);
+    expect(pullHelp.code).toBe(0);
+    expect(pullHelp.stdout).toContain("modelpack-operator pull REFERENCE --dest DIR");
     if (sandboxed) {
       const [file, argv] = image([]);
       const probe = await run(
