@@ -157,7 +157,7 @@ export class WebhookOptionsError extends OperatorError<"InvalidWebhookOptions"> 
 
 /** Wires provider, server and configuration; throws WebhookOptionsError for unusable options. */
 export function createWebhook(options: WebhookOptions): Webhook {
-  const { logger, clock } = options;
+  const { logger } = options;
   const kubeConfig = options.kubeConfig;
   if (
     (options.certificates.mode === "self-managed" || options.configuration !== undefined) &&
@@ -167,16 +167,7 @@ export function createWebhook(options: WebhookOptions): Webhook {
       "self-managed certificates and a managed webhook configuration need a kubeconfig",
     );
   }
-  const handler = createAdmissionHandler({
-    store: options.store,
-    settings: options.settings,
-    ...(options.allowedRegistries !== undefined && { allowedRegistries: options.allowedRegistries }),
-    logger,
-    ...(options.planMounts !== undefined && { planMounts: options.planMounts }),
-    ...(options.registry !== undefined && { metrics: createWebhookMetrics({ registry: options.registry }) }),
-    ...(options.hasSynced !== undefined && { hasSynced: options.hasSynced }),
-    ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
-  });
+  const handler = admissionHandler(options);
   if (options.configuration !== undefined) {
     // Fail now, not in a retry loop, on options the apiserver would refuse.
     webhookConfiguration({ ...options.configuration, operatorNamespace: options.namespace });
@@ -225,36 +216,23 @@ export function createWebhook(options: WebhookOptions): Webhook {
         served.publish(first);
         run(server);
         const configuration = options.configuration;
-        let onChange: (next: ServingCertificates) => void;
         const { port } = await server.address();
         listening = true;
-        if (configuration !== undefined && kubeConfig !== undefined) {
-          const store = options.store;
-          const hasSynced = options.hasSynced ?? (() => true);
-          const manager = new ConfigurationApplier(
-            kubeConfig,
-            configuration,
-            options.namespace,
-            port,
-            clock,
-            log,
-            () => (hasSynced() ? namespacesOfKeys(store.keys(), configuration.maxNamespaces) : undefined),
-          );
-          manager
-            .change(first.caPem, stop.signal, 0)
-            .then(() => (configured = true))
-            .catch(() => undefined);
-          onChange = (next) => {
-            manager
-              .change(next.caPem, stop.signal)
-              .then(() => served.publish(next))
-              .catch(() => undefined);
-          };
-          running.push(manager.reapplyEvery(configuration.reapplyMs ?? 60_000, stop.signal));
-          running.push(manager.followScope(stop.signal));
-        } else {
-          onChange = (next) => served.publish(next);
-        }
+        const onChange =
+          configuration !== undefined && kubeConfig !== undefined
+            ? manageConfiguration({
+                options,
+                kubeConfig,
+                configuration,
+                port,
+                log,
+                first,
+                served,
+                signal: stop.signal,
+                running,
+                onConfigured: () => (configured = true),
+              })
+            : (next: ServingCertificates) => served.publish(next);
         provider.source.subscribe((next) => onChange(next));
         const latest = provider.source.current(); // a change while the server was starting
         if (latest !== undefined && latest !== first) onChange(latest);
@@ -267,6 +245,63 @@ export function createWebhook(options: WebhookOptions): Webhook {
       const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (!signal.aborted && stop.signal.aborted) throw failure?.reason ?? stop.signal.reason;
     },
+  };
+}
+
+/** The admission handler over the served ModelDeployments, with metrics when a registry is given. */
+function admissionHandler(options: WebhookOptions): AdmissionHandler {
+  return createAdmissionHandler({
+    store: options.store,
+    settings: options.settings,
+    ...(options.allowedRegistries !== undefined && { allowedRegistries: options.allowedRegistries }),
+    logger: options.logger,
+    ...(options.planMounts !== undefined && { planMounts: options.planMounts }),
+    ...(options.registry !== undefined && { metrics: createWebhookMetrics({ registry: options.registry }) }),
+    ...(options.hasSynced !== undefined && { hasSynced: options.hasSynced }),
+    ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
+  });
+}
+
+/**
+ * Manages the webhook configuration: applies it with the first CA bundle (then `onConfigured`),
+ * re-applies it every `reapplyMs` and follows the namespaces in scope (both loops pushed to
+ * `running`), and returns how a new certificate is rolled: its bundle applied first, then served.
+ */
+function manageConfiguration(args: {
+  readonly options: WebhookOptions;
+  readonly kubeConfig: KubeConfig;
+  readonly configuration: ManagedConfigurationOptions;
+  readonly port: number;
+  readonly log: Logger;
+  readonly first: ServingCertificates;
+  readonly served: CertificateFeed;
+  readonly signal: AbortSignal;
+  readonly running: Promise<void>[];
+  readonly onConfigured: () => void;
+}): (next: ServingCertificates) => void {
+  const { options, configuration, served, signal } = args;
+  const store = options.store;
+  const hasSynced = options.hasSynced ?? (() => true);
+  const manager = new ConfigurationApplier(
+    args.kubeConfig,
+    configuration,
+    options.namespace,
+    args.port,
+    options.clock,
+    args.log,
+    () => (hasSynced() ? namespacesOfKeys(store.keys(), configuration.maxNamespaces) : undefined),
+  );
+  manager
+    .change(args.first.caPem, signal, 0)
+    .then(args.onConfigured)
+    .catch(() => undefined);
+  args.running.push(manager.reapplyEvery(configuration.reapplyMs ?? 60_000, signal));
+  args.running.push(manager.followScope(signal));
+  return (next) => {
+    manager
+      .change(next.caPem, signal)
+      .then(() => served.publish(next))
+      .catch(() => undefined);
   };
 }
 
