@@ -1,61 +1,47 @@
+/**
+ * The registry client: the `RegistryClient` façade over its parts, each in its own module —
+ * data types (registry-types.ts), content and tag caches (content-cache.ts), registry policy
+ * (registry-policy.ts), answers and their errors (registry-response.ts), manifest digests and
+ * index choice (manifests.ts), bearer tokens (token.ts, auth.ts) and the HTTP transport
+ * (http.ts, blob-download.ts). This file keeps what ties them together: requests with
+ * authentication and retries, in-flight sharing, and the public operations.
+ */
 import { createWriteStream } from "node:fs";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { z } from "zod";
 import { systemClock, type Clock } from "../runtime/clock.js";
 import { exponentialFailureRateLimiter } from "../runtime/rate-limiter.js";
 import { parseChallenges, pullScope, TokenCache, type Challenge } from "./auth.js";
 import { downloadBlobToFile } from "./blob-download.js";
 import { WRITE_SLICE_BYTES } from "./blob-writer.js";
+import { ContentCache, setBounded } from "./content-cache.js";
 import { anonymousCredentials, type Credential, type CredentialStore } from "./credentials.js";
-import { DigestVerifier, sha256Digest, verifyBytes } from "./digest.js";
-import { DigestMismatchError, RegistryError, type RegistryErrorCode } from "./errors.js";
-import {
-  classifyNetworkError,
-  HttpTransport,
-  isValidHeaderValue,
-  type HttpResponse,
-  type HttpTransportOptions,
-} from "./http.js";
+import { DigestVerifier, verifyBytes } from "./digest.js";
+import { RegistryError } from "./errors.js";
+import { classifyNetworkError, HttpTransport, type HttpResponse, type HttpTransportOptions } from "./http.js";
+import { chooseFromIndex, manifestDigest, onlyManifest, toManifest } from "./manifests.js";
 import { isIndexMediaType, MANIFEST_ACCEPT } from "./media-types.js";
-import { manifestSelector, registryEndpoint, type ImageReference } from "./reference.js";
+import { checkAllowed, checkRealm, registryBaseUrl } from "./registry-policy.js";
+import { readCapped, responseFailure, RETRYABLE_STATUS } from "./registry-response.js";
+import type {
+  Descriptor,
+  FetchedManifest,
+  IndexSelector,
+  RegistryRequestEvent,
+  ResolvedReference,
+} from "./registry-types.js";
+import { requestToken } from "./token.js";
+import { manifestSelector, type ImageReference } from "./reference.js";
 
-/** A content descriptor: enough to fetch and verify one blob or manifest. */
-export interface Descriptor {
-  readonly mediaType: string;
-  readonly digest: string;
-  readonly size: number;
-  readonly artifactType?: string;
-  readonly annotations?: Readonly<Record<string, string>>;
-}
-
-/** A verified manifest: `bytes` hash to `digest`. `json` is parsed but not validated. */
-export interface FetchedManifest {
-  readonly registry: string;
-  readonly repository: string;
-  readonly digest: string;
-  readonly mediaType: string;
-  readonly bytes: Uint8Array;
-  readonly json: unknown;
-  /** Set when the reference named an index and one of its manifests was chosen. */
-  readonly index?: { readonly digest: string; readonly mediaType: string };
-}
-
-/** What a tag or digest points at. */
-export interface ResolvedReference {
-  readonly digest: string;
-  readonly mediaType?: string;
-  readonly size?: number;
-}
-
-/** One HTTP exchange with a registry, for metrics and logs. */
-export interface RegistryRequestEvent {
-  readonly registry: string;
-  readonly operation: "ping" | "resolve" | "manifest" | "blob" | "token";
-  /** `ok`, or the RegistryErrorCode of the failure. */
-  readonly result: "ok" | RegistryErrorCode;
-  readonly status?: number;
-}
+export { ContentCache } from "./content-cache.js";
+export { parseRetryAfter } from "./registry-response.js";
+export type {
+  Descriptor,
+  FetchedManifest,
+  IndexSelector,
+  RegistryRequestEvent,
+  ResolvedReference,
+} from "./registry-types.js";
 
 /** One logical request of `#send`. */
 interface SendRequest {
@@ -67,9 +53,6 @@ interface SendRequest {
   readonly headers?: Record<string, string>;
   readonly signal?: AbortSignal | undefined;
 }
-
-/** Picks the manifest to use from an index's entries; undefined means none fits. */
-export type IndexSelector = (entries: readonly Descriptor[]) => Descriptor | undefined;
 
 export interface RegistryClientOptions extends HttpTransportOptions {
   readonly credentials?: CredentialStore;
@@ -117,142 +100,10 @@ export interface RegistryClientOptions extends HttpTransportOptions {
   readonly onRequest?: (event: RegistryRequestEvent) => void;
 }
 
-const RegistryErrorBody = z.object({
-  errors: z.array(z.looseObject({ code: z.string().optional(), message: z.string().optional() })),
-});
-const TokenResponse = z.looseObject({
-  token: z.string().optional(),
-  access_token: z.string().optional(),
-  expires_in: z.number().optional(),
-});
-const IndexDocument = z.looseObject({
-  manifests: z.array(
-    z.looseObject({
-      mediaType: z.string(),
-      digest: z.string(),
-      size: z.number().int().nonnegative(),
-      artifactType: z.string().optional(),
-      annotations: z.record(z.string(), z.string()).optional(),
-    }),
-  ),
-});
-const MediaTypeField = z.looseObject({ mediaType: z.string().optional() });
-
-const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
-
-/**
- * Verified bytes by key (scope, registry, repository and digest: never by digest alone, so one
- * registry's answer can never stand in for another's), least recently used first out, within a
- * byte budget.
- */
-export class ContentCache {
-  readonly #entries = new Map<string, Uint8Array>();
-  #bytes = 0;
-  constructor(readonly capacity: number) {}
-
-  /** Bytes held now. */
-  get bytes(): number {
-    return this.#bytes;
-  }
-
-  get(key: string): Uint8Array | undefined {
-    const value = this.#entries.get(key);
-    if (value !== undefined) {
-      this.#entries.delete(key);
-      this.#entries.set(key, value);
-    }
-    return value;
-  }
-
-  set(key: string, value: Uint8Array): void {
-    if (value.byteLength > this.capacity || this.#entries.has(key)) return;
-    this.#entries.set(key, value);
-    this.#bytes += value.byteLength;
-    for (const [key, old] of this.#entries) {
-      if (this.#bytes <= this.capacity) break;
-      this.#entries.delete(key);
-      this.#bytes -= old.byteLength;
-    }
-  }
-}
-
-/** Sets `key` in a map kept to `max` entries, the oldest inserted or refreshed going first. */
-function setBounded<V>(map: Map<string, V>, key: string, value: V, max: number): void {
-  map.delete(key);
-  map.set(key, value);
-  for (const old of map.keys()) {
-    if (map.size <= max) break;
-    map.delete(old);
-  }
-}
-
-/** The host name of a host[:port], undefined when it is not one. */
-function hostnameOf(host: string): string | undefined {
-  try {
-    return new URL(`http://${host}`).hostname;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The default of `maxRetryWaitMs`: short enough for a reconcile to hold its worker. */
 export const DEFAULT_MAX_RETRY_WAIT_MS = 2_000;
 /** Registries whose auth scheme is remembered. */
 const MAX_SCHEMES = 1_000;
-
-function errorCodeFor(status: number): RegistryErrorCode {
-  if (status === 404) return "NotFound";
-  if (status === 401) return "Unauthorized";
-  if (status === 403) return "Denied";
-  if (status === 429) return "RateLimited";
-  if (status >= 500 || status === 408) return "ServerError";
-  return "InvalidResponse";
-}
-
-/** Seconds from a Retry-After header (delta-seconds or an HTTP date), capped at 5 minutes. */
-export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
-  if (value === undefined || value.trim() === "") return undefined;
-  const seconds = /^\d+$/.test(value.trim()) ? Number(value.trim()) : (Date.parse(value) - now) / 1000;
-  if (!Number.isFinite(seconds)) return undefined;
-  return Math.min(300, Math.max(0, seconds));
-}
-
-async function readCapped(res: HttpResponse, cap: number, what: string): Promise<Uint8Array> {
-  const declared = Number(res.header("content-length") ?? NaN);
-  if (declared > cap) {
-    await res.discard();
-    throw new RegistryError(
-      "TooLarge",
-      `${what} is ${declared} bytes, over the ${cap}-byte limit; refusing to read it`,
-    );
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  try {
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      total += chunk.byteLength;
-      if (total > cap) {
-        res.body.destroy();
-        throw new RegistryError("TooLarge", `${what} is over the ${cap}-byte limit; refusing to read it`);
-      }
-      chunks.push(chunk);
-    }
-  } catch (err) {
-    throw classifyNetworkError(err, res.url);
-  }
-  return Buffer.concat(chunks, total);
-}
-
-function parseJson(bytes: Uint8Array, what: string): unknown {
-  try {
-    return JSON.parse(Buffer.from(bytes).toString("utf8"));
-  } catch {
-    throw new RegistryError("InvalidResponse", `${what} is not valid JSON`);
-  }
-}
-
-/** The default index choice: the only manifest, or fail and ask for a digest. */
-const onlyManifest: IndexSelector = (entries) => (entries.length === 1 ? entries[0] : undefined);
 
 /**
  * A client for the OCI distribution API, small and spec-exact. Every manifest and blob it hands
@@ -369,20 +220,7 @@ export class RegistryClient {
     return this.#shared(`manifest ${name}@${manifestSelector(ref)}`, async () => {
       const top = await this.#fetchManifest(ref, signal);
       if (!isIndexMediaType(top.mediaType)) return top;
-      const index = IndexDocument.safeParse(top.json);
-      if (!index.success)
-        throw new RegistryError(
-          "InvalidResponse",
-          `index ${name}@${top.digest} has no valid "manifests" list`,
-        );
-      const chosen = (this.#options.selectFromIndex ?? onlyManifest)(index.data.manifests);
-      if (chosen === undefined) {
-        throw new RegistryError(
-          "InvalidResponse",
-          `${name}@${top.digest} is an index of ${index.data.manifests.length} manifests and none could be chosen; ` +
-            `reference the manifest you want by digest (${index.data.manifests.map((m) => m.digest).join(", ")})`,
-        );
-      }
+      const chosen = chooseFromIndex(name, top, this.#options.selectFromIndex ?? onlyManifest);
       const child = await this.#fetchManifest(
         { registry: ref.registry, repository: ref.repository, digest: chosen.digest },
         signal,
@@ -568,7 +406,7 @@ export class RegistryClient {
     const name = `${ref.registry}/${ref.repository}`;
     if (ref.digest !== undefined) {
       const cached = this.#content.get(this.#contentKey(ref, ref.digest));
-      if (cached !== undefined) return this.#toManifest(ref, ref.digest, cached, undefined);
+      if (cached !== undefined) return toManifest(ref, ref.digest, cached, undefined);
     }
     const what = `manifest ${name}${ref.digest !== undefined ? "@" + ref.digest : ":" + (ref.tag ?? "latest")}`;
     const { bytes, digest, contentType } = await this.#send(
@@ -584,46 +422,14 @@ export class RegistryClient {
       async (res) => {
         if (res.status !== 200) throw await this.#failure(res, ref.registry, "manifest", what);
         const bytes = await readCapped(res, this.#options.maxManifestBytes ?? 4 * 1024 * 1024, what);
-        const announced = res.header("docker-content-digest");
-        let digest: string;
-        if (ref.digest !== undefined) {
-          verifyBytes(bytes, ref.digest, what);
-          digest = ref.digest;
-        } else {
-          digest = sha256Digest(bytes);
-          if (announced !== undefined && announced.startsWith("sha256:") && announced !== digest) {
-            throw new DigestMismatchError(what, announced, digest);
-          }
-        }
-        if (
-          announced !== undefined &&
-          ref.digest !== undefined &&
-          announced !== ref.digest &&
-          announced.split(":")[0] === ref.digest.split(":")[0]
-        ) {
-          throw new DigestMismatchError(`${what} (Docker-Content-Digest)`, ref.digest, announced);
-        }
+        const digest = manifestDigest(ref, bytes, res.header("docker-content-digest"), what);
         return { bytes, digest, contentType: res.header("content-type") };
       },
     );
     this.#emit({ registry: ref.registry, operation: "manifest", result: "ok", status: 200 });
     this.#content.set(this.#contentKey(ref, digest), bytes);
     if (ref.digest === undefined) this.#rememberTag(`${name}:${ref.tag ?? "latest"}`, digest);
-    return this.#toManifest(ref, digest, bytes, contentType);
-  }
-
-  #toManifest(
-    ref: ImageReference,
-    digest: string,
-    bytes: Uint8Array,
-    contentType: string | undefined,
-  ): FetchedManifest {
-    const what = `manifest ${ref.registry}/${ref.repository}@${digest}`;
-    const json = parseJson(bytes, what);
-    const field = MediaTypeField.safeParse(json);
-    const mediaType =
-      (field.success ? field.data.mediaType : undefined) ?? contentType?.split(";")[0]?.trim() ?? "";
-    return { registry: ref.registry, repository: ref.repository, digest, mediaType, bytes, json };
+    return toManifest(ref, digest, bytes, contentType);
   }
 
   #rememberTag(key: string, digest: string): void {
@@ -649,45 +455,11 @@ export class RegistryClient {
   }
 
   #baseUrl(registry: string): string {
-    return `${this.#isPlainHttp(registry) ? "http" : "https"}://${registryEndpoint(registry)}`;
-  }
-
-  /** Whether `host` (host[:port]) is spoken to over plain HTTP. */
-  #isPlainHttp(host: string): boolean {
-    const plain = this.#options.plainHttp;
-    return plain === true || (Array.isArray(plain) && plain.includes(host));
-  }
-
-  /**
-   * A token realm gets credentials (Basic, a refresh token) and hands out the bearer token, so it
-   * must be HTTPS, unless its host is declared plain-HTTP: listed as host[:port], or its host
-   * name is that of a declared registry (a token service on another port of the same machine).
-   */
-  #checkRealm(registry: string, url: URL): void {
-    if (url.protocol === "https:") return;
-    const declared =
-      url.protocol === "http:" &&
-      (this.#isPlainHttp(url.host) ||
-        (Array.isArray(this.#options.plainHttp) &&
-          this.#options.plainHttp.some((h) => hostnameOf(h) === url.hostname)));
-    if (declared) return;
-    throw new RegistryError(
-      "InvalidResponse",
-      `registry ${registry} sends its token requests to ${url.origin}${url.pathname}, which is not HTTPS; refusing to ` +
-        `send credentials or ask for a token there. Serve the token service over HTTPS, or, on a trusted network, ` +
-        `declare ${url.host} a plain-HTTP registry (--plain-http-registries)`,
-    );
+    return registryBaseUrl(this.#options, registry);
   }
 
   #checkAllowed(registry: string): void {
-    const allowed = this.#options.allowedRegistries;
-    if (allowed !== undefined && !allowed.includes(registry)) {
-      throw new RegistryError(
-        "RegistryNotAllowed",
-        `registry ${registry} is not in the allowed registries (${allowed.join(", ") || "none"}); ` +
-          `use an allowed registry or ask the administrator to add it`,
-      );
-    }
+    checkAllowed(this.#options, registry);
   }
 
   /** Builds a RegistryError from a non-success response (the body is read for the registry's own words). */
@@ -697,40 +469,9 @@ export class RegistryClient {
     operation: RegistryRequestEvent["operation"],
     what: string,
   ): Promise<RegistryError> {
-    let detail = "";
-    if (res.body.readable) {
-      try {
-        const text = Buffer.from(await readCapped(res, 64 * 1024, what)).toString("utf8");
-        const parsed = RegistryErrorBody.safeParse(JSON.parse(text));
-        if (parsed.success)
-          detail = parsed.data.errors.map((e) => [e.code, e.message].filter(Boolean).join(": ")).join("; ");
-      } catch {
-        // a body we cannot read or parse adds nothing
-      }
-    }
-    const code = errorCodeFor(res.status);
-    const said = detail !== "" ? ` (registry said: ${detail})` : "";
-    const hints: Partial<Record<RegistryErrorCode, string>> = {
-      NotFound:
-        "check the repository name and the tag or digest; some registries also answer 404 for private repositories without credentials",
-      Unauthorized:
-        "the registry needs credentials: add a pull secret (dockerconfigjson) or a Docker config entry for this registry",
-      Denied:
-        "the credentials are valid but may not pull this repository: grant pull access or use other credentials",
-      RateLimited: "the registry is rate limiting; retrying later",
-      ServerError: "the registry failed; retrying later",
-    };
-    this.#emit({ registry, operation, result: code, status: res.status });
-    const retryAfterSeconds = parseRetryAfter(res.header("retry-after"), this.#clock.now());
-    return new RegistryError(
-      code,
-      `${what}: HTTP ${res.status}${said}; ${hints[code] ?? "unexpected answer from the registry"}`,
-      {
-        status: res.status,
-        retryable: RETRYABLE_STATUS.has(res.status),
-        ...(retryAfterSeconds !== undefined && { retryAfterSeconds }),
-      },
-    );
+    const error = await responseFailure(res, what, this.#clock.now());
+    this.#emit({ registry, operation, result: error.code, status: res.status });
+    return error;
   }
 
   /**
@@ -855,7 +596,7 @@ export class RegistryClient {
     return `Bearer ${token}`;
   }
 
-  /** Asks the challenge's realm for a bearer token (distribution token spec; OAuth2 refresh tokens too). */
+  /** Asks the challenge's realm for a bearer token and keeps it for its lifetime (token.ts). */
   async #fetchToken(
     registry: string,
     challenge: Challenge,
@@ -863,76 +604,22 @@ export class RegistryClient {
     credential: Credential | undefined,
     signal?: AbortSignal,
   ): Promise<string> {
-    const realm = challenge.params.realm;
-    if (realm === undefined)
-      throw new RegistryError(
-        "InvalidResponse",
-        `registry ${registry} sent a Bearer challenge without a realm`,
-      );
-    let url: URL;
-    try {
-      url = new URL(realm);
-    } catch {
-      throw new RegistryError(
-        "InvalidResponse",
-        `registry ${registry} sent a Bearer challenge whose realm is not a URL`,
-      );
-    }
-    this.#checkRealm(registry, url);
-    const service = challenge.params.service;
-    const headers: Record<string, string> = { "user-agent": this.#options.userAgent ?? "modelpack-operator" };
-    let res: HttpResponse;
-    if (credential?.kind === "identityToken") {
-      const form = new URLSearchParams({
-        grant_type: "refresh_token",
-        refresh_token: credential.token,
-        client_id: "modelpack-operator",
-      });
-      if (service !== undefined) form.set("service", service);
-      if (scope !== "") form.set("scope", scope);
-      headers["content-type"] = "application/x-www-form-urlencoded";
-      res = await this.#http.send({
-        method: "POST",
-        url,
-        headers,
-        body: form.toString(),
-        ...(signal !== undefined && { signal }),
-      });
-    } else {
-      if (service !== undefined) url.searchParams.set("service", service);
-      if (scope !== "") url.searchParams.set("scope", scope);
-      if (credential?.kind === "basic") {
-        headers.authorization = `Basic ${Buffer.from(`${credential.username}:${credential.password}`).toString("base64")}`;
-      }
-      res = await this.#http.send({ method: "GET", url, headers, ...(signal !== undefined && { signal }) });
-    }
-    if (res.status === 401 || res.status === 403) {
-      await res.discard();
-      throw this.#unauthorized(
-        registry,
-        `token request to ${url.origin}${url.pathname}`,
-        credential === undefined
-          ? "the registry requires authentication and no credentials are configured for it"
-          : "the registry rejected the configured credentials",
-      );
-    }
-    if (res.status !== 200)
-      throw await this.#failure(res, registry, "token", `token request to ${url.origin}${url.pathname}`);
-    const body = TokenResponse.safeParse(
-      parseJson(await readCapped(res, 1024 * 1024, "token response"), "token response"),
+    const issued = await requestToken(
+      {
+        http: this.#http,
+        userAgent: this.#options.userAgent ?? "modelpack-operator",
+        checkRealm: (r, url) => checkRealm(this.#options, r, url),
+        unauthorized: (r, what, cause) => this.#unauthorized(r, what, cause),
+        failure: (res, what) => this.#failure(res, registry, "token", what),
+      },
+      registry,
+      challenge,
+      scope,
+      credential,
+      signal,
     );
-    const token = body.success ? (body.data.token ?? body.data.access_token) : undefined;
-    if (token === undefined || token === "")
-      throw new RegistryError("InvalidResponse", `the token service of ${registry} answered without a token`);
-    if (!isValidHeaderValue(token)) {
-      throw new RegistryError(
-        "InvalidResponse",
-        `the token service of ${registry} (${url.origin}${url.pathname}) answered a token with a CR, LF or another ` +
-          `character not allowed in an HTTP header; refusing it (header injection). Fix or replace the token service`,
-      );
-    }
-    this.#tokens.set(registry, scope, token, body.success ? (body.data.expires_in ?? 60) : 60);
-    this.#emit({ registry, operation: "token", result: "ok", status: res.status });
-    return token;
+    this.#tokens.set(registry, scope, issued.token, issued.expiresInSeconds);
+    this.#emit({ registry, operation: "token", result: "ok", status: issued.status });
+    return issued.token;
   }
 }
