@@ -20,7 +20,7 @@ import type { Store } from "../runtime/store.js";
 import type { ArtifactCache } from "./artifact-cache.js";
 import { CA_BUNDLE_CONFIGMAP, type CaBundlePublisher } from "./ca-bundle.js";
 import type { CapabilityProbe } from "./capability-probe.js";
-import type { EventRecorder } from "./events.js";
+import type { EventRecorder, EventSubject } from "./events.js";
 import type { ControllerKubeApi } from "./kube-api.js";
 import {
   plan,
@@ -223,43 +223,60 @@ export async function act(
     podsKnown: observed.selected !== undefined,
     workloadRollout: options.workloadRollout !== false,
   });
-  if (observed.selected !== undefined && resolved !== undefined) {
-    const stale = stalePods(observed.selected, name, resolved);
-    if (stale.length > 0) {
-      const annotationKey = rolloutAnnotation(name);
-      const owning = await observeOwningWorkloads(options.kube, namespace, stale, signal);
-      if (owning.refused.length > 0)
-        logger.warn(
-          { refused: owning.refused },
-          "pods name owners that are not theirs; those are not restarted",
-        );
-      const decision = decideRollout({
-        updatePolicy: md.spec.updatePolicy,
-        // Both what the webhook sees now and what this reconcile decided must admit pods.
-        readyToRoll:
-          isReadyToRoll(md.status?.conditions, md.metadata.generation ?? 0) &&
-          isReadyToRoll(next.status.conditions, md.metadata.generation ?? 0),
-        annotationKey,
-        digest: resolved,
-        workloads: owning.workloads,
-      });
-      for (const w of decision.restart)
-        await annotateTemplate(options.kube, namespace, w, annotationKey, resolved, signal);
-      if (decision.restart.length > 0) {
-        logger.info(
-          { digest: resolved, workloads: decision.restart.map((w) => `${w.kind}/${w.name}`) },
-          "rollout started",
-        );
-        await options.events.record(
-          subject,
-          "Normal",
-          Reason.RollingOut,
-          rolloutMessage(decision.restart, resolved),
-        );
-      }
+  if (observed.selected !== undefined && resolved !== undefined)
+    await rollOut(options, observed, observed.selected, next, resolved, subject, signal, logger);
+  return { plan: next, ...(caBundleFailure !== undefined && { caBundleFailure }) };
+}
+
+/**
+ * Restarts the workloads owning pods that mount another digest than `resolved` (read by name and
+ * trusted only when they match the pods: workloads.ts), as `decideRollout` says, and records it.
+ */
+async function rollOut(
+  options: ModelDeploymentReconcilerOptions,
+  observed: Observed,
+  selected: readonly CachedPod[],
+  next: Plan,
+  resolved: string,
+  subject: EventSubject,
+  signal: AbortSignal,
+  logger: Logger,
+): Promise<void> {
+  const { modelDeployment: md, namespace, name } = observed;
+  const stale = stalePods(selected, name, resolved);
+  if (stale.length > 0) {
+    const annotationKey = rolloutAnnotation(name);
+    const owning = await observeOwningWorkloads(options.kube, namespace, stale, signal);
+    if (owning.refused.length > 0)
+      logger.warn(
+        { refused: owning.refused },
+        "pods name owners that are not theirs; those are not restarted",
+      );
+    const decision = decideRollout({
+      updatePolicy: md.spec.updatePolicy,
+      // Both what the webhook sees now and what this reconcile decided must admit pods.
+      readyToRoll:
+        isReadyToRoll(md.status?.conditions, md.metadata.generation ?? 0) &&
+        isReadyToRoll(next.status.conditions, md.metadata.generation ?? 0),
+      annotationKey,
+      digest: resolved,
+      workloads: owning.workloads,
+    });
+    for (const w of decision.restart)
+      await annotateTemplate(options.kube, namespace, w, annotationKey, resolved, signal);
+    if (decision.restart.length > 0) {
+      logger.info(
+        { digest: resolved, workloads: decision.restart.map((w) => `${w.kind}/${w.name}`) },
+        "rollout started",
+      );
+      await options.events.record(
+        subject,
+        "Normal",
+        Reason.RollingOut,
+        rolloutMessage(decision.restart, resolved),
+      );
     }
   }
-  return { plan: next, ...(caBundleFailure !== undefined && { caBundleFailure }) };
 }
 
 /**
