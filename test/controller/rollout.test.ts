@@ -127,6 +127,24 @@ describe("rollouts: a tag moves", () => {
           },
         },
       });
+      // The webhook's scope reaches a namespace about a second after its first ModelDeployment
+      // (README, "Failure behaviour"): pods created before that are not sent to it, and under
+      // Pinned nothing would replace them. Create the Deployment once a dry-run pod gets the model.
+      await waitFor(
+        `the webhook to mount ${name}'s model into a dry-run pod`,
+        async () => {
+          const pod = await kubeConfig.makeApiClient(CoreV1Api).createNamespacedPod({
+            namespace,
+            dryRun: "All",
+            body: {
+              metadata: { name: `probe-${name}`, labels: { app: name } },
+              spec: { containers: [{ name: "main", image: "registry.example.com/server:1" }] },
+            },
+          });
+          return podModelDigest(pod, name) === digest1 ? true : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 500 },
+      );
       await apps().createNamespacedDeployment({
         namespace,
         body: {
