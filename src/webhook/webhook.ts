@@ -16,8 +16,8 @@
  *   idempotent server-side apply.
  * - Scope: every apply carries the namespaceSelector built from the namespaces that hold
  *   ModelDeployments (the store's keys), so only they depend on the webhook. The store is read
- *   every `scopePollMs` (default 250 ms); a change is applied at most once per `scopeMinIntervalMs`
- *   (default 1 s; bursts of ModelDeployments coalesce into one apply), retried with backoff up to
+ *   every `scopePollMs` (default 50 ms); a change is applied at most once per `scopeMinIntervalMs`
+ *   (default 200 ms; bursts of ModelDeployments coalesce into one apply), retried with backoff up to
  *   30 s. Nothing is applied before the store has synced (an empty store would drop every namespace).
  * - Ownership: `ownedBy: "operator"` (out of cluster, `--webhook-url`) applies the whole
  *   configuration; `ownedBy: "installer"` (in cluster: the chart or deploy/ renders the object
@@ -92,9 +92,12 @@ export type ManagedConfigurationOptions = Omit<
   readonly ownedBy?: "operator" | "installer";
   /** Default 60 s. */
   readonly reapplyMs?: number;
-  /** How often the ModelDeployment store is read for the namespaces in use. Default 250 ms. */
+  /**
+   * How often the ModelDeployment store is read for the namespaces in use. Default 50 ms: until a
+   * new namespace is in the selector, its pods are not sent to the webhook.
+   */
   readonly scopePollMs?: number;
-  /** The least time between two applies of a changed scope. Default 1 s. */
+  /** The least time between two applies of a changed scope. Default 200 ms. */
   readonly scopeMinIntervalMs?: number;
   /**
    * After a new CA bundle is applied, how long to keep serving the old certificate so every
@@ -444,8 +447,8 @@ class ConfigurationApplier {
    * at most once per `scopeMinIntervalMs`, with backoff (up to 30 s) after failures.
    */
   async followScope(signal: AbortSignal): Promise<void> {
-    const pollMs = this.#options.scopePollMs ?? 250;
-    const minIntervalMs = this.#options.scopeMinIntervalMs ?? 1_000;
+    const pollMs = this.#options.scopePollMs ?? 50;
+    const minIntervalMs = this.#options.scopeMinIntervalMs ?? 200;
     const backoff = new Backoff(minIntervalMs, 30_000);
     for (;;) {
       try {
