@@ -6,6 +6,7 @@ import { podModelDigest } from "../../src/mount/index.js";
 import { createNamespace, useControlPlane, waitFor } from "../harness/testing.js";
 import { buildModelPackArtifact, pushArtifact } from "../support/publisher.js";
 import { installCrd } from "../support/crd.js";
+import { waitForWebhookToMount } from "../support/webhook-scope.js";
 import { startOperatorProcess, type OperatorProcess } from "../support/operator-process.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
 
@@ -127,23 +128,11 @@ describe("rollouts: a tag moves", () => {
           },
         },
       });
-      // The webhook's scope reaches a namespace about a second after its first ModelDeployment
-      // (README, "Failure behaviour"): pods created before that are not sent to it, and under
-      // Pinned nothing would replace them. Create the Deployment once a dry-run pod gets the model.
-      await waitFor(
-        `the webhook to mount ${name}'s model into a dry-run pod`,
-        async () => {
-          const pod = await kubeConfig.makeApiClient(CoreV1Api).createNamespacedPod({
-            namespace,
-            dryRun: "All",
-            body: {
-              metadata: { name: `probe-${name}`, labels: { app: name } },
-              spec: { containers: [{ name: "main", image: "registry.example.com/server:1" }] },
-            },
-          });
-          return podModelDigest(pod, name) === digest1 ? true : undefined;
-        },
-        { timeoutMs: 60_000, intervalMs: 500 },
+      await waitForWebhookToMount(
+        kubeConfig,
+        namespace,
+        { app: name },
+        (pod) => podModelDigest(pod, name) === digest1,
       );
       await apps().createNamespacedDeployment({
         namespace,

@@ -4,6 +4,7 @@ import { GROUP, PLURAL, VERSION } from "../../src/api/index.js";
 import { createNamespace, useControlPlane, waitFor } from "../harness/testing.js";
 import { buildModelPackArtifact, pushArtifact } from "../support/publisher.js";
 import { installCrd } from "../support/crd.js";
+import { waitForWebhookToMount } from "../support/webhook-scope.js";
 import { startOperatorProcess, type OperatorProcess } from "../support/operator-process.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
 
@@ -61,22 +62,8 @@ describe("modelpack-operator run: a Deployment's pods get the model", () => {
         },
       },
     });
-    // The webhook's scope reaches a namespace a moment after its first ModelDeployment (README,
-    // "Failure behaviour"); pods created before are not sent to it. Go on once it mounts the model.
-    await waitFor(
-      "the webhook to mount the model into a dry-run pod",
-      async () => {
-        const pod = await kubeConfig.makeApiClient(CoreV1Api).createNamespacedPod({
-          namespace,
-          dryRun: "All",
-          body: {
-            metadata: { name: "probe", labels: { app: "server" } },
-            spec: { containers: [{ name: "main", image: "registry.example.com/server:1" }] },
-          },
-        });
-        return pod.spec?.volumes?.some((v) => v.image !== undefined) === true ? true : undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 500 },
+    await waitForWebhookToMount(kubeConfig, namespace, { app: "server" }, (pod) =>
+      (pod.spec?.volumes ?? []).some((v) => v.image !== undefined),
     );
     const apps = kubeConfig.makeApiClient(AppsV1Api);
     for (const app of ["server", "other"]) {
