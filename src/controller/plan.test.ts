@@ -3,9 +3,8 @@ import { ModelDeployment, type Condition } from "../api/index.js";
 import type { ArtifactInspection } from "../artifact/inspect.js";
 import type { ClusterCapabilities } from "./capabilities.js";
 import { plan, resolveFailure, type Observation } from "./plan.js";
+import { crio, D1, D2, inspection } from "../../test/controller/fixtures.js";
 
-const D1 = "sha256:" + "1".repeat(64);
-const D2 = "sha256:" + "2".repeat(64);
 const now = new Date("2026-11-25T12:00:00Z");
 const later = new Date("2026-11-25T12:10:00Z");
 
@@ -25,39 +24,6 @@ const md = (
     ...(overrides.status !== undefined && { status: overrides.status }),
   });
 
-const inspection = (digest = D1, extra: Partial<ArtifactInspection> = {}): ArtifactInspection => ({
-  reference: "registry.example.com/models/llama:v1",
-  pinnedReference: `registry.example.com/models/llama@${digest}`,
-  digest,
-  mediaType: "application/vnd.oci.image.manifest.v1+json",
-  artifactType: "application/vnd.cncf.model.manifest.v1+json",
-  manifest: {
-    schemaVersion: 2,
-    mediaType: "application/vnd.oci.image.manifest.v1+json",
-    artifactType: "application/vnd.cncf.model.manifest.v1+json",
-    config: { mediaType: "application/vnd.cncf.model.config.v1+json", digest: D2, size: 10 },
-    layers: [
-      {
-        mediaType: "application/vnd.cncf.model.weight.v1.raw",
-        digest: D2,
-        size: 100,
-        annotations: { "org.cncf.model.filepath": "model.safetensors" },
-      },
-    ],
-  },
-  summary: { name: "llama", family: "llama3", sizeBytes: 100, layers: 1, files: 1 },
-  valid: true,
-  errors: [],
-  warnings: [],
-  lint: [],
-  ...extra,
-});
-
-const crio: ClusterCapabilities = {
-  imageVolumeField: "kept",
-  serverVersion: "v1.35.8",
-  nodes: [{ name: "n1", containerRuntimeVersion: "cri-o://1.34.0", kubeletVersion: "v1.35.8" }],
-};
 const containerd: ClusterCapabilities = {
   ...crio,
   nodes: [{ name: "n1", containerRuntimeVersion: "containerd://2.1.0", kubeletVersion: "v1.35.8" }],

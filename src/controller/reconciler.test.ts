@@ -10,7 +10,6 @@ import { FakeClock } from "../runtime/clock.js";
 import type { KubeObject } from "../runtime/kube-object.js";
 import { createLogger } from "../runtime/logger.js";
 import type { Store } from "../runtime/store.js";
-import type { ClusterCapabilities } from "./capabilities.js";
 import type { ControllerKubeApi } from "./kube-api.js";
 import { resolveFailure, type Plan } from "./plan.js";
 import {
@@ -20,9 +19,8 @@ import {
   type ModelDeploymentReconcilerOptions,
 } from "./reconciler.js";
 import { RegistryGate } from "./registry-gate.js";
+import { crio, D1, D2, inspection } from "../../test/controller/fixtures.js";
 
-const D1 = "sha256:" + "1".repeat(64);
-const D2 = "sha256:" + "2".repeat(64);
 const KEY = "serving/llama";
 const logger = createLogger({ level: "silent" });
 
@@ -44,39 +42,6 @@ const md = (
   }),
   ...(o.status !== undefined && { status: o.status }),
 });
-
-const inspection = (digest = D1): ArtifactInspection => ({
-  reference: "registry.example.com/models/llama:v1",
-  pinnedReference: `registry.example.com/models/llama@${digest}`,
-  digest,
-  mediaType: "application/vnd.oci.image.manifest.v1+json",
-  artifactType: "application/vnd.cncf.model.manifest.v1+json",
-  manifest: {
-    schemaVersion: 2,
-    mediaType: "application/vnd.oci.image.manifest.v1+json",
-    artifactType: "application/vnd.cncf.model.manifest.v1+json",
-    config: { mediaType: "application/vnd.cncf.model.config.v1+json", digest: D2, size: 10 },
-    layers: [
-      {
-        mediaType: "application/vnd.cncf.model.weight.v1.raw",
-        digest: D2,
-        size: 100,
-        annotations: { "org.cncf.model.filepath": "model.safetensors" },
-      },
-    ],
-  },
-  summary: { name: "llama", family: "llama3", sizeBytes: 100, layers: 1, files: 1 },
-  valid: true,
-  errors: [],
-  warnings: [],
-  lint: [],
-});
-
-const crio: ClusterCapabilities = {
-  imageVolumeField: "kept",
-  serverVersion: "v1.35.8",
-  nodes: [{ name: "n1", containerRuntimeVersion: "cri-o://1.34.0", kubeletVersion: "v1.35.8" }],
-};
 
 /** A Store over fixed objects; namespaces are honoured, selectors are not (the fakes match). */
 function fixedStore<T extends { metadata?: { namespace?: string; name?: string } }>(
