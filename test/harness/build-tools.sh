@@ -10,13 +10,14 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${MODELPACK_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelpack-operator}
-all_tools=(etcd kubernetes kubectl kwok olareg oras modctl helm registry htpasswd argocd-lua)
+all_tools=(etcd kubernetes kubectl kwok olareg oras modctl helm registry htpasswd argocd-lua cosign)
 
 # tool -> version, main packages (one binary each) and extra -ldflags (version stamps)
 tool_version() {
   case $1 in
     kubernetes | kubectl) echo v1.35.8 ;; etcd) echo v3.6.16 ;; kwok) echo v0.8.0 ;; olareg) echo v0.2.2 ;;
     oras) echo v1.3.6 ;; modctl) echo v0.2.2 ;; helm) echo v3.22.0 ;; registry) echo v3.1.2 ;;
+    cosign) echo v3.1.3 ;;
     htpasswd) echo "x-crypto-v0.59.0-$(source_hash htpasswd)" ;;
     argocd-lua) echo "gopher-lua-v1.1.2-$(source_hash argocd-lua)" ;;
     *) echo "build-tools: unknown tool '$1' (known: ${all_tools[*]})" >&2; return 2 ;;
@@ -40,6 +41,7 @@ tool_packages() {
     oras) echo oras.land/oras/cmd/oras ;;
     modctl) echo github.com/modelpack/modctl ;;
     helm) echo helm.sh/helm/v3/cmd/helm ;;
+    cosign) echo github.com/sigstore/cosign/v3/cmd/cosign ;;
     registry) echo github.com/distribution/distribution/v3/cmd/registry ;;
     htpasswd | argocd-lua) echo . ;;   # the wrapper module's own main package
   esac
@@ -66,6 +68,7 @@ tool_ldflags() {
     modctl) flags="$flags -X github.com/modelpack/modctl/pkg/version.GitVersion=$version" ;;
     helm) flags="$flags -X helm.sh/helm/v3/internal/version.version=$version" ;;
     registry) flags="$flags -X github.com/distribution/distribution/v3/version.version=$version" ;;
+    cosign) flags="$flags -X sigs.k8s.io/release-utils/version.gitVersion=$version" ;;
   esac
   echo "$flags"
 }
