@@ -15,17 +15,20 @@ all_tools=(etcd kubernetes kubectl kwok olareg oras modctl helm registry htpassw
 # tool -> version, main packages (one binary each) and extra -ldflags (version stamps)
 tool_version() {
   case $1 in
-    kubernetes | kubectl) echo v1.35.8 ;; etcd) echo v3.6.16 ;; kwok) echo v0.8.0 ;; olareg) echo v0.2.2 ;;
+    kubernetes | kubectl | kubelet) echo v1.35.8 ;; containerd) echo v2.4.2 ;; cni-plugins) echo v1.10.0 ;;
+    crio) echo v1.36.3 ;;
+    pause) echo "go-$(source_hash pause)" ;;
+    etcd) echo v3.6.16 ;; kwok) echo v0.8.0 ;; olareg) echo v0.2.2 ;;
     oras) echo v1.3.6 ;; modctl) echo v0.2.2 ;; helm) echo v3.22.0 ;; registry) echo v3.1.2 ;;
     cosign) echo v3.1.3 ;;
     htpasswd) echo "x-crypto-v0.59.0-$(source_hash htpasswd)" ;;
     argocd-lua) echo "gopher-lua-v1.1.2-$(source_hash argocd-lua)" ;;
-    *) echo "build-tools: unknown tool '$1' (known: ${all_tools[*]})" >&2; return 2 ;;
+    *) echo "build-tools: unknown tool '$1' (known: ${all_tools[*]} ${real_node_tools[*]} crio)" >&2; return 2 ;;
   esac
 }
 # The wrapper module a tool is built from: kubectl shares the Kubernetes one (same pins).
 tool_dir() {
-  case $1 in kubectl) echo "$here/tools/kubernetes" ;; *) echo "$here/tools/$1" ;; esac
+  case $1 in kubectl | kubelet) echo "$here/tools/kubernetes" ;; *) echo "$here/tools/$1" ;; esac
 }
 # The first 12 hex digits of the sha256 of a wrapper module's own files (go.mod, go.sum, *.go).
 source_hash() {
@@ -35,6 +38,11 @@ tool_packages() {
   case $1 in
     kubernetes) echo k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler ;;
     kubectl) echo k8s.io/kubernetes/cmd/kubectl ;;
+    kubelet) echo k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy ;;
+    containerd) echo github.com/containerd/containerd/v2/cmd/containerd github.com/containerd/containerd/v2/cmd/ctr \
+      github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 ;;
+    cni-plugins) echo github.com/containernetworking/plugins/plugins/main/bridge \
+      github.com/containernetworking/plugins/plugins/ipam/host-local github.com/containernetworking/plugins/plugins/main/loopback ;;
     etcd) echo go.etcd.io/etcd/server/v3 ;;
     kwok) echo sigs.k8s.io/kwok/cmd/kwok ;;
     olareg) echo github.com/olareg/olareg/cmd/olareg ;;
@@ -43,19 +51,20 @@ tool_packages() {
     helm) echo helm.sh/helm/v3/cmd/helm ;;
     cosign) echo github.com/sigstore/cosign/v3/cmd/cosign ;;
     registry) echo github.com/distribution/distribution/v3/cmd/registry ;;
-    htpasswd | argocd-lua) echo . ;;   # the wrapper module's own main package
+    htpasswd | argocd-lua | pause) echo . ;;   # the wrapper module's own main package
   esac
 }
 tool_binaries() {
   case $1 in
     kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler ;;
-    etcd) echo etcd ;; *) echo "$1" ;;
+    etcd) echo etcd ;; kubelet) echo kubelet kube-proxy ;; containerd) echo containerd ctr containerd-shim-runc-v2 ;;
+    cni-plugins) echo bridge host-local loopback ;; crio) echo crio pinns ;; *) echo "$1" ;;
   esac
 }
 tool_ldflags() {
   local v=$1 version=$2 flags="-s -w"
   case $v in
-    kubernetes | kubectl)
+    kubernetes | kubectl | kubelet)
       # Without these stamps /version reports v0.0.0-master, which breaks Helm and version parsing.
       local minor=${version#v1.}; minor=${minor%%.*}
       for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
@@ -71,6 +80,31 @@ tool_ldflags() {
     cosign) flags="$flags -X sigs.k8s.io/release-utils/version.gitVersion=$version" ;;
   esac
   echo "$flags"
+}
+
+tool_tags() {
+  case $1 in
+    containerd) echo urfave_cli_no_docs,no_btrfs,no_devmapper,no_zfs,osusergo,netgo ;;
+    *) echo selinux,notest,grpcnotrace ;;
+  esac
+}
+# CRI-O: cgo (libseccomp), vendored modules, from the third-party source archive.
+build_crio() {
+  local tmp=$1 archive src
+  archive="${MODELPACK_THIRD_PARTY:-$here/../../../shared/third_party}/cri-o-v1.36.3-src.tar.gz"
+  if [ ! -f "$archive" ]; then
+    echo "build-tools: crio needs $archive (CRI-O's source; the Go module proxy does not serve it)" >&2; return 3
+  fi
+  for need in gcc pkg-config make strip; do
+    command -v $need >/dev/null || { echo "build-tools: crio needs '$need' (apt install gcc pkg-config make binutils libseccomp-dev)" >&2; return 3; }
+  done
+  pkg-config --exists libseccomp || { echo "build-tools: crio needs libseccomp's headers (apt install libseccomp-dev)" >&2; return 3; }
+  src="$tmp/src"; mkdir -p "$src"
+  tar -xzf "$archive" -C "$src" --strip-components=1
+  (cd "$src" && CGO_ENABLED=1 go build -mod=vendor -trimpath -ldflags "-s -w" -tags \
+      "containers_image_ostree_stub exclude_graphdriver_btrfs btrfs_noversion exclude_graphdriver_devicemapper containers_image_openpgp seccomp" \
+      -o "$tmp/crio" ./cmd/crio && make -s -C pinns >/dev/null && cp bin/pinns "$tmp/pinns") || return $?
+  rm -rf "$src"
 }
 
 build_one() {
@@ -94,12 +128,16 @@ build_one() {
   local tmp="$out.tmp.$$"
   rm -rf "$tmp"; mkdir -p "$tmp"
   local status=0
-  (
-    cd "$(tool_dir "$tool")"
-    # shellcheck disable=SC2046
-    CGO_ENABLED=0 go build -mod=mod -trimpath -tags selinux,notest,grpcnotrace \
-      -ldflags "$(tool_ldflags "$tool" "$version")" -o "$tmp/" $(tool_packages "$tool")
-  ) || status=$?
+  if [ "$tool" = crio ]; then
+    build_crio "$tmp" || status=$?
+  else
+    (
+      cd "$(tool_dir "$tool")"
+      # shellcheck disable=SC2046
+      CGO_ENABLED=0 go build -mod=mod -trimpath -tags "$(tool_tags "$tool")" \
+        -ldflags "$(tool_ldflags "$tool" "$version")" -o "$tmp/" $(tool_packages "$tool")
+    ) || status=$?
+  fi
   # go names a module-root main package after its last path element ("server" for etcd).
   if [ $status = 0 ] && [ "$tool" = etcd ]; then mv "$tmp/server" "$tmp/etcd" || status=$?; fi
   if [ $status = 0 ] && [ "$tool" = kwok ]; then
