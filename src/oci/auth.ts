@@ -63,6 +63,11 @@ export function pullScope(repository: string): string {
   return `repository:${repository}:pull`;
 }
 
+/** The pull and push scope for a repository (what an upload needs). */
+export function pushScope(repository: string): string {
+  return `repository:${repository}:pull,push`;
+}
+
 /** A bearer token and when it stops being usable. */
 interface CachedToken {
   readonly token: string;

@@ -11,14 +11,20 @@ import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { systemClock, type Clock } from "../runtime/clock.js";
 import { exponentialFailureRateLimiter } from "../runtime/rate-limiter.js";
-import { parseChallenges, pullScope, TokenCache, type Challenge } from "./auth.js";
+import { parseChallenges, pullScope, pushScope, TokenCache, type Challenge } from "./auth.js";
 import { downloadBlobToFile } from "./blob-download.js";
 import { WRITE_SLICE_BYTES } from "./blob-writer.js";
 import { ContentCache, setBounded } from "./content-cache.js";
 import { anonymousCredentials, type Credential, type CredentialStore } from "./credentials.js";
-import { DigestVerifier, verifyBytes } from "./digest.js";
+import { DigestVerifier, sha256Digest, verifyBytes } from "./digest.js";
 import { RegistryError } from "./errors.js";
-import { classifyNetworkError, HttpTransport, type HttpResponse, type HttpTransportOptions } from "./http.js";
+import {
+  classifyNetworkError,
+  HttpTransport,
+  type HttpResponse,
+  type HttpTransportOptions,
+  type RequestBody,
+} from "./http.js";
 import { chooseFromIndex, manifestDigest, onlyManifest, toManifest } from "./manifests.js";
 import { isIndexMediaType, MANIFEST_ACCEPT } from "./media-types.js";
 import { checkAllowed, checkRealm, registryBaseUrl } from "./registry-policy.js";
@@ -48,9 +54,13 @@ interface SendRequest {
   readonly registry: string;
   readonly repository?: string;
   readonly operation: RegistryRequestEvent["operation"];
-  readonly method: "GET" | "HEAD";
+  readonly method: "GET" | "HEAD" | "POST" | "PUT";
+  /** A path on the registry, or an absolute URL (an upload's Location). */
   readonly path: string;
   readonly headers?: Record<string, string>;
+  readonly body?: RequestBody;
+  /** The token scope; default the repository's pull scope. */
+  readonly scope?: string;
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -311,6 +321,116 @@ export class RegistryClient {
     await this.#http.close();
   }
 
+  /** Whether the repository holds the blob (HEAD), asked with push access (see pushBlob). */
+  async hasBlob(ref: ImageReference, digest: string, signal?: AbortSignal): Promise<boolean> {
+    const what = `blob ${ref.registry}/${ref.repository}@${digest}`;
+    return this.#send(
+      this.#pushRequest(ref, "HEAD", `/v2/${ref.repository}/blobs/${digest}`, signal),
+      async (res) => {
+        await res.discard();
+        if (res.status === 200) return true;
+        if (res.status === 404) return false;
+        throw await this.#failure(res, ref.registry, "push", what);
+      },
+    );
+  }
+
+  /**
+   * Uploads a blob to the reference's repository unless it is there already (monolithic upload:
+   * POST, then one PUT with the digest); resolves true when it uploaded. `body` is the bytes or
+   * opens a fresh stream of them (called again when a PUT is retried). The registry checks the
+   * digest; a 201 whose Docker-Content-Digest differs is refused. Throws RegistryError.
+   */
+  async pushBlob(
+    ref: ImageReference,
+    descriptor: Descriptor,
+    body: Uint8Array | (() => Readable),
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    if (await this.hasBlob(ref, descriptor.digest, signal)) return false;
+    const what = `blob upload ${ref.registry}/${ref.repository}@${descriptor.digest}`;
+    const location = await this.#send(
+      this.#pushRequest(ref, "POST", `/v2/${ref.repository}/blobs/uploads/`, signal),
+      async (res) => {
+        await res.discard();
+        const location = res.header("location");
+        if (res.status !== 202 || location === undefined)
+          throw await this.#failure(res, ref.registry, "push", what);
+        return new URL(location, res.url);
+      },
+    );
+    location.searchParams.set("digest", descriptor.digest);
+    await this.#send(
+      {
+        ...this.#pushRequest(ref, "PUT", location.href, signal),
+        headers: { "content-type": "application/octet-stream", "content-length": String(descriptor.size) },
+        body,
+      },
+      async (res) => {
+        await res.discard();
+        if (res.status !== 201) throw await this.#failure(res, ref.registry, "push", what);
+        const digest = res.header("docker-content-digest");
+        if (digest !== undefined && digest !== descriptor.digest)
+          throw new RegistryError(
+            "DigestMismatch",
+            `${what}: the registry stored ${digest}; check any proxy in between`,
+          );
+      },
+    );
+    this.#emit({ registry: ref.registry, operation: "push", result: "ok", status: 201 });
+    return true;
+  }
+
+  /**
+   * PUTs a manifest under the reference's tag (or digest) and returns its digest. Its blobs must
+   * be in the repository already. A registry that answers with another digest is refused.
+   */
+  async pushManifest(
+    ref: ImageReference,
+    mediaType: string,
+    bytes: Uint8Array,
+    signal?: AbortSignal,
+  ): Promise<string> {
+    const digest = sha256Digest(bytes);
+    const what = `manifest ${ref.registry}/${ref.repository}:${manifestSelector(ref)}`;
+    await this.#send(
+      {
+        ...this.#pushRequest(ref, "PUT", `/v2/${ref.repository}/manifests/${manifestSelector(ref)}`, signal),
+        headers: { "content-type": mediaType, "content-length": String(bytes.byteLength) },
+        body: bytes,
+      },
+      async (res) => {
+        await res.discard();
+        if (res.status !== 201) throw await this.#failure(res, ref.registry, "push", what);
+        const stored = res.header("docker-content-digest");
+        if (stored !== undefined && stored !== digest)
+          throw new RegistryError(
+            "DigestMismatch",
+            `${what}: the registry stored ${stored}, we sent ${digest}`,
+          );
+      },
+    );
+    this.#emit({ registry: ref.registry, operation: "push", result: "ok", status: 201 });
+    return digest;
+  }
+
+  #pushRequest(
+    ref: ImageReference,
+    method: SendRequest["method"],
+    path: string,
+    signal: AbortSignal | undefined,
+  ): SendRequest {
+    return {
+      registry: ref.registry,
+      repository: ref.repository,
+      operation: "push",
+      method,
+      path,
+      scope: pushScope(ref.repository),
+      signal,
+    };
+  }
+
   /**
    * Downloads a blob into a file (created or truncated, mode 0600), verified against the
    * descriptor's size and digest; resolves with the byte count. Uses the fast socket path for
@@ -483,8 +603,11 @@ export class RegistryClient {
    */
   async #send<T>(req: SendRequest, handle: (res: HttpResponse) => Promise<T>): Promise<T> {
     this.#checkAllowed(req.registry);
-    const url = new URL(req.path, this.#baseUrl(req.registry));
-    const scope = req.repository !== undefined ? pullScope(req.repository) : "";
+    const base = new URL(this.#baseUrl(req.registry));
+    const url = new URL(req.path, base);
+    // Credentials are for the registry: a Location on another origin never receives them.
+    const sameOrigin = url.origin === base.origin;
+    const scope = req.scope ?? (req.repository !== undefined ? pullScope(req.repository) : "");
     const maxAttempts = Math.max(1, this.#options.maxAttempts ?? 4);
     const maxWaitMs = Math.max(0, this.#options.maxRetryWaitMs ?? DEFAULT_MAX_RETRY_WAIT_MS);
     const backoff = exponentialFailureRateLimiter<string>(
@@ -500,11 +623,12 @@ export class RegistryClient {
             "user-agent": this.#options.userAgent ?? "modelpack-operator",
             ...req.headers,
           };
-          if (authorization !== undefined) headers.authorization = authorization;
+          if (authorization !== undefined && sameOrigin) headers.authorization = authorization;
           const res = await this.#http.send({
             method: req.method,
             url,
             headers,
+            ...(req.body !== undefined && { body: req.body }),
             ...(req.signal !== undefined && { signal: req.signal }),
           });
           if (res.status === 401 && !challenged) {

@@ -23,12 +23,19 @@ const { Agent: HttpsAgent, request: httpsRequest } = require("node:https") as ty
  * header never crosses to another host.
  */
 export interface HttpRequest {
-  readonly method: "GET" | "HEAD" | "POST";
+  readonly method: "GET" | "HEAD" | "POST" | "PUT";
   readonly url: URL;
   readonly headers: Readonly<Record<string, string>>;
-  readonly body?: string;
+  /**
+   * A POST or PUT body: bytes, or a function that opens a fresh stream of it (called once per
+   * request sent, so a retried upload streams from the start again).
+   */
+  readonly body?: RequestBody;
   readonly signal?: AbortSignal;
 }
+
+/** What a POST or PUT sends: bytes, or a function that opens a fresh stream of them. */
+export type RequestBody = string | Uint8Array | (() => Readable);
 
 export interface HttpResponse {
   readonly status: number;
@@ -215,7 +222,7 @@ export class HttpTransport {
           method,
           url,
           headers,
-          method === "POST" ? req.body : undefined,
+          method === "POST" || method === "PUT" ? req.body : undefined,
           req.signal,
         );
       } catch (err) {
@@ -223,7 +230,13 @@ export class HttpTransport {
       }
       const status = res.statusCode ?? 0;
       const location = res.headers.location;
-      if (REDIRECT_STATUSES.has(status) && typeof location === "string" && hop < this.#maxRedirects) {
+      // A PUT (an upload) is never redirected: its answer goes to the caller as it is.
+      if (
+        REDIRECT_STATUSES.has(status) &&
+        typeof location === "string" &&
+        hop < this.#maxRedirects &&
+        method !== "PUT"
+      ) {
         await drain(res);
         const next = new URL(location, url);
         if (next.protocol !== "http:" && next.protocol !== "https:") {
@@ -262,7 +275,7 @@ export class HttpTransport {
     method: string,
     url: URL,
     headers: Record<string, string>,
-    body: string | undefined,
+    body: RequestBody | undefined,
     signal: AbortSignal | undefined,
   ): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
@@ -286,7 +299,12 @@ export class HttpTransport {
         req.setTimeout(this.#bodyTimeoutMs, () => res.destroy(timeout("body bytes", this.#bodyTimeoutMs)));
         resolve(res);
       });
-      req.end(body);
+      if (typeof body === "function") {
+        const stream = body();
+        stream.once("error", (err) => req.destroy(err));
+        req.once("close", () => stream.destroy());
+        stream.pipe(req);
+      } else req.end(body);
     });
   }
 

@@ -32,7 +32,7 @@ export interface ResolvedReference {
 /** One HTTP exchange with a registry, for metrics and logs. */
 export interface RegistryRequestEvent {
   readonly registry: string;
-  readonly operation: "ping" | "resolve" | "manifest" | "blob" | "token";
+  readonly operation: "ping" | "resolve" | "manifest" | "blob" | "token" | "push";
   /** `ok`, or the RegistryErrorCode of the failure. */
   readonly result: "ok" | RegistryErrorCode;
   readonly status?: number;
