@@ -26,7 +26,8 @@ import {
   type RequestBody,
 } from "./http.js";
 import { chooseFromIndex, manifestDigest, onlyManifest, toManifest } from "./manifests.js";
-import { isIndexMediaType, MANIFEST_ACCEPT } from "./media-types.js";
+import { isIndexMediaType, MANIFEST_ACCEPT, OCI_INDEX } from "./media-types.js";
+import { MAX_REFERRERS_BYTES, parseReferrers, referrersTag, type Referrers } from "./referrers.js";
 import { checkAllowed, checkRealm, registryBaseUrl } from "./registry-policy.js";
 import { readCapped, responseFailure, RETRYABLE_STATUS } from "./registry-response.js";
 import type {
@@ -41,6 +42,7 @@ import { manifestSelector, type ImageReference } from "./reference.js";
 
 export { ContentCache } from "./content-cache.js";
 export { parseRetryAfter } from "./registry-response.js";
+export type { Referrers } from "./referrers.js";
 export type {
   Descriptor,
   FetchedManifest,
@@ -135,6 +137,8 @@ export class RegistryClient {
   readonly #scope: string;
   readonly #tags = new Map<string, { digest: string; expiresAt: number }>();
   readonly #inflight = new Map<string, Promise<unknown>>();
+  /** Registries that answered 404 to the referrers API, until when they are asked by tag instead. */
+  readonly #noReferrersApi = new Map<string, number>();
 
   constructor(options: RegistryClientOptions = {}) {
     this.#options = options;
@@ -315,6 +319,57 @@ export class RegistryClient {
       if (!res.body.readableEnded) res.body.destroy();
     });
     return res.body.pipe(verifying);
+  }
+
+  /**
+   * The manifests whose subject is `digest` in the reference's repository: `GET
+   * /v2/<name>/referrers/<digest>`, or, where the registry has no referrers API (404), the index
+   * under the fallback tag `sha256-<hex>` (none there: no referrers). Not cached (referrers
+   * change); answers are read up to 1 MiB. A registry found without the API is remembered for
+   * `tagCacheTtlMs` (at least a minute) and asked for the tag directly. Throws RegistryError.
+   */
+  async getReferrers(ref: ImageReference, digest: string, signal?: AbortSignal): Promise<Referrers> {
+    const name = `${ref.registry}/${ref.repository}`;
+    const fetchIndex = (path: string, what: string, via: Referrers["via"]): Promise<Referrers | undefined> =>
+      this.#send(
+        {
+          registry: ref.registry,
+          repository: ref.repository,
+          operation: "manifest",
+          method: "GET",
+          path,
+          headers: { accept: OCI_INDEX },
+          signal,
+        },
+        async (res) => {
+          if (res.status === 404) return void (await res.discard());
+          if (res.status !== 200) throw await this.#failure(res, ref.registry, "manifest", what);
+          const bytes = await readCapped(res, MAX_REFERRERS_BYTES, what);
+          this.#emit({ registry: ref.registry, operation: "manifest", result: "ok", status: 200 });
+          return { manifests: parseReferrers(bytes, what), via };
+        },
+      );
+    const viaTag = async (): Promise<Referrers> =>
+      (await fetchIndex(
+        `/v2/${ref.repository}/manifests/${referrersTag(digest)}`,
+        `referrers tag ${name}:${referrersTag(digest)}`,
+        "tag",
+      )) ?? { manifests: [], via: "tag" };
+    const noApiUntil = this.#noReferrersApi.get(ref.registry);
+    if (noApiUntil !== undefined && noApiUntil > this.#clock.now()) return viaTag();
+    const answer = await fetchIndex(
+      `/v2/${ref.repository}/referrers/${digest}`,
+      `referrers of ${name}@${digest}`,
+      "api",
+    );
+    if (answer !== undefined) return answer;
+    setBounded(
+      this.#noReferrersApi,
+      ref.registry,
+      this.#clock.now() + Math.max(60_000, this.#options.tagCacheTtlMs ?? 0),
+      1_000,
+    );
+    return viaTag();
   }
 
   async close(): Promise<void> {
