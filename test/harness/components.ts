@@ -74,21 +74,30 @@ export interface ApiserverConfig {
   featureGates: Readonly<Record<string, boolean>>;
   /** Whether kube-controller-manager runs (it creates the `default` ServiceAccounts). */
   withControllerManager: boolean;
+  /**
+   * The address to bind and advertise (default 127.0.0.1). A non-loopback one (a real node's
+   * network namespace) is also written to the `kubernetes` Service's endpoints, so pods reach it.
+   */
+  address?: string;
 }
 
 export function apiserverCommand(config: ApiserverConfig): CommandLine {
+  const address = config.address ?? LOOPBACK;
   const args = [
     `--etcd-servers=http://${LOOPBACK}:${config.etcdPort}`,
-    `--bind-address=${LOOPBACK}`,
+    `--bind-address=${address}`,
     `--secure-port=${config.port}`,
+    `--advertise-address=${address}`,
     // The `kubernetes` Endpoints object rejects loopback addresses, and with no default route the
-    // apiserver cannot derive an address at all: advertise loopback and skip the reconciler.
-    `--advertise-address=${LOOPBACK}`,
-    "--endpoint-reconciler-type=none",
+    // apiserver cannot derive an address at all: on loopback, advertise it and skip the reconciler.
+    ...(address === LOOPBACK
+      ? ["--endpoint-reconciler-type=none"]
+      : // A real node's Hostname address does not resolve: reach kubelets at their InternalIP.
+        ["--kubelet-preferred-address-types=InternalIP"]),
     `--tls-cert-file=${config.pki.apiserverCertPath}`,
     `--tls-private-key-file=${config.pki.apiserverKeyPath}`,
     `--client-ca-file=${config.pki.ca.certPath}`,
-    `--service-account-issuer=https://${LOOPBACK}:${config.port}`,
+    `--service-account-issuer=https://${address}:${config.port}`,
     `--service-account-key-file=${config.pki.serviceAccountPublicKeyPath}`,
     `--service-account-signing-key-file=${config.pki.serviceAccountKeyPath}`,
     `--service-cluster-ip-range=${SERVICE_CIDR}`,

@@ -59,6 +59,20 @@ export interface StartControlPlaneOptions {
   nodeTemplate?: Partial<FakeNodeTemplate>;
   /** How long to wait for `/readyz`. Default 90 s. */
   readyTimeoutMs?: number;
+  /**
+   * Run etcd and kube-apiserver inside a network namespace the caller created (the real node's,
+   * see real-node.ts), the apiserver bound to `address` there and advertised as the `kubernetes`
+   * Service's endpoint, so that a real kubelet and real pods reach it. The caller routes `address`
+   * from this process's namespace. Default: both on 127.0.0.1 here.
+   */
+  network?: ControlPlaneNetwork;
+}
+
+export interface ControlPlaneNetwork {
+  /** A bind-mounted network namespace file (`nsenter --net=<path>`). */
+  netnsPath: string;
+  /** A non-loopback address inside that namespace, e.g. the node bridge's. */
+  address: string;
 }
 
 export interface ControlPlane {
@@ -151,7 +165,10 @@ export async function startControlPlane(options: StartControlPlaneOptions = {}):
   if (!keepDir) components.onRelease(guardDirectory(dir));
 
   try {
-    const pki = await createControlPlanePki(join(dir, "pki"));
+    const pki = await createControlPlanePki(
+      join(dir, "pki"),
+      options.network ? [options.network.address] : [],
+    );
     phase("PKI created");
     const kubeconfigPath = join(dir, "kubeconfig");
     const { server, kubeConfig } = await startApiserver({
@@ -164,6 +181,7 @@ export async function startControlPlane(options: StartControlPlaneOptions = {}):
       withControllerManager: full,
       readyTimeoutMs: options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
       log,
+      ...(options.network ? { network: options.network } : {}),
     });
     phase(`kube-apiserver ready at ${server}`);
     const versionResponse = await httpsGet(`${server}/version`, { caPem: pki.ca.certPem });
@@ -252,6 +270,7 @@ interface ApiserverStart {
   withControllerManager: boolean;
   readyTimeoutMs: number;
   log: (line: string) => void;
+  network?: ControlPlaneNetwork;
 }
 
 /**
@@ -263,7 +282,16 @@ async function startApiserver(start: ApiserverStart): Promise<{ server: string; 
   const etcdDir = join(start.dir, "etcd");
   for (let attempt = 1; ; attempt++) {
     const [etcdClient = 0, etcdPeer = 0, apiPort = 0] = await pickFreePorts(3);
-    const server = `https://${LOOPBACK}:${apiPort}`;
+    const address = start.network?.address ?? LOOPBACK;
+    const server = `https://${address}:${apiPort}`;
+    const inNetwork = (line: CommandLine): CommandLine =>
+      start.network
+        ? {
+            ...line,
+            command: "nsenter",
+            args: [`--net=${start.network.netnsPath}`, "--", line.command, ...line.args],
+          }
+        : line;
     // A data dir from an earlier attempt or run remembers its old peer URL: start from scratch.
     await rm(etcdDir, { recursive: true, force: true });
     const kubeConfig = await writeAdminKubeconfig(start.kubeconfigPath, {
@@ -274,20 +302,23 @@ async function startApiserver(start: ApiserverStart): Promise<{ server: string; 
     });
     const etcd = await start.components.launch(
       "etcd",
-      etcdCommand(start.binDirs.etcd, etcdDir, { client: etcdClient, peer: etcdPeer }),
+      inNetwork(etcdCommand(start.binDirs.etcd, etcdDir, { client: etcdClient, peer: etcdPeer })),
       etcdClient,
     );
     const apiserver = await start.components.launch(
       "kube-apiserver",
-      apiserverCommand({
-        binDir: start.binDirs.kubernetes,
-        dir: start.dir,
-        pki: start.pki,
-        etcdPort: etcdClient,
-        port: apiPort,
-        featureGates: start.featureGates,
-        withControllerManager: start.withControllerManager,
-      }),
+      inNetwork(
+        apiserverCommand({
+          binDir: start.binDirs.kubernetes,
+          dir: start.dir,
+          pki: start.pki,
+          etcdPort: etcdClient,
+          port: apiPort,
+          featureGates: start.featureGates,
+          withControllerManager: start.withControllerManager,
+          ...(start.network ? { address: start.network.address } : {}),
+        }),
+      ),
       apiPort,
     );
     try {

@@ -59,7 +59,10 @@ const EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"
  * names of the `kubernetes` Service), the admin client certificate and the service-account key
  * pair in `dir` (created if missing). Throws HarnessError `pki-failed` naming the openssl command.
  */
-export async function createControlPlanePki(dir: string): Promise<ControlPlanePki> {
+export async function createControlPlanePki(
+  dir: string,
+  extraIpSans: readonly string[] = [],
+): Promise<ControlPlanePki> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const ca = await createCertificateAuthority(dir);
   const saKeyPath = join(dir, "sa.key");
@@ -70,7 +73,7 @@ export async function createControlPlanePki(dir: string): Promise<ControlPlanePk
       outDir: dir,
       subject: "/CN=kube-apiserver",
       extensions: serverExtensions({
-        ipSans: ["127.0.0.1", "10.0.0.1"],
+        ipSans: ["127.0.0.1", "10.0.0.1", ...extraIpSans],
         dnsSans: ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"],
       }),
     }),

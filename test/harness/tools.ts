@@ -21,7 +21,13 @@ export type ToolName =
   | "helm"
   | "registry"
   | "htpasswd"
-  | "argocd-lua";
+  | "argocd-lua"
+  // The real node's parts (real-node.ts; built on first use, never by default).
+  | "kubelet"
+  | "containerd"
+  | "cni-plugins"
+  | "pause"
+  | "crio";
 
 /** Files each tool's folder must contain. kwok v0.8 has no built-in stages, hence its stages file. */
 export const TOOL_FILES: Readonly<Record<ToolName, readonly string[]>> = {
@@ -35,6 +41,11 @@ export const TOOL_FILES: Readonly<Record<ToolName, readonly string[]>> = {
   registry: ["registry"],
   htpasswd: ["htpasswd"],
   "argocd-lua": ["argocd-lua"],
+  kubelet: ["kubelet", "kube-proxy"],
+  containerd: ["containerd", "ctr", "containerd-shim-runc-v2"],
+  "cni-plugins": ["bridge", "host-local", "loopback"],
+  pause: ["pause"],
+  crio: ["crio", "pinns"],
 };
 
 export interface EnsureToolsOptions {

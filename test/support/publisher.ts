@@ -242,3 +242,77 @@ async function authorize(
   if (body.token === undefined) throw new Error(`token request failed: HTTP ${res.statusCode}`);
   return `Bearer ${body.token}`;
 }
+
+export interface ImageFile {
+  /** Path inside the image, without a leading slash. */
+  readonly path: string;
+  readonly content: Buffer | string;
+  readonly mode?: number;
+}
+
+/**
+ * An ordinary single-layer OCI image (image config with `rootfs.diff_ids`, one uncompressed tar
+ * layer), reproducible: fixed mtimes, root-owned entries in the given order. For the real node's
+ * pause image, shell-less test containers and image volumes that every runtime can mount.
+ */
+export async function buildContainerImage(
+  files: readonly ImageFile[],
+  config: { entrypoint?: readonly string[]; cmd?: readonly string[]; env?: readonly string[] } = {},
+): Promise<BuiltArtifact> {
+  const archive = pack();
+  const folders = new Set<string>();
+  for (const file of files) {
+    const parts = file.path.split("/").slice(0, -1);
+    for (let i = 1; i <= parts.length; i++) {
+      const folder = parts.slice(0, i).join("/");
+      if (folders.has(folder)) continue;
+      folders.add(folder);
+      archive.entry({
+        name: `${folder}/`,
+        type: "directory",
+        mode: 0o755,
+        mtime: new Date(0),
+        uid: 0,
+        gid: 0,
+      });
+    }
+    const content = Buffer.isBuffer(file.content) ? file.content : Buffer.from(file.content);
+    archive.entry(
+      { name: file.path, size: content.length, mode: file.mode ?? 0o644, mtime: new Date(0), uid: 0, gid: 0 },
+      content,
+    );
+  }
+  archive.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of archive as AsyncIterable<Buffer>) chunks.push(chunk);
+  const layer = Buffer.concat(chunks);
+  const imageConfig = {
+    architecture: process.arch === "arm64" ? "arm64" : "amd64",
+    os: "linux",
+    config: {
+      ...(config.entrypoint && { Entrypoint: config.entrypoint }),
+      ...(config.cmd && { Cmd: config.cmd }),
+      ...(config.env && { Env: config.env }),
+    },
+    rootfs: { type: "layers", diff_ids: [sha256(layer)] },
+  };
+  const configBytes = Buffer.from(JSON.stringify(imageConfig));
+  const manifest: Record<string, unknown> = {
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config: {
+      mediaType: "application/vnd.oci.image.config.v1+json",
+      digest: sha256(configBytes),
+      size: configBytes.length,
+    },
+    layers: [
+      { mediaType: "application/vnd.oci.image.layer.v1.tar", digest: sha256(layer), size: layer.length },
+    ],
+  };
+  const manifestBytes = Buffer.from(JSON.stringify(manifest));
+  const blobs = new Map<string, BlobSource>([
+    [sha256(layer), layer],
+    [sha256(configBytes), configBytes],
+  ]);
+  return { manifest, manifestBytes, manifestDigest: sha256(manifestBytes), configBytes, blobs };
+}
