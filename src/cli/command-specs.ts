@@ -72,6 +72,56 @@ export const INSPECT = {
   notes: [EXIT_CODES],
 } as const satisfies CommandSpec;
 
+export const VERIFY = {
+  name: "verify",
+  usage:
+    "verify REFERENCE (--key FILE | --certificate-identity ID --certificate-oidc-issuer URL) [--trusted-root FILE] [flags]",
+  summary:
+    "Checks the cosign signatures of a remote artifact: Sigstore bundles attached as referrers (cosign v3; the referrers API or the sha256-<hex> tag) and cosign v2 .sig tags, against a public key or a keyless identity, offline (no Rekor or Fulcio is contacted). Prints the signer and the signature's digest.",
+  flags: {
+    ...REGISTRY_FLAGS,
+    key: {
+      type: "string",
+      multiple: true,
+      value: "FILE",
+      description:
+        "a trusted public key (PEM: ECDSA P-256, Ed25519, RSA), as cosign generate-key-pair writes cosign.pub; give it several times to trust any of several keys.",
+    },
+    "certificate-identity": {
+      type: "string",
+      value: "ID",
+      description:
+        "keyless: the signing certificate's identity (an e-mail or a workflow URL) that is trusted; needs --certificate-oidc-issuer and --trusted-root.",
+    },
+    "certificate-identity-regexp": {
+      type: "string",
+      value: "RE",
+      description:
+        "keyless: a regular expression the certificate's identity must match, instead of --certificate-identity.",
+    },
+    "certificate-oidc-issuer": {
+      type: "string",
+      value: "URL",
+      description:
+        "keyless: the OIDC issuer the certificate must name, e.g. https://token.actions.githubusercontent.com.",
+    },
+    "trusted-root": {
+      type: "string",
+      value: "FILE",
+      description:
+        "a Sigstore trusted root (JSON: certificate authorities, transparency logs, timestamp authorities) to check certificates and transparency-log entries against; needed for keyless and for bundles with a transparency-log entry.",
+    },
+    "require-tlog": {
+      type: "boolean",
+      default: false,
+      description: "accept only signatures with a transparency-log entry that the trusted root verifies.",
+    },
+  },
+  notes: [
+    "Exit codes: 0 verified, 1 unsigned, invalid signature or untrusted signer, 2 usage or local I/O error, 3 registry or network error.",
+  ],
+} as const satisfies CommandSpec;
+
 export const PULL = {
   name: "pull",
   usage: "pull REFERENCE --dest DIR [flags]",
@@ -291,4 +341,4 @@ export const RUN = {
 } as const satisfies CommandSpec;
 
 /** Every command with flags, in the order the overview lists them. */
-export const COMMANDS: readonly CommandSpec[] = [VALIDATE, INSPECT, PULL, RUN];
+export const COMMANDS: readonly CommandSpec[] = [VALIDATE, INSPECT, VERIFY, PULL, RUN];

@@ -3,7 +3,7 @@ import { RegistryError } from "../oci/errors.js";
 import { PullError } from "../puller/errors.js";
 import { parseByteQuantity } from "../puller/limits.js";
 import { EXIT, print, type CliIo } from "./io.js";
-import { COMMANDS, INSPECT, PULL, RUN, VALIDATE } from "./command-specs.js";
+import { COMMANDS, INSPECT, PULL, RUN, VALIDATE, VERIFY } from "./command-specs.js";
 import {
   commandHelp,
   parseFlags,
@@ -94,6 +94,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await validate(rest, io);
       case "inspect":
         return await inspect(rest, io);
+      case "verify":
+        return await verify(rest, io);
       case "pull":
         return await pullMain(rest, io);
       case "run":
@@ -173,6 +175,29 @@ async function inspect(args: readonly string[], io: CliIo): Promise<number> {
     {
       reference: oneReference(positionals, "inspect"),
       output: outputFlag(values.output),
+      ...registryFlags(values),
+    },
+    io,
+  );
+}
+
+async function verify(args: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(VERIFY, args);
+  if (values.help) return (print(io.stdout, commandHelp(VERIFY)), EXIT.ok);
+  return await (
+    await import("./commands/verify.js")
+  ).verifyCommand(
+    {
+      reference: oneReference(positionals, "verify"),
+      output: outputFlag(values.output),
+      keys: values.key ?? [],
+      ...(values["certificate-identity"] !== undefined && { identity: values["certificate-identity"] }),
+      ...(values["certificate-identity-regexp"] !== undefined && {
+        identityRegExp: values["certificate-identity-regexp"],
+      }),
+      ...(values["certificate-oidc-issuer"] !== undefined && { issuer: values["certificate-oidc-issuer"] }),
+      ...(values["trusted-root"] !== undefined && { trustedRoot: values["trusted-root"] }),
+      requireTlog: values["require-tlog"],
       ...registryFlags(values),
     },
     io,
