@@ -16,6 +16,11 @@ export const ConditionType = {
   Validated: "Validated",
   /** The chosen strategy can mount this artifact in this cluster. */
   MountSupported: "MountSupported",
+  /**
+   * The artifact's cosign signatures satisfy spec.model.verify and the operator's verification
+   * policy. Present only when one of them applies; then Ready requires it.
+   */
+  Verified: "Verified",
   /** kstatus, abnormal-true: work is in progress. Present only while True. */
   Reconciling: "Reconciling",
   /** kstatus, abnormal-true: no progress is possible until someone acts. Present only while True. */
@@ -85,6 +90,20 @@ export const Reason = {
    * namespace (ConfigMap modelpack-ca-bundle) and the operator could not write it (often RBAC).
    */
   CABundleUnavailable: "CABundleUnavailable",
+  // Verified
+  /** True: every required signer signed the digest (status.verification names them). */
+  Verified: "Verified",
+  /** False: the digest carries no cosign signature; the publisher must sign it. */
+  SignatureMissing: "SignatureMissing",
+  /** False: its signatures are malformed, altered or sign another digest. */
+  SignatureInvalid: "SignatureInvalid",
+  /** False: it is signed, but not by a key or identity that is trusted. */
+  UntrustedSigner: "UntrustedSigner",
+  /**
+   * False: the signatures could not be checked: the registry failed while reading them (retried),
+   * or a key or trusted root is missing or unreadable.
+   */
+  VerificationUnavailable: "VerificationUnavailable",
   // Shared
   /** Unknown, or Reconciling: the step has not been observed for this generation yet. */
   Progressing: "Progressing",
@@ -111,6 +130,9 @@ export const TERMINAL_REASONS: ReadonlySet<string> = new Set<Reason>([
   Reason.ConfigTooLarge,
   Reason.ImageVolumeUnsupported,
   Reason.RuntimeCannotMount,
+  Reason.SignatureMissing,
+  Reason.SignatureInvalid,
+  Reason.UntrustedSigner,
 ]);
 
 /** Whether a reason needs someone to act (Stalled) rather than time (Reconciling). */

@@ -96,7 +96,14 @@ describe("the generated schema is structural", () => {
           n["maxLength"] === undefined && n["maxItems"] === undefined && n["maxProperties"] === undefined,
       )
       .map(([p]) => p);
-    expect(unbounded).toEqual(["spec.selector", "spec.selector.matchExpressions[]"]); // objects: bounded by their fields
+    // objects: bounded by their fields
+    expect(unbounded).toEqual([
+      "spec.model.verify",
+      "spec.model.verify.publicKeys[]",
+      "spec.model.verify.identities[]",
+      "spec.selector",
+      "spec.selector.matchExpressions[]",
+    ]);
   });
 
   it("writes timestamps as date-time without zod's pattern, integers as int64 without ±2^53", () => {

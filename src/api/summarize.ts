@@ -25,9 +25,15 @@ export interface SummaryInput {
   readonly updatePolicy: UpdatePolicy;
   /**
    * The digest in status.resolved was verified for this generation and stays in service although
-   * the last refresh failed: a False Resolved condition then does not hold back Ready.
+   * the last refresh failed: a False Resolved (or Verified, for a new digest) condition then does
+   * not hold back Ready.
    */
   readonly servingVerifiedDigest?: boolean;
+  /**
+   * Whether signatures are required (spec.model.verify or the operator's verification policy):
+   * then Verified is a step Ready waits for. Default false.
+   */
+  readonly verificationRequired?: boolean;
   /**
    * Whether the operator may restart the owners of stale pods (`run --workload-rollout`). False:
    * under updatePolicy Rollout stale pods do not hold back Ready (nothing would replace them);
@@ -54,8 +60,10 @@ type Step = { readonly state: "done" } | Unfinished;
 
 /**
  * Decides the summary. In order of precedence:
- * 0. with `servingVerifiedDigest`, Resolved counts as done whatever it says (a failed refresh of a
- *    digest verified for this generation; the condition itself still shows the failure);
+ * 0. with `servingVerifiedDigest`, Resolved and Verified count as done whatever they say (a failed
+ *    refresh of a digest verified for this generation, or a moved tag whose new digest failed
+ *    verification; the conditions themselves still show the failure); with
+ *    `verificationRequired`, Verified is a step after Resolved;
  * 1. a step is False with a terminal reason → Stalled True and Ready False, both with that reason
  *    (the first such step in Resolved, Validated, MountSupported order); no Reconciling, because
  *    kstatus reads Reconciling before Stalled;
@@ -73,8 +81,13 @@ export function deriveSummary(input: SummaryInput): Summary {
     ...update,
     observedGeneration: generation,
   });
-  const steps = STEP_CONDITION_TYPES.map((type) =>
-    type === ConditionType.Resolved && input.servingVerifiedDigest === true
+  const types: readonly string[] =
+    input.verificationRequired === true
+      ? [ConditionType.Resolved, ConditionType.Verified, ...STEP_CONDITION_TYPES.slice(1)]
+      : STEP_CONDITION_TYPES;
+  const steps = types.map((type) =>
+    (type === ConditionType.Resolved || type === ConditionType.Verified) &&
+    input.servingVerifiedDigest === true
       ? { state: "done" as const }
       : classify(input.conditions, type, generation),
   );
@@ -164,11 +177,13 @@ function readyMessage(
   failedRefresh: readonly Condition[] | undefined,
   rolloutDisabled: boolean,
 ): string {
-  const resolved = failedRefresh?.find((c) => c.type === ConditionType.Resolved);
+  const failed = failedRefresh?.find(
+    (c) => (c.type === ConditionType.Resolved || c.type === ConditionType.Verified) && c.status !== "True",
+  );
   const base =
-    resolved === undefined
+    failed === undefined
       ? "the model is resolved, valid and mountable"
-      : `the verified model stays in service although its last refresh failed (Resolved: ${resolved.reason})`;
+      : `the verified model stays in service although its last refresh failed (${failed.type}: ${failed.reason})`;
   if (pods === undefined) return base;
   const kept =
     pods.stale === 0

@@ -15,6 +15,9 @@ import { API_VERSION, KIND } from "./names.js";
 import { withRules } from "./rule.js";
 import {
   containerNameRule,
+  identitySubjectOneOfRule,
+  keySourceOneOfRule,
+  verifyNotEmptyRule,
   expressionValuesForbiddenRule,
   expressionValuesRequiredRule,
   labelKeyRule,
@@ -94,6 +97,87 @@ export const PullSecretReference = z
   .describe("A Secret in the ModelDeployment's namespace, by name.");
 export type PullSecretReference = z.infer<typeof PullSecretReference>;
 
+const KeySelector = z
+  .object({
+    name: withRules(z.string().max(253), [secretNameRule]).describe("Name of the object in this namespace."),
+    key: z
+      .string()
+      .min(1)
+      .max(253)
+      .regex(/^[-._a-zA-Z0-9]+$/)
+      .describe("The key whose value is the PEM public key, e.g. cosign.pub."),
+  })
+  .describe("A key of a ConfigMap or Secret in the ModelDeployment's namespace.");
+
+export const PublicKeySource = withRules(
+  z.object({
+    configMapKeyRef: KeySelector.optional().describe("A ConfigMap key holding the PEM public key."),
+    secretKeyRef: KeySelector.optional().describe("A Secret key holding the PEM public key."),
+  }),
+  [keySourceOneOfRule],
+).describe(
+  "A trusted public key (PEM: ECDSA P-256, Ed25519 or RSA, as cosign generate-key-pair writes cosign.pub), read from a ConfigMap or Secret in this namespace by name.",
+);
+export type PublicKeySource = z.infer<typeof PublicKeySource>;
+
+export const SignerIdentity = withRules(
+  z.object({
+    issuer: z
+      .string()
+      .min(1)
+      .max(1024)
+      .describe(
+        "The OIDC issuer the signing certificate names, e.g. https://token.actions.githubusercontent.com.",
+      ),
+    subject: z
+      .string()
+      .min(1)
+      .max(1024)
+      .optional()
+      .describe("The exact identity the certificate names (an e-mail, or a CI workflow URL)."),
+    subjectRegExp: z
+      .string()
+      .min(1)
+      .max(1024)
+      .optional()
+      .describe("A regular expression the certificate's identity must match; anchor it with ^ and $."),
+  }),
+  [identitySubjectOneOfRule],
+).describe("A keyless signer: a Sigstore certificate identity and its OIDC issuer.");
+export type SignerIdentity = z.infer<typeof SignerIdentity>;
+
+export const ModelVerification = withRules(
+  z.object({
+    publicKeys: z
+      .array(PublicKeySource)
+      .max(8)
+      .optional()
+      .describe("Trusted public keys: a signature by any one of them verifies the model."),
+    identities: z
+      .array(SignerIdentity)
+      .max(8)
+      .optional()
+      .describe("Trusted keyless signers: a signature by any one of them verifies the model."),
+    trustedRoot: z
+      .object({ configMapKeyRef: KeySelector })
+      .optional()
+      .describe(
+        "A Sigstore trusted root (JSON) in a ConfigMap of this namespace: the certificate authorities " +
+          "and transparency logs keyless signatures and transparency-log entries are checked against. " +
+          "Required for identities; verification never contacts Fulcio, Rekor or TUF.",
+      ),
+    requireTransparencyLog: z
+      .boolean()
+      .optional()
+      .describe("Accept only signatures with a transparency-log entry that the trusted root verifies."),
+  }),
+  [verifyNotEmptyRule],
+).describe(
+  "Who must have signed the model (cosign): the digest is verified before any pod gets it, and Ready " +
+    "waits for the Verified condition. Adds to the operator's verification policy; it cannot weaken it.",
+);
+export type ModelVerification = z.infer<typeof ModelVerification>;
+
 export const ModelSource = z
   .object({
     reference: withRules(z.string().max(MAX_REFERENCE_LENGTH), [
@@ -119,6 +203,7 @@ export const ModelSource = z
           "or 1h30m, at least 30s; 0 resolves the tag once and never again. Digest references are " +
           "never re-resolved. Default 10m.",
       ),
+    verify: ModelVerification.optional(),
   })
   .describe("The model artifact to serve and how to reach it.");
 export type ModelSource = z.infer<typeof ModelSource>;
@@ -316,6 +401,33 @@ export const ValidationReport = z
   .describe("What ModelPack validation and lint found in the resolved artifact.");
 export type ValidationReport = z.infer<typeof ValidationReport>;
 
+export const VerificationRecord = z
+  .object({
+    digest: z.string().max(256).describe("The artifact digest the signatures were verified for."),
+    requirement: z
+      .string()
+      .max(128)
+      .describe("Fingerprint of the keys, identities and trusted roots it was verified against."),
+    verifiedAt: Timestamp.describe("When the signatures were verified (RFC 3339)."),
+    signatures: z
+      .array(
+        z.object({
+          requirement: z.string().max(256).describe("Who required it: a policy rule or spec.model.verify."),
+          signer: z
+            .string()
+            .max(1024)
+            .describe(
+              "The signer: a key's fingerprint and source, or a certificate identity and its issuer.",
+            ),
+          signatureDigest: z.string().max(256).describe("Digest of the manifest that carries the signature."),
+        }),
+      )
+      .max(16)
+      .describe("One verified signature per requirement."),
+  })
+  .describe("The signatures that verified status.resolved.digest.");
+export type VerificationRecord = z.infer<typeof VerificationRecord>;
+
 /** A condition type: CamelCase, optionally prefixed by a DNS subdomain (metav1.Condition). */
 const CONDITION_TYPE =
   /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/;
@@ -355,11 +467,12 @@ export const ModelDeploymentStatus = z
     strategy: EffectiveStrategy.optional(),
     pods: PodCounts.optional(),
     validation: ValidationReport.optional(),
+    verification: VerificationRecord.optional(),
     conditions: listMap(z.array(Condition).max(MAX_CONDITIONS), "type")
       .optional()
       .describe(
-        "Ready summarises the others (kubectl wait --for=condition=Ready); Resolved, Validated and " +
-          "MountSupported report each step; Reconciling and Stalled, present only while True, follow " +
+        "Ready summarises the others (kubectl wait --for=condition=Ready); Resolved, Validated, " +
+          "MountSupported and (when signatures are required) Verified report each step; Reconciling and Stalled, present only while True, follow " +
           "kstatus: in progress, or blocked until someone acts.",
       ),
   })

@@ -247,6 +247,45 @@ export const expressionValuesForbiddenRule: Rule<ExpressionShape> = {
   reason: "FieldValueForbidden",
 };
 
+interface KeySourceShape {
+  readonly configMapKeyRef?: unknown;
+  readonly secretKeyRef?: unknown;
+}
+
+export const keySourceOneOfRule: Rule<KeySourceShape> = {
+  id: "key-source-one-of",
+  cel: "has(self.configMapKeyRef) != has(self.secretKeyRef)",
+  check: (k) => (k.configMapKeyRef !== undefined) !== (k.secretKeyRef !== undefined),
+  message: "set exactly one of configMapKeyRef and secretKeyRef",
+};
+
+interface IdentityShape {
+  readonly subject?: string;
+  readonly subjectRegExp?: string;
+}
+
+export const identitySubjectOneOfRule: Rule<IdentityShape> = {
+  id: "identity-subject-one-of",
+  cel: "has(self.subject) != has(self.subjectRegExp)",
+  check: (i) => (i.subject !== undefined) !== (i.subjectRegExp !== undefined),
+  message: "set exactly one of subject (the exact identity) and subjectRegExp",
+};
+
+interface VerifyShape {
+  readonly publicKeys?: readonly unknown[];
+  readonly identities?: readonly unknown[];
+}
+
+export const verifyNotEmptyRule: Rule<VerifyShape> = {
+  id: "verify-not-empty",
+  cel:
+    "(has(self.publicKeys) && size(self.publicKeys) > 0) || " +
+    "(has(self.identities) && size(self.identities) > 0)",
+  check: (v) => (v.publicKeys ?? []).length + (v.identities ?? []).length > 0,
+  message: "set publicKeys or identities: who must have signed the model",
+  reason: "FieldValueRequired",
+};
+
 /** Every rule, for tests that must cover them all. */
 export const RULES: readonly Rule<never>[] = [
   referenceRegistryRule,
@@ -266,4 +305,7 @@ export const RULES: readonly Rule<never>[] = [
   subPathRelativeRule,
   subPathNoDotDotRule,
   containerNameRule,
+  keySourceOneOfRule,
+  identitySubjectOneOfRule,
+  verifyNotEmptyRule,
 ];

@@ -8,6 +8,9 @@ import type { ModelDeploymentSpecInput } from "../../src/api/index.js";
 import type { Rule } from "../../src/api/rule.js";
 import {
   containerNameRule,
+  identitySubjectOneOfRule,
+  keySourceOneOfRule,
+  verifyNotEmptyRule,
   expressionValuesForbiddenRule,
   expressionValuesRequiredRule,
   labelKeyRule,
@@ -209,5 +212,38 @@ export const RULE_CASES = [
     (name) => ({ spec: mount({ containers: [name] }), field: "spec.mount.containers[0]" }),
     ["vllm", "a-1", long(63)],
     ["Vllm", "a_b", "-a", "a-"],
+  ),
+  ruleCase(
+    keySourceOneOfRule,
+    (key: {
+      configMapKeyRef?: { name: string; key: string };
+      secretKeyRef?: { name: string; key: string };
+    }) => ({
+      spec: model({ verify: { publicKeys: [key] } }),
+      field: "spec.model.verify.publicKeys[0]",
+    }),
+    [{ configMapKeyRef: { name: "keys", key: "cosign.pub" } }, { secretKeyRef: { name: "keys", key: "k" } }],
+    [{}, { configMapKeyRef: { name: "a", key: "k" }, secretKeyRef: { name: "b", key: "k" } }],
+  ),
+  ruleCase(
+    identitySubjectOneOfRule,
+    (who: { subject?: string; subjectRegExp?: string }) => ({
+      spec: model({ verify: { identities: [{ issuer: "https://issuer.example.com", ...who }] } }),
+      field: "spec.model.verify.identities[0]",
+    }),
+    [{ subject: "ci@example.com" }, { subjectRegExp: "^https://ci/" }],
+    [{}, { subject: "a", subjectRegExp: "b" }],
+  ),
+  ruleCase(
+    verifyNotEmptyRule,
+    (verify: {
+      publicKeys?: { configMapKeyRef: { name: string; key: string } }[];
+      identities?: never[];
+    }) => ({
+      spec: model({ verify }),
+      field: "spec.model.verify",
+    }),
+    [{ publicKeys: [{ configMapKeyRef: { name: "keys", key: "cosign.pub" } }] }],
+    [{}, { publicKeys: [], identities: [] }],
   ),
 ];
