@@ -135,6 +135,13 @@ export const PULL = {
       default: "4",
       description: "layers downloaded at once, 1 to 64.",
     },
+    connections: {
+      type: "string",
+      value: "N",
+      default: "8",
+      description:
+        "the most connections one large file downloads over, in ranged parts, 1 to 32; more are added only while they make it faster, fewer after the registry throttles (429).",
+    },
     "state-file": {
       type: "string",
       value: "FILE",
@@ -166,7 +173,7 @@ export const PULL = {
     },
   },
   notes: [
-    "A pull is all or nothing: layers are verified and checked (paths, symlinks followed component by component, two layers at one path) before anything is placed; a failed pull leaves DIR as it was. One pull per DIR at a time (lock file .DIR.modelpack-lock beside DIR; others wait up to 15 min).",
+    "A pull is all or nothing: layers are verified and checked (paths, symlinks followed component by component, two layers at one path) before anything is placed; a failed pull leaves DIR as it was, except that a pull stopped by the network or a signal keeps what it downloaded in DIR/.modelpack-partial-blobs, and the next pull into DIR continues from there. One pull per DIR at a time (lock file .DIR.modelpack-lock beside DIR; others wait up to 15 min).",
     "Exit codes: 0 every file verified, 1 the artifact cannot be placed safely, 2 usage or local I/O error, 3 registry or network error.",
   ],
 } as const satisfies CommandSpec;

@@ -212,6 +212,9 @@ async function pullMain(args: readonly string[], io: CliIo): Promise<number> {
   const concurrency = Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
     throw new UsageError(`--concurrency must be an integer from 1 to 64, not "${values.concurrency}"`);
+  const connections = Number(values.connections);
+  if (!Number.isInteger(connections) || connections < 1 || connections > 32)
+    throw new UsageError(`--connections must be an integer from 1 to 32, not "${values.connections}"`);
   // The writer threads boot on the other core while the rest of `pull` loads.
   (await import("../oci/blob-writer.js")).startBlobWriters();
   return await (
@@ -221,6 +224,7 @@ async function pullMain(args: readonly string[], io: CliIo): Promise<number> {
       reference: oneReference(positionals, "pull"),
       dest: values.dest,
       concurrency,
+      connections,
       ...(values["state-file"] !== undefined && { stateFile: values["state-file"] }),
       worldReadable: values["world-readable"],
       ...limits,

@@ -23,23 +23,47 @@ import { createHash, type Hash } from "node:crypto";
 import { write } from "node:fs";
 import { Worker } from "node:worker_threads";
 
-/** Hashes buffers and appends them to one file, in the order given. */
+/**
+ * Writes buffers into one file at their offsets and hashes the file's contiguous prefix as it
+ * grows: a buffer that lands at the end of the hashed prefix is hashed from memory; one that lands
+ * further on is written now and read back from the file (the page cache) once the prefix reaches
+ * it. Each byte is hashed once, in order, whatever order the buffers came in.
+ */
 export interface BlobWriter {
-  /** A buffer to fill and hand to `append` (shared with the worker when there is one). */
+  /** Whether `write` takes buffers at any offset (else only at the end of what was written). */
+  readonly positioned: boolean;
+  /** A buffer to fill and hand to `write` (shared with the worker when there is one). */
   allocate(size: number): Buffer;
   /**
-   * Hashes `buffer[0, length)` and writes it after everything appended before. `done` comes once
-   * the buffer is free again, with the write's error if it failed (later appends then fail too).
+   * Writes `buffer[0, length)` at `position`, which must not overlap anything written before.
+   * `done` comes once the buffer is free again, with the write's error if it failed (later writes
+   * then fail too) and the length of the hashed prefix.
    */
+  write(
+    buffer: Buffer,
+    length: number,
+    position: number,
+    done: (err: Error | undefined, hashed: number) => void,
+  ): void;
+  /** `write` at the end of everything appended so far. */
   append(buffer: Buffer, length: number, done: (err: Error | undefined) => void): void;
-  /** `algorithm:hex` of everything appended. Call once, after the last `append` is done. */
-  digest(): Promise<string>;
+  /**
+   * `algorithm:hex` of the first `size` bytes of the file (default: everything written), after
+   * hashing what is left of it. Call once, after the last `write` is done. Rejects with
+   * BlobWriteError when part of it was never written.
+   */
+  digest(size?: number): Promise<string>;
   /** Forgets the hash (after a failure); pending `done` callbacks still come. */
   dispose(): void;
 }
 
-/** Makes the writer for one download into the open file `fd`. */
-export type BlobWriterFactory = (algorithm: string, fd: number) => BlobWriter;
+/** Ranges `[start, end)` of the file already written (by an interrupted download), to hash as they are. */
+export interface BlobWriterOptions {
+  readonly written?: readonly (readonly [number, number])[];
+}
+
+/** Makes the writer for one download into the open file `fd` (opened for reading and writing). */
+export type BlobWriterFactory = (algorithm: string, fd: number, options?: BlobWriterOptions) => BlobWriter;
 
 const MAX_WORKERS = 2;
 
@@ -62,11 +86,18 @@ export class BlobWriteError extends Error {
   }
 }
 
-/** Hashes and writes on the calling thread (writes through libuv, one at a time). */
-export function inlineWriter(algorithm: string, fd: number): BlobWriter {
+/**
+ * Hashes and writes on the calling thread (writes through libuv, one at a time). Sequential only:
+ * buffers must come in file order and `written` is not supported (`positioned` is false).
+ */
+export function inlineWriter(algorithm: string, fd: number, options: BlobWriterOptions = {}): BlobWriter {
+  if ((options.written ?? []).length > 0)
+    throw new TypeError("inlineWriter: resuming a file needs the writer thread");
   const hash: Hash = createHash(algorithm);
-  const queue: { buffer: Buffer; length: number; done: (err: Error | undefined) => void }[] = [];
+  const queue: { buffer: Buffer; length: number; done: (err: Error | undefined, hashed: number) => void }[] =
+    [];
   let position = 0;
+  let hashed = 0;
   let writing = false;
   let failed: Error | undefined;
   const next = (): void => {
@@ -74,7 +105,7 @@ export function inlineWriter(algorithm: string, fd: number): BlobWriter {
     const job = queue.shift();
     if (job === undefined) return;
     if (failed !== undefined) {
-      job.done(failed);
+      job.done(failed, hashed);
       return next();
     }
     writing = true;
@@ -88,28 +119,36 @@ export function inlineWriter(algorithm: string, fd: number): BlobWriter {
           failed = asWriteError(err);
         }
         writing = false;
-        job.done(failed);
+        job.done(failed, hashed);
         next();
       });
     };
     from(0);
   };
-  return {
+  const writer: BlobWriter = {
+    positioned: false,
     allocate: (size) => Buffer.allocUnsafeSlow(size),
-    append(buffer, length, done) {
+    write(buffer, length, at, done) {
+      if (at !== hashed) throw new TypeError("inlineWriter: buffers must come in file order");
       hash.update(buffer.subarray(0, length));
+      hashed += length;
       queue.push({ buffer, length, done });
       next();
     },
-    digest: () => Promise.resolve(`${algorithm}:${hash.digest("hex")}`),
+    append: (buffer, length, done) => writer.write(buffer, length, hashed, (err) => done(err)),
+    digest: (size) =>
+      size !== undefined && size !== hashed
+        ? Promise.reject(new BlobWriteError(`only ${hashed} of ${size} bytes were written`))
+        : Promise.resolve(`${algorithm}:${hash.digest("hex")}`),
     dispose: () => undefined,
   };
+  return writer;
 }
 
 /** Hashes and writes on one of the process's writer threads, or inline when none can run. */
-export function workerWriter(algorithm: string, fd: number): BlobWriter {
+export function workerWriter(algorithm: string, fd: number, options: BlobWriterOptions = {}): BlobWriter {
   const worker = WriterWorker.shared();
-  return worker === undefined ? inlineWriter(algorithm, fd) : worker.writer(algorithm, fd);
+  return worker === undefined ? inlineWriter(algorithm, fd, options) : worker.writer(algorithm, fd, options);
 }
 
 /**
@@ -133,35 +172,83 @@ function writerStopped(): BlobWriteError {
 const WORKER_SOURCE = `
 const { parentPort } = require("node:worker_threads");
 const { createHash } = require("node:crypto");
-const { writeSync } = require("node:fs");
+const { readSync, writeSync } = require("node:fs");
 const SLICE = ${WRITE_SLICE_BYTES};
 const writers = new Map();
 const views = new WeakMap();
+let scratch;
+// Hashes the file's bytes [from, to), read back (from the page cache).
+function hashFromFile(w, from, to) {
+  scratch ??= Buffer.allocUnsafeSlow(1024 * 1024);
+  for (let at = from; at < to; ) {
+    const n = readSync(w.fd, scratch, 0, Math.min(scratch.length, to - at), at);
+    if (n === 0) throw Object.assign(new Error("the file ends at " + at + ", before " + to), { code: "ESHORT" });
+    w.hash.update(scratch.subarray(0, n));
+    at += n;
+  }
+}
+// Moves the hashed prefix over every written range that now touches it.
+function advance(w) {
+  while (w.pending.length > 0 && w.pending[0][0] <= w.hashed) {
+    const [start, end] = w.pending.shift();
+    if (end > w.hashed) {
+      hashFromFile(w, w.hashed, end);
+      w.hashed = end;
+    }
+  }
+}
+// Adds [start, end) to the sorted, merged list of ranges written beyond the hashed prefix.
+function remember(w, start, end) {
+  const p = w.pending;
+  let i = 0;
+  while (i < p.length && p[i][1] < start) i++;
+  let s = start, e = end, j = i;
+  while (j < p.length && p[j][0] <= e) { s = Math.min(s, p[j][0]); e = Math.max(e, p[j][1]); j++; }
+  p.splice(i, j - i, [s, e]);
+}
 parentPort.on("message", (m) => {
-  if (m.op === "append") {
+  if (m.op === "open") {
+    const w = { fd: m.fd, hash: createHash(m.algorithm), hashed: 0, pending: [], error: undefined };
+    for (const [s, e] of m.written) remember(w, s, e);
+    writers.set(m.id, w);
+  } else if (m.op === "write") {
     let view = views.get(m.sab);
     if (view === undefined) views.set(m.sab, (view = new Uint8Array(m.sab)));
-    let w = writers.get(m.id);
-    if (w === undefined) writers.set(m.id, (w = { hash: createHash(m.algorithm), error: undefined }));
-    if (w.error === undefined) {
+    const w = writers.get(m.id);
+    if (w !== undefined && w.error === undefined) {
       try {
+        const inOrder = m.position === w.hashed;
         for (let offset = 0; offset < m.length; ) {
           const slice = view.subarray(offset, Math.min(offset + SLICE, m.length));
-          w.hash.update(slice);
+          if (inOrder) w.hash.update(slice);
           for (let done = 0; done < slice.length; ) {
             done += writeSync(m.fd, slice, done, slice.length - done, m.position + offset + done);
           }
           offset += slice.length;
         }
+        if (inOrder) {
+          w.hashed += m.length;
+          advance(w);
+        } else remember(w, m.position, m.position + m.length);
       } catch (err) {
         w.error = { message: String(err && err.message), code: err && err.code };
       }
     }
-    parentPort.postMessage({ op: "done", id: m.id, job: m.job, error: w.error });
+    parentPort.postMessage({ op: "done", id: m.id, job: m.job, error: w && w.error, hashed: w ? w.hashed : 0 });
   } else if (m.op === "digest") {
     const w = writers.get(m.id);
     writers.delete(m.id);
-    parentPort.postMessage({ op: "digest", id: m.id, hex: (w ? w.hash : createHash(m.algorithm)).digest("hex") });
+    let error = w && w.error;
+    if (w !== undefined && error === undefined) {
+      try {
+        advance(w);
+        if (w.pending.length > 0 || (m.size !== undefined && w.hashed !== m.size))
+          throw Object.assign(new Error("bytes from " + w.hashed + " on were never written"), { code: "EGAP" });
+      } catch (err) {
+        error = { message: String(err && err.message), code: err && err.code };
+      }
+    }
+    parentPort.postMessage({ op: "digest", id: m.id, error, hex: error === undefined ? (w ? w.hash : createHash(m.algorithm)).digest("hex") : "" });
   } else if (m.op === "dispose") {
     writers.delete(m.id);
   }
@@ -174,12 +261,18 @@ type FromWorker =
       readonly id: number;
       readonly job: number;
       readonly error?: { message: string; code?: string };
+      readonly hashed: number;
     }
-  | { readonly op: "digest"; readonly id: number; readonly hex: string };
+  | {
+      readonly op: "digest";
+      readonly id: number;
+      readonly hex: string;
+      readonly error?: { message: string; code?: string };
+    };
 
 interface Pending {
-  readonly done: Map<number, (err: Error | undefined) => void>;
-  digest?: (hex: string) => void;
+  readonly done: Map<number, (err: Error | undefined, hashed: number) => void>;
+  digest?: (result: { hex: string; error?: Error }) => void;
   disposed?: boolean;
 }
 
@@ -235,8 +328,8 @@ class WriterWorker {
       if (index >= 0) WriterWorker.#pool.splice(index, 1);
       const stopped = writerStopped();
       for (const pending of this.#pending.values()) {
-        for (const done of pending.done.values()) done(stopped);
-        pending.digest?.("");
+        for (const done of pending.done.values()) done(stopped, 0);
+        pending.digest?.({ hex: "", error: stopped });
       }
       this.#pending.clear();
     };
@@ -246,33 +339,39 @@ class WriterWorker {
     this.#worker.unref();
   }
 
-  writer(algorithm: string, fd: number): BlobWriter {
+  writer(algorithm: string, fd: number, options: BlobWriterOptions): BlobWriter {
     const id = this.#nextId++;
     const pending: Pending = { done: new Map() };
     this.#pending.set(id, pending);
-    let position = 0;
-    return {
+    this.#worker.postMessage({ op: "open", id, algorithm, fd, written: options.written ?? [] });
+    let appended = 0;
+    const writer: BlobWriter = {
+      positioned: true,
       allocate: (size) => Buffer.from(new SharedArrayBuffer(size)),
-      append: (buffer, length, done) => {
+      write: (buffer, length, position, done) => {
         const sab = buffer.buffer;
         if (!(sab instanceof SharedArrayBuffer) || buffer.byteOffset !== 0) {
-          throw new TypeError("workerWriter: append() takes buffers from its allocate()");
+          throw new TypeError("workerWriter: write() takes buffers from its allocate()");
         }
         const job = this.#nextJob++;
         pending.done.set(job, done);
         this.#work(+1);
-        this.#worker.postMessage({ op: "append", id, job, algorithm, sab, length, fd, position });
-        position += length;
+        this.#worker.postMessage({ op: "write", id, job, sab, length, fd, position });
       },
-      digest: () =>
+      append: (buffer, length, done) => {
+        const position = appended;
+        appended += length;
+        writer.write(buffer, length, position, (err) => done(err));
+      },
+      digest: (size) =>
         new Promise<string>((resolve, reject) => {
-          pending.digest = (hex) => {
+          pending.digest = ({ hex, error }) => {
             this.#pending.delete(id);
-            if (hex === "") reject(writerStopped());
+            if (error !== undefined) reject(error);
             else resolve(`${algorithm}:${hex}`);
           };
           this.#work(+1);
-          this.#worker.postMessage({ op: "digest", id, algorithm });
+          this.#worker.postMessage({ op: "digest", id, algorithm, size });
         }),
       dispose: () => {
         pending.disposed = true;
@@ -280,6 +379,7 @@ class WriterWorker {
         this.#worker.postMessage({ op: "dispose", id });
       },
     };
+    return writer;
   }
 
   /** Keeps the process alive while the worker has work, so an awaited digest always arrives. */
@@ -297,10 +397,13 @@ class WriterWorker {
     if (message.op === "done") {
       const done = pending.done.get(message.job);
       pending.done.delete(message.job);
-      done?.(message.error === undefined ? undefined : asWriteError(message.error));
+      done?.(message.error === undefined ? undefined : asWriteError(message.error), message.hashed);
       if (pending.disposed === true && pending.done.size === 0) this.#pending.delete(message.id);
       return;
     }
-    pending.digest?.(message.hex);
+    pending.digest?.({
+      hex: message.hex,
+      ...(message.error !== undefined && { error: asWriteError(message.error) }),
+    });
   }
 }

@@ -230,6 +230,18 @@ export class HttpTransport {
       }
       const status = res.statusCode ?? 0;
       const location = res.headers.location;
+      if (
+        REDIRECT_STATUSES.has(status) &&
+        typeof location === "string" &&
+        hop >= this.#maxRedirects &&
+        method !== "PUT"
+      ) {
+        await drain(res);
+        throw new RegistryError(
+          "InvalidResponse",
+          `${req.url.href}: more than ${this.#maxRedirects} redirects; the registry or its storage is misconfigured`,
+        );
+      }
       // A PUT (an upload) is never redirected: its answer goes to the caller as it is.
       if (
         REDIRECT_STATUSES.has(status) &&

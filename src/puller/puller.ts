@@ -15,7 +15,8 @@ import {
 } from "../modelpack/index.js";
 import type { Descriptor, FetchedManifest, RegistryClient } from "../oci/client.js";
 import { BlobWriteError } from "../oci/blob-writer.js";
-import { RegistryError } from "../oci/errors.js";
+import { DigestMismatchError, RegistryError } from "../oci/errors.js";
+import { discardPartial } from "../oci/ranged-download.js";
 import { pinnedReference, type ImageReference } from "../oci/reference.js";
 import { systemClock, type Clock } from "../runtime/clock.js";
 import { exponentialDelayMs } from "../runtime/rate-limiter.js";
@@ -25,6 +26,7 @@ import { ByteBudget, DEFAULT_MAX_ENTRIES, DEFAULT_MAX_EXPANSION_RATIO } from "./
 import { lockDestination } from "./lock.js";
 import {
   createStagingDir,
+  PARTIAL_BLOBS_DIR,
   placeEntries,
   removeStaleStaging,
   scanDestination,
@@ -70,6 +72,11 @@ export interface PullOptions {
   readonly worldReadable?: boolean;
   /** Layers downloaded at once. Default 4. */
   readonly concurrency?: number;
+  /**
+   * The most connections one raw layer downloads over, in ranged parts; the count grows from 1
+   * only while more connections make it faster. Default DEFAULT_CONNECTIONS.
+   */
+  readonly connections?: number;
   /** Attempts per layer for retryable failures (resets, truncation, 5xx). Default 3. */
   readonly layerAttempts?: number;
   /**
@@ -114,6 +121,9 @@ export interface PullResult {
  * artifacts (the common case) never get this file, so the folder matches an image volume exactly.
  */
 export const PULL_STATE_FILE = ".modelpack-pull.json";
+
+/** `connections` when none is given. */
+export const DEFAULT_CONNECTIONS = 8;
 const PullState = z.object({
   layers: z.record(
     z.string(),
@@ -189,7 +199,9 @@ type LayerOutcome = {
  * 3. only then are the entries renamed into place; if that fails midway it is undone.
  * Paths from annotations and tar headers never escape `dest`. Throws RegistryError
  * (registry/network) or PullError (the artifact cannot be placed safely, a limit, the lock);
- * after a failure `dest` is exactly as it was (removed again if the pull created it).
+ * after a failure `dest` is exactly as it was (removed again if the pull created it), except
+ * after a network failure or a signal: then the raw layers' partial files stay in a hidden folder
+ * (PARTIAL_BLOBS_DIR), and the next pull into `dest` continues them.
  */
 export async function pull(options: PullOptions): Promise<PullResult> {
   const { client, reference, dest } = options;
@@ -210,6 +222,7 @@ export async function pull(options: PullOptions): Promise<PullResult> {
   const onOuterAbort = (): void => abort.abort(options.signal?.reason);
   options.signal?.addEventListener("abort", onOuterAbort, { once: true });
   let succeeded = false;
+  let resumable = false;
   try {
     await mkdir(dest, { recursive: true });
     await removeStaleStaging(dest);
@@ -277,9 +290,18 @@ export async function pull(options: PullOptions): Promise<PullResult> {
       files: pulledFiles(outcomes),
       bytesDownloaded: context.downloaded.bytes,
     };
+  } catch (err) {
+    // What was downloaded stays for the next pull when the network or a signal stopped this one.
+    resumable =
+      options.signal?.aborted === true ||
+      ((err instanceof RegistryError || err instanceof BlobWriteError) &&
+        err.retryable &&
+        !(err instanceof DigestMismatchError));
+    throw err;
   } finally {
     options.signal?.removeEventListener("abort", onOuterAbort);
     if (staging !== undefined) await rm(staging, { recursive: true, force: true });
+    if (!resumable) await rm(join(dest, PARTIAL_BLOBS_DIR), { recursive: true, force: true });
     if (!succeeded && createdDest) await rmdir(dest).catch(() => undefined);
     await lock.release();
   }
@@ -400,7 +422,7 @@ async function pullLayer(context: LayerContext, plan: LayerPlan): Promise<LayerO
   }
   const attempts = Math.max(1, options.layerAttempts ?? 3);
   for (let attempt = 1; ; attempt++) {
-    const counters = { counted: 0, written: 0 };
+    const counters = { counted: 0, resumed: 0, written: 0 };
     try {
       const entries = await stageLayer(context, plan, counters);
       context.downloaded.bytes += counters.counted;
@@ -413,9 +435,11 @@ async function pullLayer(context: LayerContext, plan: LayerPlan): Promise<LayerO
       report();
       return { plan, skipped: false, entries };
     } catch (err) {
-      progress.bytesDone -= counters.counted;
+      progress.bytesDone -= counters.counted + counters.resumed;
       budget.release(counters.written);
-      await rm(join(stagingDir, `${plan.index}.part`), { force: true });
+      // A partial raw file stays for the next attempt (it resumes), unless its bytes were wrong.
+      if (plan.kind === "file" && err instanceof DigestMismatchError)
+        await discardPartial(partialPath(context, plan));
       await rm(join(stagingDir, `layer-${plan.index}`), { recursive: true, force: true });
       // A registry hiccup or a stopped writer thread; a full disk or a refused path is not retried.
       const retryable = (err instanceof RegistryError || err instanceof BlobWriteError) && err.retryable;
@@ -435,7 +459,7 @@ async function pullLayer(context: LayerContext, plan: LayerPlan): Promise<LayerO
 async function stageLayer(
   context: LayerContext,
   plan: LayerPlan,
-  counters: { counted: number; written: number },
+  counters: { counted: number; resumed: number; written: number },
 ): Promise<StagedEntry[]> {
   const { options, progress, report, budget, abort, stagingDir } = context;
   const { client, reference } = options;
@@ -451,10 +475,18 @@ async function stageLayer(
   };
   if (plan.kind === "file") {
     write(plan.descriptor.size); // known before the first byte: refused before downloading
-    const staged = join(stagingDir, `${plan.index}.part`);
+    const staged = partialPath(context, plan);
+    await mkdir(dirname(staged), { recursive: true, mode: 0o700 });
     const size = await client.downloadBlob(reference, plan.descriptor, staged, {
       signal: abort.signal,
       onBytes,
+      onResumed: (bytes) => {
+        counters.resumed += bytes;
+        progress.bytesDone += bytes;
+        report();
+      },
+      connections: options.connections ?? DEFAULT_CONNECTIONS,
+      resume: true,
     });
     return [
       {
@@ -484,6 +516,18 @@ async function stageLayer(
     ),
   };
   return entries;
+}
+
+/**
+ * Where a raw layer downloads: in the destination's partial-blobs folder, named by layer and
+ * digest, so a later pull of the same artifact finds it.
+ */
+function partialPath(context: LayerContext, plan: LayerPlan): string {
+  return join(
+    context.options.dest,
+    PARTIAL_BLOBS_DIR,
+    `${plan.index}-${plan.descriptor.digest.replace(":", "-")}`,
+  );
 }
 
 /** Writes the pull state atomically (a temporary file renamed over it). */

@@ -139,6 +139,13 @@ export async function placeEntries(
 export const STAGING_PREFIX = ".modelpack-partial-";
 
 /**
+ * Where raw layers download inside the destination, kept across pulls so that an interrupted
+ * one (killed, or failed on the network) resumes: each partial file with its record of the
+ * ranges written (ranged-download.ts). Removed when a pull succeeds or fails for another reason.
+ */
+export const PARTIAL_BLOBS_DIR = `${STAGING_PREFIX}blobs`;
+
+/**
  * A per-pull private folder inside `dest` (same filesystem, so placing is a rename), named with
  * 96 random bits: two pulls never share one, whatever their pid or start time.
  */
@@ -149,13 +156,15 @@ export async function createStagingDir(dest: string): Promise<string> {
 }
 
 /**
- * Removes staging folders a killed pull left in `dest` (they only cost space). Call it while
- * holding the destination's lock: then no other pull is using them.
+ * Removes staging folders a killed pull left in `dest` (they only cost space), except the
+ * partial blobs a new pull resumes from. Call it while holding the destination's lock: then no
+ * other pull is using them.
  */
 export async function removeStaleStaging(dest: string): Promise<void> {
   const names = await readdir(dest).catch(missing);
   for (const name of names ?? [])
-    if (name.startsWith(STAGING_PREFIX)) await rm(join(dest, name), { recursive: true, force: true });
+    if (name.startsWith(STAGING_PREFIX) && name !== PARTIAL_BLOBS_DIR)
+      await rm(join(dest, name), { recursive: true, force: true });
 }
 
 /**

@@ -11,6 +11,8 @@ export interface PullCommandOptions extends RegistryFlags {
   readonly reference: string;
   readonly dest: string;
   readonly concurrency: number;
+  /** `--connections`: the most connections per large file. */
+  readonly connections: number;
   readonly output: "text" | "json";
   readonly stateFile?: string;
   readonly worldReadable?: boolean;
@@ -26,9 +28,11 @@ export interface PullCommandOptions extends RegistryFlags {
  */
 export async function pullCommand(options: PullCommandOptions, io: CliIo): Promise<number> {
   const ref = parseReference(options.reference);
-  const client = new RegistryClient(
-    await registryClientOptions(options, ref.registry, io.env, (l) => print(io.stderr, l)),
-  );
+  const client = new RegistryClient({
+    ...(await registryClientOptions(options, ref.registry, io.env, (l) => print(io.stderr, l))),
+    // The pull benchmark compares the direct socket path with the HTTP client in one run.
+    ...(io.env.MODELPACK_PULL_TRANSPORT === "socket" && { blobTransport: "socket" as const }),
+  });
   const progress = createProgressReporter(io.stderr as NodeJS.WriteStream);
   const started = Date.now();
   try {
@@ -37,6 +41,7 @@ export async function pullCommand(options: PullCommandOptions, io: CliIo): Promi
       reference: ref,
       dest: resolve(options.dest),
       concurrency: options.concurrency,
+      connections: options.connections,
       ...(options.stateFile !== undefined && { stateFile: resolve(options.stateFile) }),
       ...(options.worldReadable === true && { worldReadable: true }),
       ...(options.maxBytes !== undefined && { maxBytes: options.maxBytes }),

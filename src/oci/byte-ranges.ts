@@ -1,0 +1,141 @@
+/**
+ * Pure decisions of a ranged blob download (ranged-download.ts): byte-range bookkeeping, the
+ * Content-Range check, part sizes and how many connections to run. No I/O.
+ */
+
+/** Bytes `[start, end)` of a blob. */
+export type ByteRange = readonly [start: number, end: number];
+
+const MiB = 1024 * 1024;
+
+/** `list` (sorted, disjoint, merged) with `[start, end)` added and touching ranges merged. */
+export function addRange(list: readonly ByteRange[], range: ByteRange): ByteRange[] {
+  const [start, end] = range;
+  if (end <= start) return [...list];
+  const out: ByteRange[] = [];
+  let s = start;
+  let e = end;
+  let placed = false;
+  for (const r of list) {
+    if (r[1] < s) out.push(r);
+    else if (r[0] > e) {
+      if (!placed) out.push([s, e]);
+      placed = true;
+      out.push(r);
+    } else {
+      s = Math.min(s, r[0]);
+      e = Math.max(e, r[1]);
+    }
+  }
+  if (!placed) out.push([s, e]);
+  return out;
+}
+
+/** The parts of `[0, size)` that `covered` (sorted, disjoint) leaves out, in order. */
+export function missingRanges(size: number, covered: readonly ByteRange[]): ByteRange[] {
+  const out: ByteRange[] = [];
+  let at = 0;
+  for (const [s, e] of covered) {
+    if (s > at) out.push([at, Math.min(s, size)]);
+    at = Math.max(at, e);
+    if (at >= size) break;
+  }
+  if (at < size) out.push([at, size]);
+  return out.filter(([s, e]) => e > s);
+}
+
+/** Total bytes in `ranges` (disjoint). */
+export function coveredBytes(ranges: readonly ByteRange[]): number {
+  return ranges.reduce((n, [s, e]) => n + (e - s), 0);
+}
+
+/**
+ * `Content-Range: bytes first-last/total` (RFC 9110 §14.4) as `[first, last + 1)` and the total
+ * (undefined for `*`); undefined when the header is missing or malformed.
+ */
+export function parseContentRange(
+  value: string | undefined,
+): { readonly range: ByteRange; readonly total: number | undefined } | undefined {
+  const m = /^\s*bytes\s+(\d+)-(\d+)\/(\d+|\*)\s*$/i.exec(value ?? "");
+  if (m === null) return undefined;
+  const first = Number(m[1]);
+  const last = Number(m[2]);
+  const total = m[3] === "*" ? undefined : Number(m[3]);
+  if (!Number.isSafeInteger(first) || !Number.isSafeInteger(last) || last < first) return undefined;
+  if (total !== undefined && (!Number.isSafeInteger(total) || last >= total)) return undefined;
+  return { range: [first, last + 1], total };
+}
+
+/**
+ * Why a 206 answer to `Range: bytes=asked` cannot be used for a blob of `size` bytes, or undefined
+ * when it can: it must start where asked, end no later than asked (a shorter answer is legal; the
+ * rest is asked again) and name the blob's size.
+ */
+export function contentRangeProblem(
+  value: string | undefined,
+  asked: ByteRange,
+  size: number,
+): string | undefined {
+  const parsed = parseContentRange(value);
+  if (parsed === undefined) return `Content-Range "${value ?? "(missing)"}" is not a byte range`;
+  const [first, end] = parsed.range;
+  if (first !== asked[0] || end > asked[1])
+    return `Content-Range "${value ?? ""}" does not match the range asked for (bytes ${asked[0]}-${asked[1] - 1})`;
+  if (parsed.total !== undefined && parsed.total !== size)
+    return `Content-Range "${value ?? ""}" names a total of ${parsed.total} bytes, not the descriptor's ${size}`;
+  return undefined;
+}
+
+/**
+ * The size of the parts a blob is cut into once it runs on more than one connection: about four
+ * parts per connection, so the hashed prefix keeps moving and the last parts end together, within
+ * 8–64 MiB (a request costs a round trip; a part is the most a slow connection holds up).
+ */
+export function partBytes(size: number, maxConnections: number): number {
+  const target = Math.ceil(size / Math.max(1, maxConnections * 4));
+  return Math.min(64 * MiB, Math.max(8 * MiB, Math.ceil(target / MiB) * MiB));
+}
+
+/** Where the connection count of a download stands, between two measurements of its rate. */
+export interface GrowthState {
+  /** Connections may still be added. */
+  readonly growing: boolean;
+  /** Connections allowed now; a connection over it stops after its part. */
+  readonly limit: number;
+  /** Set while connections just added are being judged: the count and rate before them. */
+  readonly probe?: { readonly connections: number; readonly rate: number };
+}
+
+/**
+ * One step of the connection count, after a window in which the blob arrived at `rate` bytes/s on
+ * `connections` connections: like TCP's slow start, the count doubles while each doubling pays
+ * (the rate grows by at least half of what the added connections would bring at the old
+ * per-connection rate), up to `max`; a step that does not pay is taken back and growth stops.
+ * A registry that throttles per connection (object storage) earns the maximum; a loopback or
+ * CPU-bound pull stays on one connection after one short probe. `remaining` bytes under two
+ * parts stop growth: new connections would not reach speed before the end.
+ */
+export function nextGrowth(
+  state: GrowthState,
+  observed: {
+    readonly connections: number;
+    readonly rate: number;
+    readonly max: number;
+    readonly remaining: number;
+    readonly part: number;
+  },
+): GrowthState & { readonly add: number } {
+  if (!state.growing) return { ...state, add: 0 };
+  const { connections, rate, max, remaining, part } = observed;
+  if (state.probe !== undefined) {
+    const { connections: before, rate: rateBefore } = state.probe;
+    const added = connections - before;
+    const paid = added > 0 && rate >= rateBefore * (1 + (0.5 * added) / Math.max(1, before));
+    if (!paid) return { growing: false, limit: Math.max(1, before), add: 0 };
+  }
+  const limit = Math.max(state.limit, connections);
+  if (connections >= max || remaining < 2 * part) return { growing: false, limit, add: 0 };
+  if (rate <= 0) return { growing: true, limit, add: 0 };
+  const add = Math.min(connections, max - connections);
+  return { growing: true, limit: connections + add, probe: { connections, rate }, add };
+}
