@@ -3,7 +3,8 @@
  * by hand (kubectl, the operator run locally) rather than from tests.
  *
  *   up [--full] [--feature-gates A=false,B=true] [--nodes N] [--container-runtime containerd://2.1.0]
- *   status
+ *   up --real-node [--runtime containerd|cri-o]     (root: a real kubelet; see real-node/real-node.ts)
+ *   status [--output json]
  *   down
  *
  * The components are launched directly, each detached in its own session and process group, and
@@ -13,7 +14,7 @@
  * (start times make sure a recycled pid is never signalled). The price is that nothing restarts a
  * component that dies; `status` reports it and `down` + `up` recovers (etcd data is throwaway anyway).
  */
-import { copyFile, mkdir, rm } from "node:fs/promises";
+import { copyFile, mkdir, readdir, rm } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,6 +24,14 @@ import { STOP_ORDER } from "./components.js";
 import { startControlPlane, type ControlPlane } from "./control-plane.js";
 import { httpsGet } from "./https.js";
 import { isProcessAlive, stopProcessGroup } from "./process.js";
+import {
+  RealNodeLedger,
+  crioUnavailableReason,
+  realNodeUnavailableReason,
+  startRealNode,
+  teardownRealNode,
+  type RealNode,
+} from "./real-node/real-node.js";
 import {
   readState,
   removeState,
@@ -35,8 +44,12 @@ import {
 const USAGE = `usage: npm run harness -- <command>
   up [--full] [--feature-gates A=false,B=true] [--nodes N] [--container-runtime containerd://2.1.0]
         start etcd + kube-apiserver (--full: + controller-manager, scheduler, kwok and N fake nodes, default 2)
-  status  show what runs, /readyz and the version
-  down    stop everything and remove the state (logs stay in .harness/control-plane/logs)`;
+  up --real-node [--runtime containerd|cri-o] [--feature-gates ...]
+        root only: the full control plane plus a real node (kubelet, containerd or CRI-O, runc, CNI,
+        kube-proxy) and a plain-HTTP registry the node trusts, in a network namespace of its own
+  status [--output json]  show what runs, /readyz, the version (and the real node's registry)
+  down    stop everything, undo the real node's effects on the host, remove the state
+          (logs stay in .harness/control-plane/logs or .harness/real-node/logs)`;
 
 class UsageError extends Error {}
 
@@ -53,8 +66,7 @@ async function main(argv: string[]): Promise<number> {
       noArgs(rest);
       return down(layout);
     case "status":
-      noArgs(rest);
-      return status(layout);
+      return status(layout, rest);
     case undefined:
     case "help":
     case "--help":
@@ -74,9 +86,20 @@ async function up(layout: StateLayout, args: string[]): Promise<number> {
       "feature-gates": { type: "string" },
       nodes: { type: "string" },
       "container-runtime": { type: "string" },
+      "real-node": { type: "boolean", default: false },
+      runtime: { type: "string" },
     },
     strict: true,
   });
+  const realNodeRuntime = values.runtime ?? "containerd";
+  if (values.runtime !== undefined && !values["real-node"])
+    throw new UsageError("--runtime needs --real-node");
+  if (realNodeRuntime !== "containerd" && realNodeRuntime !== "cri-o")
+    throw new UsageError(`--runtime must be containerd or cri-o, got '${realNodeRuntime}'`);
+  if (values["real-node"] && (values.full || values.nodes !== undefined || values["container-runtime"]))
+    throw new UsageError(
+      "--real-node starts its own full control plane: drop --full, --nodes and --container-runtime",
+    );
   const featureGates = parseFeatureGates(values["feature-gates"] ?? "");
   const nodes = Number(values.nodes ?? (values.full ? "2" : "0"));
   if (!Number.isInteger(nodes) || nodes < 0)
@@ -103,7 +126,23 @@ async function up(layout: StateLayout, args: string[]): Promise<number> {
   const runtime = values["container-runtime"];
   let plane: ControlPlane;
   let nodeNames: string[] = [];
-  if (values.full) {
+  let realNode: RealNode | undefined;
+  if (values["real-node"]) {
+    const unavailable =
+      realNodeRuntime === "cri-o" ? crioUnavailableReason() : realNodeUnavailableReason(realNodeRuntime);
+    if (unavailable) {
+      console.error(`harness: ${unavailable}`);
+      return 1;
+    }
+    realNode = await startRealNode({
+      runtime: realNodeRuntime,
+      dir: join(layout.root, "real-node"),
+      featureGates,
+      log,
+    });
+    plane = realNode.plane;
+    nodeNames = [`${realNode.nodeName} (real, ${realNode.containerRuntimeVersion})`];
+  } else if (values.full) {
     const full = await startControlPlane({
       full: true,
       featureGates,
@@ -134,6 +173,14 @@ async function up(layout: StateLayout, args: string[]): Promise<number> {
     kubeconfigPath: layout.kubeconfigPath,
     caPath: `${plane.dir}/pki/ca.crt`,
     dir: plane.dir,
+    ...(realNode && {
+      realNode: {
+        runtime: realNode.runtime,
+        registry: realNode.registry,
+        ledgerPath: join(realNode.dir, "real-node.json"),
+        node: realNode.nodeName,
+      },
+    }),
     components: plane.components.map((c) => ({
       name: c.name,
       pid: c.pid,
@@ -143,14 +190,18 @@ async function up(layout: StateLayout, args: string[]): Promise<number> {
     })),
   };
   await writeState(layout, state);
-  await plane.detach();
+  if (realNode) await realNode.detach();
+  else await plane.detach();
 
   console.log(
     `control plane ${plane.version} is up at ${plane.server} (took ${(state.startupMs / 1000).toFixed(1)} s)`,
   );
   for (const c of state.components)
     console.log(`  ${c.name.padEnd(24)} pid ${String(c.pid).padEnd(8)} ${c.port ? `port ${c.port}` : ""}`);
-  if (nodeNames.length > 0) console.log(`  fake nodes: ${nodeNames.join(", ")}`);
+  if (realNode) {
+    console.log(`  node: ${nodeNames.join(", ")}`);
+    console.log(`  registry the node trusts (plain HTTP): ${realNode.registry}`);
+  } else if (nodeNames.length > 0) console.log(`  fake nodes: ${nodeNames.join(", ")}`);
   console.log(`
 use it:
   export KUBECONFIG=${layout.kubeconfigPath}
@@ -160,8 +211,12 @@ stop:  npm run harness -- down`);
   return 0;
 }
 
-async function status(layout: StateLayout): Promise<number> {
+async function status(layout: StateLayout, args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { output: { type: "string" } }, strict: true });
+  if (values.output !== undefined && values.output !== "json")
+    throw new UsageError(`--output must be json, got '${values.output}'`);
   const state = await readState(layout);
+  if (values.output === "json") return statusJson(layout, state);
   if (!state) {
     console.log(`harness: not running (no ${layout.statePath})`);
     return 1;
@@ -197,14 +252,94 @@ async function status(layout: StateLayout): Promise<number> {
     console.log(`${state.server}/readyz: unreachable (${describeError(err)})`);
     healthy = false;
   }
+  if (state.realNode) {
+    console.log(`real node ${state.realNode.node} (${state.realNode.runtime})`);
+    for (const p of readLedger(state.realNode.ledgerPath)?.processes ?? []) {
+      const alive = isProcessAlive(p.pid, p.startTime);
+      healthy &&= alive;
+      console.log(
+        `  ${p.name.padEnd(24)} pid ${String(p.pid).padEnd(8)} ${alive ? "running" : "NOT RUNNING"}  log ${p.logPath}`,
+      );
+    }
+    console.log(`registry the node trusts (plain HTTP): ${state.realNode.registry}`);
+  }
   console.log(`export KUBECONFIG=${state.kubeconfigPath}`);
   return healthy ? 0 : 1;
+}
+
+function readLedger(path: string): RealNodeLedger | undefined {
+  try {
+    return RealNodeLedger.parse(JSON.parse(readFileSync(path, "utf8")));
+  } catch {
+    return undefined;
+  }
+}
+
+/** `status --output json`: one object for scripts (exit 0 when everything runs, else 1). */
+async function statusJson(layout: StateLayout, state: HarnessState | undefined): Promise<number> {
+  if (!state) {
+    console.log(JSON.stringify({ running: false, statePath: layout.statePath }, null, 2));
+    return 1;
+  }
+  const nodeProcesses = state.realNode ? (readLedger(state.realNode.ledgerPath)?.processes ?? []) : [];
+  const components = [...state.components, ...nodeProcesses].map((c) => ({
+    name: c.name,
+    pid: c.pid,
+    running: isProcessAlive(c.pid, c.startTime),
+    ...(c.port !== undefined && { port: c.port }),
+    logPath: c.logPath,
+  }));
+  const ready = await httpsGet(`${state.server}/readyz`, {
+    caPem: readFileSync(state.caPath, "utf8"),
+    timeoutMs: 3_000,
+  }).then(
+    (readyz) => readyz.status === 200,
+    () => false,
+  );
+  const running = ready && components.every((c) => c.running);
+  const out = {
+    running,
+    server: state.server,
+    version: state.version,
+    kubeconfig: state.kubeconfigPath,
+    full: state.full,
+    ...(state.realNode && {
+      realNode: { node: state.realNode.node, runtime: state.realNode.runtime },
+      registry: state.realNode.registry,
+    }),
+    components,
+  };
+  console.log(JSON.stringify(out, null, 2));
+  return running ? 0 : 1;
 }
 
 async function down(layout: StateLayout): Promise<number> {
   const state = await readState(layout);
   if (!state) {
     console.log(`harness: nothing to stop (no ${layout.statePath})`);
+    return 0;
+  }
+  if (state.realNode) {
+    const ledger = readLedger(state.realNode.ledgerPath);
+    if (!ledger) {
+      console.error(
+        `harness: ${state.realNode.ledgerPath} is missing or unreadable; cannot undo the real node`,
+      );
+      return 1;
+    }
+    const problems = await teardownRealNode(ledger, { log: (line) => console.error(line) });
+    await removeState(layout);
+    // Like the control plane's folder: everything goes but the logs.
+    for (const entry of await readdir(ledger.dir).catch(() => []))
+      if (entry !== "logs" && entry !== "control-plane")
+        await rm(join(ledger.dir, entry), { recursive: true, force: true });
+    if (problems.length > 0) {
+      console.log(`harness: down, but these could not be undone:\n  ${problems.join("\n  ")}`);
+      return 1;
+    }
+    console.log(
+      `harness: down; the real node's effects on this host are undone; logs kept in ${ledger.dir}/logs/`,
+    );
     return 0;
   }
   for (const group of STOP_ORDER) {

@@ -19,6 +19,15 @@ export const HarnessState = z.object({
   kubeconfigPath: z.string(),
   caPath: z.string(),
   dir: z.string(),
+  /** With `up --real-node`: the node's runtime, the registry it trusts and its teardown ledger. */
+  realNode: z
+    .object({
+      runtime: z.enum(["containerd", "cri-o"]),
+      registry: z.string(),
+      ledgerPath: z.string(),
+      node: z.string(),
+    })
+    .optional(),
   components: z.array(
     z.object({
       name: z.enum(COMPONENT_NAMES),

@@ -16,7 +16,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -56,6 +56,7 @@ import {
   deleteHostLink,
   killNodeProcesses,
   missingPaths,
+  mountsBelow,
   readSysctls,
   removeCgroups,
   removePaths,
@@ -193,6 +194,7 @@ export async function startRealNode(options: RealNodeOptions = {}): Promise<Real
   const crioBin = runtime === "cri-o" ? await crioBinaries() : undefined;
 
   const dir = options.dir ? resolve(options.dir) : await mkdtemp(join(tmpdir(), "mpo-node-"));
+  if (options.dir) await clearFolder(dir);
   const layout = nodeLayout(dir);
   for (const d of [
     layout.logs,
@@ -431,6 +433,22 @@ export async function startRealNode(options: RealNodeOptions = {}): Promise<Real
       { cause: err },
     );
   }
+}
+
+/**
+ * Empties a caller's folder from an earlier run, logs aside. Refuses while anything is mounted
+ * below it: removing files through a leftover bind mount would reach outside the folder.
+ */
+async function clearFolder(dir: string): Promise<void> {
+  const mounted = mountsBelow(dir);
+  if (mounted.length > 0)
+    throw new HarnessError(
+      "not-ready",
+      `${dir} still has mounts from an earlier real node (${mounted.slice(0, 3).join(", ")}…); run 'npm run harness -- down' or unmount them`,
+    );
+  mkdirSync(dir, { recursive: true });
+  for (const entry of await readdir(dir))
+    if (entry !== "logs") await rm(join(dir, entry), { recursive: true, force: true });
 }
 
 /** Writes the runtime's trust for plain-HTTP registries (containerd reads certs.d on each pull). */
