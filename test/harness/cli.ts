@@ -282,13 +282,15 @@ async function statusJson(layout: StateLayout, state: HarnessState | undefined):
     return 1;
   }
   const nodeProcesses = state.realNode ? (readLedger(state.realNode.ledgerPath)?.processes ?? []) : [];
-  const components = [...state.components, ...nodeProcesses].map((c) => ({
-    name: c.name,
-    pid: c.pid,
-    running: isProcessAlive(c.pid, c.startTime),
-    ...(c.port !== undefined && { port: c.port }),
-    logPath: c.logPath,
-  }));
+  const components = [...state.components, ...nodeProcesses.map((p) => ({ ...p, port: undefined }))].map(
+    (c) => ({
+      name: c.name,
+      pid: c.pid,
+      running: isProcessAlive(c.pid, c.startTime),
+      ...(c.port !== undefined && { port: c.port }),
+      logPath: c.logPath,
+    }),
+  );
   const ready = await httpsGet(`${state.server}/readyz`, {
     caPem: readFileSync(state.caPath, "utf8"),
     timeoutMs: 3_000,
