@@ -82,6 +82,14 @@ const VALUE_SETS: Record<string, string[]> = {
     "--set",
     "namespace.create=true",
   ],
+  "host network on other ports": [
+    "--set",
+    "hostNetwork=true",
+    "--set",
+    "webhook.port=10260",
+    "--set",
+    "healthPort=10261",
+  ],
   "pinned digest and separate init image": [
     "--set",
     "image.digest=sha256:" + "a".repeat(64),
@@ -314,6 +322,54 @@ describe("Helm chart", () => {
     expect(on).toContain("pod-security.kubernetes.io/enforce: restricted");
     const off = await heads([]);
     expect(off.some((h) => h.startsWith("NetworkPolicy/") || h.startsWith("Namespace/"))).toBe(false);
+  });
+
+  it("runs in the node's network only with hostNetwork: ClusterFirstWithHostNet DNS unless set, the ports the operator binds", async () => {
+    type HostPod = {
+      hostNetwork?: boolean;
+      dnsPolicy?: string;
+      containers: { args: string[]; ports: { name: string; containerPort: number }[] }[];
+    };
+    const podOf = async (args: string[]) =>
+      (await objectOf<KubeObject & { spec: { template: { spec: HostPod } } }>("Deployment", args)).spec
+        .template.spec;
+    const defaults = await podOf([]);
+    expect(defaults.hostNetwork).toBeUndefined();
+    expect(defaults.dnsPolicy).toBeUndefined();
+    const host = await podOf(VALUE_SETS["host network on other ports"] ?? []);
+    expect(host).toMatchObject({ hostNetwork: true, dnsPolicy: "ClusterFirstWithHostNet" });
+    // The ports the operator binds (on every address of the node) are the container ports, which
+    // the probes and Services name.
+    expect(host.containers[0]?.args).toEqual(
+      expect.arrayContaining(["--health-bind-address=0.0.0.0:10261", "--webhook-bind-address=0.0.0.0:10260"]),
+    );
+    expect(host.containers[0]?.ports).toEqual([
+      { name: "probes", containerPort: 10261, protocol: "TCP" },
+      { name: "webhook", containerPort: 10260, protocol: "TCP" },
+    ]);
+    expect((await podOf(["--set", "hostNetwork=true", "--set", "dnsPolicy=Default"])).dnsPolicy).toBe(
+      "Default",
+    );
+    expect((await podOf(["--set", "dnsPolicy=ClusterFirst"])).dnsPolicy).toBe("ClusterFirst");
+    const policy = await objectOf<KubeObject & { spec: { ingress: { ports: { port: number }[] }[] } }>(
+      "NetworkPolicy",
+      [...(VALUE_SETS["host network on other ports"] ?? []), "--set", "networkPolicy.enabled=true"],
+    );
+    expect(policy.spec.ingress.flatMap((rule) => rule.ports.map((p) => p.port))).toEqual([10260, 10261]);
+    // Pod Security restricted (and baseline) refuse host-network pods: the rendered namespace allows them.
+    const namespace = await objectOf("Namespace", [
+      ...(VALUE_SETS["host network on other ports"] ?? []),
+      "--set",
+      "namespace.create=true",
+    ]);
+    expect(namespace.metadata.labels?.["pod-security.kubernetes.io/enforce"]).toBe("privileged");
+    // Refused: a DNS policy Kubernetes does not know, one port for both servers.
+    const wrongDns = await template(["--set", "dnsPolicy=ClusterFirstWithHostNetwork"]);
+    expect(wrongDns.code).not.toBe(0);
+    expect(wrongDns.stderr).toContain("dnsPolicy");
+    const samePort = await template(["--set", "hostNetwork=true", "--set", "healthPort=9443"]);
+    expect(samePort.code).not.toBe(0);
+    expect(samePort.stderr).toContain("healthPort and webhook.port are both 9443");
   });
 
   it("renders a ServiceMonitor only when enabled, the CRD only when installed, a PDB only with replicas", async () => {

@@ -20,6 +20,9 @@ names the values, what would go wrong in the cluster, and the fix. Included by d
 {{- fail (printf "watchNamespaces lists %q, but the webhook never serves %s (so that the operator's own pods and the control plane's never wait for it): its pods would never get a model, and the operator refuses to start with such a list. Remove %q from watchNamespaces, and put ModelDeployments in a namespace other than the release's" . (ternary "the release namespace" "kube-system" (eq . $.Release.Namespace)) .) }}
 {{- end }}
 {{- end }}
+{{- if eq (int .Values.healthPort) (int .Values.webhook.port) }}
+{{- fail (printf "healthPort and webhook.port are both %d: the operator cannot serve /healthz, /readyz, /metrics and the webhook on one port (with hostNetwork, on one port of the node). Give them different ports" (int .Values.healthPort)) }}
+{{- end }}
 {{- if and (not .Values.serviceAccount.create) (not .Values.serviceAccount.name) }}
 {{- fail "serviceAccount.create=false needs serviceAccount.name: the existing ServiceAccount in the release namespace that the operator runs as (the chart binds its roles to it)" }}
 {{- end }}
