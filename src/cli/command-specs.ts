@@ -245,6 +245,12 @@ export const RUN = {
       description:
         "reconcile without holding the Lease (one replica only; several would write the same status).",
     },
+    "verification-policy": {
+      type: "string",
+      value: "FILE",
+      description:
+        "the administrator's signature policy (YAML): rules mapping registry/repository patterns to the public keys or keyless identities that must have signed every model there; ModelDeployments cannot weaken it (see the README, Signatures).",
+    },
     "workload-rollout": {
       type: "string",
       value: "true|false",

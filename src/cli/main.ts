@@ -258,6 +258,9 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
       allowedRegistries: commaList(values["allowed-registries"]),
       plainHttpRegistries: commaList(values["plain-http-registries"]),
       ...(values["ca-file"] !== undefined && { caFile: values["ca-file"] }),
+      ...(values["verification-policy"] !== undefined && {
+        verificationPolicy: values["verification-policy"],
+      }),
       healthBindAddress: values["health-bind-address"],
       logLevel: values["log-level"],
       workers,

@@ -17,6 +17,8 @@ type OwnerKind = PodOwner["kind"];
 export interface ControllerKubeApi {
   /** GET one Secret by name (the operator never lists or watches Secrets). */
   getSecret(namespace: string, name: string, signal?: AbortSignal): Promise<unknown>;
+  /** GET one ConfigMap by name (a signing key or trusted root that spec.model.verify names). */
+  getConfigMap(namespace: string, name: string, signal?: AbortSignal): Promise<unknown>;
   /** Server-side apply of a ModelDeployment's status subresource. */
   applyStatus(
     namespace: string,
@@ -80,6 +82,11 @@ export function controllerKubeApi(kubeConfig: KubeConfig): ControllerKubeApi {
     getSecret: (namespace, name, signal) =>
       kubeRequest(kubeConfig, {
         path: `/api/v1/namespaces/${namespace}/secrets/${name}`,
+        ...withSignal(signal),
+      }),
+    getConfigMap: (namespace, name, signal) =>
+      kubeRequest(kubeConfig, {
+        path: `/api/v1/namespaces/${namespace}/configmaps/${name}`,
         ...withSignal(signal),
       }),
     applyStatus: (namespace, name, status, signal) =>

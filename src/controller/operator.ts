@@ -26,7 +26,9 @@ import { createManager, type Manager } from "../runtime/manager.js";
 import { createWorkQueueMetrics } from "../runtime/queue-metrics.js";
 import { createRateLimitingQueue } from "../runtime/rate-limiting-queue.js";
 import type { Store } from "../runtime/store.js";
-import { ArtifactCache } from "./artifact-cache.js";
+import { ArtifactCache, type ArtifactCacheOptions } from "./artifact-cache.js";
+import { createModelVerifier, type LoadedVerificationPolicy } from "./verification.js";
+import { createSignatureVerifier } from "../signature/index.js";
 import { CaBundlePublisher } from "./ca-bundle.js";
 import { CapabilityProbe } from "./capability-probe.js";
 import { EventRecorder } from "./events.js";
@@ -61,6 +63,11 @@ export interface OperatorOptions {
    * CA_BUNDLE_CONFIGMAP into the namespaces of InitContainer ModelDeployments for their pulls.
    */
   readonly caPem?: string;
+  /**
+   * `run --verification-policy`: signatures the administrator requires (spec.model.verify is
+   * honoured with or without it).
+   */
+  readonly verificationPolicy?: LoadedVerificationPolicy;
   /** Health and metrics server: `/healthz`, `/readyz`, `/metrics`. Default 127.0.0.1:8081. */
   readonly healthHost?: string;
   readonly healthPort?: number;
@@ -212,28 +219,26 @@ function registerModelDeploymentMetrics(registry: Registry, store: Store<KubeObj
 }
 
 /**
- * The shared artifact cache, its registry clients configured from the registry policy, counting
- * their HTTP exchanges in `modelpack_registry_requests_total`.
+ * The options of the operator's registry clients (the artifact cache's and the signature
+ * step's), configured from the registry policy, counting their HTTP exchanges in
+ * `modelpack_registry_requests_total`.
  */
-function artifactCache(options: OperatorOptions, registry: Registry): ArtifactCache {
+function registryClients(options: OperatorOptions, registry: Registry): ArtifactCacheOptions["client"] {
   const registryRequests = new Counter({
     name: "modelpack_registry_requests_total",
     help: "Registry HTTP exchanges by registry, operation and result (ok or the error code).",
     labelNames: ["registry", "operation", "result"],
     registers: [registry],
   });
-  return new ArtifactCache({
-    clock: options.clock,
-    client: {
-      ...(options.allowedRegistries !== undefined &&
-        options.allowedRegistries.length > 0 && { allowedRegistries: options.allowedRegistries }),
-      ...(options.plainHttpRegistries !== undefined && { plainHttp: options.plainHttpRegistries }),
-      ...(options.caPem !== undefined && { caPem: options.caPem }),
-      userAgent: "modelpack-operator",
-      onRequest: (e) =>
-        registryRequests.inc({ registry: e.registry, operation: e.operation, result: e.result }),
-    },
-  });
+  return {
+    ...(options.allowedRegistries !== undefined &&
+      options.allowedRegistries.length > 0 && { allowedRegistries: options.allowedRegistries }),
+    ...(options.plainHttpRegistries !== undefined && { plainHttp: options.plainHttpRegistries }),
+    ...(options.caPem !== undefined && { caPem: options.caPem }),
+    userAgent: "modelpack-operator",
+    onRequest: (e) =>
+      registryRequests.inc({ registry: e.registry, operation: e.operation, result: e.result }),
+  };
 }
 
 /**
@@ -255,7 +260,14 @@ export function createOperator(options: OperatorOptions): Operator {
   const pods = unionStore(podInformers, namespaces);
   const podsSynced = (): boolean => podInformers.every((i) => i.hasSynced());
 
-  const artifacts = artifactCache(options, registry);
+  const clients = registryClients(options, registry);
+  const artifacts = new ArtifactCache({ clock, client: clients });
+  const verification = createModelVerifier({
+    kube,
+    verifier: createSignatureVerifier({ clock }),
+    client: clients,
+    ...(options.verificationPolicy !== undefined && { policy: options.verificationPolicy }),
+  });
   registerModelDeploymentMetrics(registry, store);
   const capabilities = new CapabilityProbe({
     kube,
@@ -296,6 +308,7 @@ export function createOperator(options: OperatorOptions): Operator {
       // One slow or throttling registry gets at most half the workers; the rest serve the others.
       registryGate: new RegistryGate({ clock, maxPerRegistry: Math.max(1, Math.ceil(workers / 2)) }),
       ...(options.workloadRollout === false && { workloadRollout: false }),
+      verification,
       ...(options.blockedRecheckMs !== undefined && { blockedRecheckMs: options.blockedRecheckMs }),
       ...(options.caPem !== undefined && {
         caBundle: new CaBundlePublisher({ kube, pem: options.caPem, clock }),

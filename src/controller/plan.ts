@@ -2,6 +2,7 @@ import {
   ConditionType,
   parseDuration,
   Reason,
+  removeCondition,
   setCondition,
   shortDigest,
   summarize,
@@ -16,7 +17,9 @@ import type { ArtifactInspection } from "../artifact/inspect.js";
 import { mountability, modelManifestFamily, modelConfigFamily } from "../modelpack/index.js";
 import type { RegistryErrorCode } from "../oci/errors.js";
 import type { ClusterCapabilities } from "./capabilities.js";
+import { heldBackVerification, holdsBackNewDigest, planVerification } from "./plan-verification.js";
 import { decideStrategy } from "./strategy.js";
+import type { VerificationObservation } from "./verification.js";
 
 /** Why the artifact could not be looked at: a reason for the Resolved condition and a message. */
 export interface ResolveFailure {
@@ -46,6 +49,8 @@ export interface Observation {
   readonly caBundleFailure?: string;
   /** Whether the operator may restart workloads under updatePolicy Rollout (default true). */
   readonly workloadRollout?: boolean;
+  /** The signature step (verification.ts); absent when nothing requires signatures. */
+  readonly verification?: VerificationObservation;
 }
 
 export interface PlannedEvent {
@@ -97,13 +102,20 @@ export function resolveFailure(
  * Whether `status.resolved` was verified for `generation`, so that a failed refresh keeps it in
  * service (pure). Statuses written before `resolved.observedGeneration` existed count as verified
  * when Validated is True for this generation (it is only set True from a successful resolution).
+ * With `requirement` (signatures are required: its fingerprint), the digest must also have been
+ * verified under exactly those requirements (status.verification).
  */
 export function verifiedForGeneration(
   status: ModelDeploymentStatus | undefined,
   generation: number,
+  requirement?: string,
 ): boolean {
   const resolved = status?.resolved;
   if (resolved === undefined || status?.strategy === undefined) return false;
+  if (requirement !== undefined) {
+    const verification = status.verification;
+    if (verification?.digest !== resolved.digest || verification.requirement !== requirement) return false;
+  }
   if (resolved.observedGeneration !== undefined) return resolved.observedGeneration === generation;
   const validated = status.conditions?.find((c) => c.type === ConditionType.Validated);
   return validated?.status === "True" && validated.observedGeneration === generation;
@@ -196,9 +208,18 @@ export function plan(observation: Observation): Plan {
 
   // A failed refresh never takes a digest verified for this generation out of service: only a
   // spec change does. Resolved shows the failure, Ready stays True, new pods get the digest.
-  const serving =
-    "failure" in observation.outcome && verifiedForGeneration(previous, generation) ? previous : undefined;
-  if (serving?.resolved !== undefined && "failure" in observation.outcome) {
+  const verification = observation.verification;
+  const verifiedBefore = verifiedForGeneration(previous, generation, verification?.requirement);
+  const serving = "failure" in observation.outcome && verifiedBefore ? previous : undefined;
+  // Likewise a moved tag whose new digest fails verification: the verified one stays in service
+  // and the new one reaches no pod (status.resolved keeps the old digest).
+  const heldBack =
+    "inspection" in observation.outcome && holdsBackNewDigest(verification, verifiedBefore)
+      ? previous
+      : undefined;
+  if (heldBack !== undefined) {
+    if (previous?.validation !== undefined) status.validation = previous.validation;
+  } else if (serving?.resolved !== undefined && "failure" in observation.outcome) {
     const failure = observation.outcome.failure;
     const message =
       `${failure.message}; serving ${serving.resolved.digest} verified at ${serving.resolved.resolvedAt} ` +
@@ -311,13 +332,30 @@ export function plan(observation: Observation): Plan {
     }
   }
 
+  const step =
+    heldBack?.resolved !== undefined && verification !== undefined && "failure" in verification.outcome
+      ? heldBackVerification(verification.outcome.failure, heldBack)
+      : planVerification({
+          verification,
+          previous,
+          digest: "inspection" in observation.outcome ? observation.outcome.inspection.digest : undefined,
+          serving: serving !== undefined,
+          now,
+        });
+  if (step.condition !== undefined)
+    set(ConditionType.Verified, step.condition.status, step.condition.reason, step.condition.message);
+  else conditions = removeCondition(conditions, ConditionType.Verified);
+  if (step.record !== undefined) status.verification = step.record;
+  if (step.event !== undefined) events.push(step.event);
+
   const summary = summarize(
     {
       generation,
       conditions,
       pods: status.pods,
       updatePolicy: md.spec.updatePolicy,
-      servingVerifiedDigest: serving !== undefined,
+      servingVerifiedDigest: serving !== undefined || heldBack !== undefined,
+      ...(verification !== undefined && { verificationRequired: true }),
       ...(observation.workloadRollout === false && { workloadRollout: false }),
     },
     now,

@@ -65,6 +65,7 @@ function fakeKube(): ControllerKubeApi & { statuses: ModelDeploymentStatus[]; pa
     statuses,
     patches,
     getSecret: () => Promise.reject(new Error("no secrets in these tests")),
+    getConfigMap: () => Promise.reject(new Error("no config maps in these tests")),
     applyStatus: async (_ns, _name, status) => {
       statuses.push(status);
       return Promise.resolve();

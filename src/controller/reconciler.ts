@@ -17,7 +17,7 @@ import type { KubeObject } from "../runtime/kube-object.js";
 import type { Logger } from "../runtime/logger.js";
 import { splitObjectKey } from "../runtime/keys.js";
 import type { Store } from "../runtime/store.js";
-import type { ArtifactCache } from "./artifact-cache.js";
+import type { ArtifactCache, LookupCredentials } from "./artifact-cache.js";
 import { CA_BUNDLE_CONFIGMAP, type CaBundlePublisher } from "./ca-bundle.js";
 import type { CapabilityProbe } from "./capability-probe.js";
 import type { EventRecorder, EventSubject } from "./events.js";
@@ -34,6 +34,7 @@ import { countPods, stalePods } from "./pods.js";
 import { loadPullSecrets } from "./pull-secrets.js";
 import type { RegistryGate } from "./registry-gate.js";
 import { decideRollout, isReadyToRoll, rolloutAnnotation, rolloutMessage } from "./rollout.js";
+import type { ModelVerifier, VerificationObservation } from "./verification.js";
 import { annotateTemplate, observeOwningWorkloads } from "./workloads.js";
 
 /** How soon a ModelDeployment blocked on something a person must fix is looked at again. */
@@ -78,6 +79,12 @@ export interface ModelDeploymentReconcilerOptions {
    * False: stale pods are reported in status and events, never patched. Default true.
    */
   readonly workloadRollout?: boolean;
+  /**
+   * The signature step (verification.ts): where spec.model.verify or the operator's verification
+   * policy applies, a digest is verified before status can say Ready (and pods get it).
+   * Absent: signatures are never checked.
+   */
+  readonly verification?: ModelVerifier;
 }
 
 /** What `observe` read for one ModelDeployment: the plan's input and what acting needs. */
@@ -118,6 +125,9 @@ export function createModelDeploymentReconciler(
     const acted = await act(options, observed, plan(observed.observation), signal, logger);
     const next = nextStep({
       outcome: observed.observation.outcome,
+      ...(observed.observation.verification !== undefined && {
+        verification: observed.observation.verification,
+      }),
       plan: acted.plan,
       ...(acted.caBundleFailure !== undefined && { caBundleFailure: acted.caBundleFailure }),
       blockedRecheckMs: options.blockedRecheckMs ?? BLOCKED_RECHECK_MS,
@@ -147,8 +157,10 @@ export async function observe(
   const md = parsed.data;
   const { namespace, name } = splitObjectKey(key);
   if (namespace === undefined) throw new TerminalError(`ModelDeployment key ${key} has no namespace`);
-  const outcome = await observeArtifact(options, md, namespace, signal);
+  const seen: ArtifactContext = {};
+  const outcome = await observeArtifact(options, md, namespace, signal, seen);
   if ("deferredMs" in outcome) return outcome;
+  const verification = await observeVerification(options, md, namespace, outcome, seen, signal);
   const capabilities = await options.capabilities.get();
   const selected =
     options.podsSynced?.() === false
@@ -168,8 +180,46 @@ export async function observe(
       now: new Date(options.clock.now()),
       ...(pods !== undefined && { pods }),
       ...(options.workloadRollout === false && { workloadRollout: false }),
+      ...(verification !== undefined && { verification }),
     },
   };
+}
+
+/** What observeArtifact learnt on the way that the signature step needs. */
+interface ArtifactContext {
+  reference?: ImageReference;
+  credentials?: LookupCredentials;
+}
+
+/**
+ * The signature step: undefined when no verifier is configured, the reference did not parse or
+ * its secrets could not be read, or nothing requires signatures. Signatures are read within the
+ * registry deadline.
+ */
+async function observeVerification(
+  options: ModelDeploymentReconcilerOptions,
+  md: ModelDeployment,
+  namespace: string,
+  outcome: Observation["outcome"],
+  seen: ArtifactContext,
+  signal: AbortSignal,
+): Promise<VerificationObservation | undefined> {
+  const { reference, credentials } = seen;
+  if (options.verification === undefined || reference === undefined || credentials === undefined)
+    return undefined;
+  const pinned =
+    "inspection" in outcome
+      ? { registry: reference.registry, repository: reference.repository, digest: outcome.inspection.digest }
+      : undefined;
+  const deadline = AbortSignal.timeout(options.registryTimeoutMs ?? REGISTRY_TIMEOUT_MS);
+  return options.verification.observe(
+    md,
+    namespace,
+    reference,
+    pinned,
+    credentials,
+    AbortSignal.any([signal, deadline]),
+  );
 }
 
 /**
@@ -307,6 +357,7 @@ export function rolloutDigest(input: {
  */
 export function nextStep(input: {
   readonly outcome: Observation["outcome"];
+  readonly verification?: VerificationObservation;
   readonly plan: Pick<Plan, "requeueAfterMs">;
   readonly caBundleFailure?: string;
   readonly blockedRecheckMs: number;
@@ -319,6 +370,15 @@ export function nextStep(input: {
     return new RegistryError("Unreachable", failure.message, { retryable: true });
   const recheck = input.blockedRecheckMs;
   if (failure !== undefined)
+    return { requeueAfterMs: Math.min(recheck, input.plan.requeueAfterMs ?? recheck) };
+  // A signature that is missing or wrong may be pushed or fixed: looked at again like a blocked step.
+  const unverified =
+    input.verification !== undefined && "failure" in input.verification.outcome
+      ? input.verification.outcome.failure
+      : undefined;
+  if (unverified?.transient === true)
+    return new RegistryError("Unreachable", unverified.message, { retryable: true });
+  if (unverified !== undefined)
     return { requeueAfterMs: Math.min(recheck, input.plan.requeueAfterMs ?? recheck) };
   return input.plan.requeueAfterMs !== undefined ? { requeueAfterMs: input.plan.requeueAfterMs } : {};
 }
@@ -333,6 +393,7 @@ async function observeArtifact(
   md: ModelDeployment,
   namespace: string,
   signal: AbortSignal,
+  seen: ArtifactContext,
 ): Promise<Observation["outcome"] | { readonly deferredMs: number }> {
   let reference: ImageReference;
   try {
@@ -347,6 +408,8 @@ async function observeArtifact(
     signal,
   );
   if ("failure" in secrets) return { failure: secrets.failure };
+  seen.reference = reference;
+  seen.credentials = secrets.credentials;
   const refreshMs = parseDuration(md.spec.model.refreshInterval) ?? 0;
   // A tag is trusted for its refresh interval (0: resolved once); a digest never changes.
   const maxAgeMs = refreshMs === 0 ? Infinity : refreshMs;

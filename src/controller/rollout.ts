@@ -191,14 +191,18 @@ export function decideRollout(input: RolloutInput): RolloutDecision {
 
 /**
  * Whether a ModelDeployment's planned conditions let new pods in: every step condition
- * (Resolved, Validated, MountSupported) True for this generation. Rolling out earlier would
+ * (Resolved, Validated, MountSupported, and Verified where present) True for this generation. Rolling out earlier would
  * replace running pods with pods the webhook refuses.
  */
 export function isReadyToRoll(conditions: readonly Condition[] | undefined, generation: number): boolean {
-  return STEP_CONDITION_TYPES.every((type) => {
-    const c = conditions?.find((x) => x.type === type);
-    return c?.status === "True" && (c.observedGeneration === undefined || c.observedGeneration >= generation);
-  });
+  const current = (c: Condition | undefined): boolean =>
+    c?.status === "True" && (c.observedGeneration === undefined || c.observedGeneration >= generation);
+  // Verified is present only where signatures are required, and then must hold too.
+  const verified = conditions?.find((x) => x.type === "Verified");
+  return (
+    STEP_CONDITION_TYPES.every((type) => current(conditions?.find((x) => x.type === type))) &&
+    (verified === undefined || current(verified))
+  );
 }
 
 /** The JSON merge patch that annotates a workload's pod template (and nothing else). */

@@ -77,6 +77,11 @@ export function compileCandidate(raw: unknown, policy: AdmissionPolicy = {}): Ca
 export interface AdmissionPolicy {
   /** `run --allowed-registries`: when non-empty, only these registries (`host[:port]`). */
   readonly allowedRegistries?: readonly string[];
+  /**
+   * `run --verification-policy`: whether the administrator requires signatures for a repository.
+   * Then (as with spec.model.verify) status.verification must record the pinned digest.
+   */
+  readonly signaturesRequired?: (registry: string, repository: string) => boolean;
 }
 
 /** Compiled candidates by cached object; share one per process. Never holds an object alive. */
@@ -140,6 +145,13 @@ export function verdict(
           `subresource: check who may (RBAC on modeldeployments/status); the operator rewrites it on its next reconcile — ${RETRY_HINT}`,
       };
     }
+    const unsigned = verificationProblem(md, resolved.digest, policy);
+    if (unsigned !== undefined) {
+      return {
+        admit: false,
+        message: `${subject(namespace, name)} selects this pod, but ${unsigned}; the operator verifies signatures before it says Ready — ${RETRY_HINT}`,
+      };
+    }
     const subPath = md.spec.mount.subPath;
     const containers = md.spec.mount.containers;
     return {
@@ -193,6 +205,34 @@ export function pinnedProblem(
   if (allowed !== undefined && allowed.length > 0 && !allowed.includes(pinned.registry))
     return `registry ${pinned.registry} is not in the operator's allowed registries (${allowed.join(", ")})`;
   return undefined;
+}
+
+/**
+ * Why a digest that must be signed is not recorded as verified, or undefined (pure): where
+ * spec.model.verify or the administrator's policy requires signatures, status.verification must
+ * name exactly the pinned digest (a status written before the requirement, or by someone else,
+ * does not let pods in).
+ */
+export function verificationProblem(
+  md: ModelDeployment,
+  digest: string,
+  policy: AdmissionPolicy,
+): string | undefined {
+  let required = md.spec.model.verify !== undefined;
+  if (!required && policy.signaturesRequired !== undefined) {
+    try {
+      const ref = parseReference(md.spec.model.reference);
+      required = policy.signaturesRequired(ref.registry, ref.repository);
+    } catch {
+      required = true;
+    }
+  }
+  if (!required) return undefined;
+  const recorded = md.status?.verification?.digest;
+  if (recorded === digest) return undefined;
+  return recorded === undefined
+    ? `its model must be signed (${md.spec.model.verify !== undefined ? "spec.model.verify" : "the operator's verification policy"}) and status.verification records no verified signature for ${digest}`
+    : `its model must be signed and status.verification records ${recorded}, not the pinned ${digest}`;
 }
 
 function isRollingOut(status: ModelDeploymentStatus | undefined, generation: number): boolean {

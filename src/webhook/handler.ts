@@ -18,7 +18,7 @@ import type { Store } from "../runtime/store.js";
 import type { InitContainerSettings } from "../mount/types.js";
 import { AdmissionReview, checkedAs, resultOf, type AdmissionReviewResponse } from "./admission-review.js";
 import { admit, type AdmitContext, type PlanMounts } from "./admit.js";
-import { CandidateCache } from "./candidates.js";
+import { CandidateCache, type AdmissionPolicy } from "./candidates.js";
 import { WebhookRequestError } from "./errors.js";
 import { noopWebhookMetrics, type WebhookMetrics } from "./metrics.js";
 
@@ -44,6 +44,8 @@ export interface AdmissionHandlerOptions {
   readonly maxBodyBytes?: number;
   /** `run --allowed-registries`: checked again against every pinned reference at admission. */
   readonly allowedRegistries?: readonly string[];
+  /** `run --verification-policy`: which references need a verified signature in status. */
+  readonly signaturesRequired?: AdmissionPolicy["signaturesRequired"];
 }
 
 /** An HTTP answer: status, body and its Content-Type. */
@@ -90,7 +92,10 @@ export function createAdmissionHandler(options: AdmissionHandlerOptions): Admiss
     store: options.store,
     settings: options.settings,
     ...(options.planMounts !== undefined && { planMounts: options.planMounts }),
-    candidates: new CandidateCache({ allowedRegistries: options.allowedRegistries ?? [] }),
+    candidates: new CandidateCache({
+      allowedRegistries: options.allowedRegistries ?? [],
+      ...(options.signaturesRequired !== undefined && { signaturesRequired: options.signaturesRequired }),
+    }),
   };
 
   const fail = (err: unknown, startedAt = performance.now()): HttpAnswer => {

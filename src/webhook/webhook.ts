@@ -121,6 +121,8 @@ export interface WebhookOptions {
   readonly settings: InitContainerSettings;
   /** `run --allowed-registries`: every pinned reference is checked against it again at admission. */
   readonly allowedRegistries?: readonly string[];
+  /** `run --verification-policy`: which references need a verified signature in status. */
+  readonly signaturesRequired?: (registry: string, repository: string) => boolean;
   /** Default: src/mount `planMounts`. */
   readonly planMounts?: PlanMounts;
   /** Metrics go here; default: none. */
@@ -257,6 +259,7 @@ function admissionHandler(options: WebhookOptions): AdmissionHandler {
     store: options.store,
     settings: options.settings,
     ...(options.allowedRegistries !== undefined && { allowedRegistries: options.allowedRegistries }),
+    ...(options.signaturesRequired !== undefined && { signaturesRequired: options.signaturesRequired }),
     logger: options.logger,
     ...(options.planMounts !== undefined && { planMounts: options.planMounts }),
     ...(options.registry !== undefined && { metrics: createWebhookMetrics({ registry: options.registry }) }),

@@ -5,6 +5,7 @@ import { createOperator } from "../../controller/operator.js";
 import { createWebhook } from "../../webhook/index.js";
 import { systemClock } from "../../runtime/clock.js";
 import { createLogger } from "../../runtime/logger.js";
+import { applicableRules } from "../../signature/index.js";
 import { CA_BUNDLE_CONFIGMAP } from "../../controller/ca-bundle.js";
 import { EXIT, type CliIo } from "../io.js";
 import { UsageError } from "../usage-error.js";
@@ -17,6 +18,8 @@ export interface RunOptions {
   readonly allowedRegistries: readonly string[];
   readonly plainHttpRegistries: readonly string[];
   readonly caFile?: string;
+  /** `--verification-policy FILE`: the administrator's signature requirements. */
+  readonly verificationPolicy?: string;
   readonly healthBindAddress: string;
   readonly logLevel: string;
   readonly workers: number;
@@ -85,6 +88,10 @@ export async function runCommand(options: RunOptions, io: CliIo): Promise<number
       : await readFile(options.caFile, "utf8").catch((err: Error) => {
           throw new UsageError(`cannot read --ca-file ${options.caFile}: ${err.message}`);
         });
+  const verificationPolicy =
+    options.verificationPolicy === undefined
+      ? undefined
+      : await (await import("../verification-policy.js")).loadVerificationPolicy(options.verificationPolicy);
   const level = LOG_LEVELS.find((l) => l === options.logLevel);
   if (level === undefined) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
   const { host, port } = parseBindAddress(options.healthBindAddress);
@@ -100,6 +107,7 @@ export async function runCommand(options: RunOptions, io: CliIo): Promise<number
     allowedRegistries: options.allowedRegistries,
     plainHttpRegistries: options.plainHttpRegistries,
     ...(caPem !== undefined && { caPem }),
+    ...(verificationPolicy !== undefined && { verificationPolicy }),
     healthHost: host,
     healthPort: port,
     workers: options.workers,
@@ -119,6 +127,10 @@ export async function runCommand(options: RunOptions, io: CliIo): Promise<number
       hasSynced: () => operator.hasSynced(),
       registry: operator.metrics,
       allowedRegistries: options.allowedRegistries,
+      ...(verificationPolicy !== undefined && {
+        signaturesRequired: (registry: string, repository: string) =>
+          applicableRules(verificationPolicy.policy, registry, repository).length > 0,
+      }),
       settings: {
         image: w.initImage,
         ...(w.initImagePullPolicy !== undefined && { imagePullPolicy: w.initImagePullPolicy }),
