@@ -3,6 +3,9 @@
 #   operator:        <image> run --namespace=... --init-image=<this image> ...
 #   init container:  <image> pull REFERENCE --dest DIR   (injected by the admission webhook)
 # Build:  docker build -t modelpack-operator:0.1.0 .
+# Without Docker: npm run image -- --push REGISTRY/modelpack-operator:0.1.0 (scripts/image/) builds
+# the same runtime stage as a reproducible OCI image; test/shipping/image-build.test.ts compares it
+# with this file (config, files), so keep the two in step when you change either.
 # The runtime image has no shell and no package manager, runs as UID/GID 65532 and needs no
 # writable path (it works with readOnlyRootFilesystem: true; `pull --dest` writes to a volume).
 

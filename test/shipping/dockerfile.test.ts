@@ -6,33 +6,8 @@
  */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { parseDockerfile, type Instruction } from "./image-support.js";
 import { read, ROOT } from "./support.js";
-
-interface Instruction {
-  readonly keyword: string;
-  readonly args: string;
-  readonly line: number;
-}
-
-/** Instructions with continuation lines joined and comments dropped. */
-function parseDockerfile(text: string): Instruction[] {
-  const out: Instruction[] = [];
-  let pending = "";
-  let start = 0;
-  text.split("\n").forEach((raw, index) => {
-    const line = raw.trimEnd();
-    if (pending === "" && (line.trim() === "" || line.trimStart().startsWith("#"))) return;
-    if (pending !== "" && line.trimStart().startsWith("#")) return;
-    if (pending === "") start = index + 1;
-    pending += (pending === "" ? "" : " ") + line.replace(/\\$/, "").trim();
-    if (!line.endsWith("\\")) {
-      const match = /^(\S+)\s*(.*)$/.exec(pending);
-      out.push({ keyword: (match?.[1] ?? "").toUpperCase(), args: match?.[2] ?? "", line: start });
-      pending = "";
-    }
-  });
-  return out;
-}
 
 const dockerfile = parseDockerfile(read(join(ROOT, "Dockerfile")));
 const stages: Instruction[][] = [];

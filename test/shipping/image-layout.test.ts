@@ -1,8 +1,7 @@
 /**
- * The image without a container engine. The root filesystem is assembled as the Dockerfile does:
- * its `rootfs` stage's own RUN script (node and the libraries `ldd` lists, passwd entries for 65532;
- * no shell) with the project's Node 24 binary as /usr/local/bin/node, plus /app as the `build` stage
- * leaves it (dist/src from tsconfig.build.json, production-only node_modules, package.json). Then
+ * The image without a container engine. The root filesystem is the layers `npm run image` builds
+ * (scripts/image: the Dockerfile's runtime stage without Docker; image-build.test.ts holds them
+ * against the Dockerfile), extracted into a folder. Then
  * the image's exact ENTRYPOINT `node --max-semi-space-size=2 /app/dist/src/cli/bin.js ...` runs —
  * when this process may (root, unshare, chroot) inside that tree as UID 65532 with a read-only root
  * and a tmpfs /tmp, as the Deployment's securityContext has it — against real servers on loopback:
@@ -14,56 +13,28 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import {
   chownSync,
-  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
   readdirSync,
-  realpathSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pickFreePorts } from "../harness/ports.js";
 import { useControlPlane, waitFor } from "../harness/testing.js";
 import { buildModelPackArtifact, pushArtifact } from "../support/publisher.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
-import { DEPLOY, items, kubectl, NODE, ok, read, ROOT, run } from "./support.js";
+import { buildImage } from "../../scripts/image/image.js";
+import { extractLayers } from "./image-support.js";
+import { DEPLOY, items, kubectl, NODE, read, ROOT, run } from "./support.js";
 
 /** The image's ENTRYPOINT (dockerfile.test.ts pins it to the Dockerfile's). */
 const ENTRYPOINT = ["/usr/local/bin/node", "--max-semi-space-size=2", "/app/dist/src/cli/bin.js"];
 const UID = 65532;
-
-/** The packages `npm prune --omit=dev` keeps: every top-level non-dev entry of package-lock.json. */
-function productionPackages(): string[] {
-  const lock = JSON.parse(read(join(ROOT, "package-lock.json"))) as {
-    packages: Record<string, { dev?: boolean; link?: boolean }>;
-  };
-  return Object.entries(lock.packages)
-    .filter(
-      ([path, meta]) =>
-        path.startsWith("node_modules/") &&
-        path.split("node_modules/").length === 2 &&
-        meta.dev !== true &&
-        meta.link !== true,
-    )
-    .map(([path]) => path.slice("node_modules/".length));
-}
-
-/** The Dockerfile's `rootfs` stage RUN script, writing to `rootfs` and copying `node` instead of the base image's. */
-function rootfsScript(rootfs: string, node: string): string {
-  const stage = /^FROM \S+ AS rootfs\n([\s\S]*?)\n\n/m.exec(read(join(ROOT, "Dockerfile")))?.[1] ?? "";
-  const script = /^RUN ([\s\S]*)$/m.exec(stage)?.[1]?.replace(/\\\n/g, "\n") ?? "";
-  if (!script.includes("ldd /usr/local/bin/node"))
-    throw new Error("the Dockerfile's rootfs stage changed; update this test");
-  return script
-    .replace("cp /usr/local/bin/node ", `cp ${node} `)
-    .replace("ldd /usr/local/bin/node", `ldd ${node}`)
-    .replaceAll("/rootfs", rootfs);
-}
 
 /** A directory of the host mounted into the container. */
 interface Mount {
@@ -124,28 +95,13 @@ describe("the image's file system runs the image's command lines", () => {
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), "mpo-image-"));
     rootfs = join(work, "rootfs");
-    await ok("sh", ["-c", rootfsScript(rootfs, realpathSync(NODE))]);
-    const app = join(rootfs, "app");
-    // Stage `build`: `npm run build` (tsconfig.build.json) into /app/dist, package.json, `npm prune --omit=dev`.
-    await ok(
-      NODE,
-      [
-        join(ROOT, "node_modules", "typescript", "bin", "tsc"),
-        "-p",
-        join(ROOT, "tsconfig.build.json"),
-        "--outDir",
-        join(app, "dist"),
-      ],
-      { timeoutMs: 300_000 },
+    // The image's layers, extracted in order (as root with their owners: /home/nonroot is 65532's).
+    mkdirSync(rootfs, { recursive: true });
+    const built = await buildImage({ root: ROOT, log: (line) => console.log(line) });
+    await extractLayers(
+      built.layers.map((layer) => layer.path),
+      rootfs,
     );
-    cpSync(join(ROOT, "package.json"), join(app, "package.json"));
-    for (const name of productionPackages()) {
-      mkdirSync(dirname(join(app, "node_modules", name)), { recursive: true });
-      cpSync(join(ROOT, "node_modules", name), join(app, "node_modules", name), {
-        recursive: true,
-        dereference: true,
-      });
-    }
     // Mount points for the volumes the tests use (the image's root is read-only).
     for (const at of ["/models", "/etc/kube"]) mkdirSync(`${rootfs}${at}`, { recursive: true });
     sandboxed =
