@@ -86,6 +86,8 @@ export async function deleteHostLink(): Promise<string[]> {
     await run("ip", ["link", "del", NODE_NETWORK.hostLink]);
     return [];
   } catch (err) {
+    // Gone meanwhile: the namespace's end takes the pair with it once the namespace is destroyed.
+    if (/Cannot find device/.test((err as Error).message)) return [];
     return [`veth ${NODE_NETWORK.hostLink}: ${(err as Error).message}`];
   }
 }
