@@ -9,7 +9,9 @@ import { fileURLToPath } from "node:url";
 import { REGISTRY_FLAGS } from "../../src/cli/command-specs.js";
 import { commandHelp, parseFlags, type CommandSpec } from "../../src/cli/flags.js";
 import { registryClientOptions } from "../../src/cli/registry-options.js";
-import { describeError } from "../../src/errors.js";
+import { UsageError } from "../../src/cli/usage-error.js";
+import { describeError, OperatorError } from "../../src/errors.js";
+import { RegistryError } from "../../src/oci/errors.js";
 import { parseReference, pinnedReference } from "../../src/oci/reference.js";
 import { buildImage, pushImage, writeOciLayout, type PushResult } from "./image.js";
 
@@ -44,12 +46,13 @@ export const IMAGE_COMMAND = {
 export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { values } = parseFlags(IMAGE_COMMAND, args);
   if (values.help === true) {
-    process.stdout.write(commandHelp(IMAGE_COMMAND));
+    const help = commandHelp(IMAGE_COMMAND).replace(/^Usage: modelpack-operator /, "Usage: ");
+    process.stdout.write(help.endsWith("\n") ? help : `${help}\n`);
     return 0;
   }
   const json = values.output === "json";
   if (values.output !== undefined && values.output !== "text" && !json)
-    throw new Error(`--output must be text or json, not "${values.output}"`);
+    throw new UsageError(`--output must be text or json, not "${values.output}"`);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const started = performance.now();
   const ref = values.push === undefined ? undefined : parseReference(values.push);
@@ -101,12 +104,29 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
   return 0;
 }
 
+/** Exit codes as the CLI's: 2 usage, 3 registry or network, 1 anything else (a failed build). */
+function exitCode(err: unknown): number {
+  if (err instanceof UsageError) return 2;
+  if (err instanceof RegistryError) return err.code === "InvalidReference" ? 2 : 3;
+  return 1;
+}
+
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main(process.argv.slice(2), process.env).then(
+  const args = process.argv.slice(2);
+  main(args, process.env).then(
     (code) => (process.exitCode = code),
     (err: unknown) => {
-      process.stderr.write(`image: ${describeError(err)}\n`);
-      process.exitCode = 1;
+      const code = exitCode(err);
+      const json = args.some(
+        (a, n) =>
+          a === "--output=json" || a === "-o=json" || (/^(-o|--output)$/.test(a) && args[n + 1] === "json"),
+      );
+      process.stderr.write(
+        json
+          ? `${JSON.stringify({ error: { code: err instanceof OperatorError ? String(err.code) : "Error", message: describeError(err), exitCode: code } })}\n`
+          : `image: ${describeError(err)}\n`,
+      );
+      process.exitCode = code;
     },
   );
 }
