@@ -9,6 +9,7 @@
  */
 import { createHash, createPublicKey, type KeyObject } from "node:crypto";
 import { bundleFromJSON, type Bundle } from "@sigstore/bundle";
+import { X509Certificate } from "@sigstore/core";
 import { TrustedRoot } from "@sigstore/protobuf-specs";
 import {
   PolicyError,
@@ -322,5 +323,45 @@ function classify(err: unknown, prepared: PreparedRequirement): CheckResult {
           };
     default:
       return { kind: "invalid", message: `${err.message}${cause}` };
+  }
+}
+
+/** What a found signature says about its signer, unverified (for `inspect`). */
+export function describeSignature(found: FoundSignature): string {
+  if (found.kind === "malformed") return `unreadable: ${found.message}`;
+  if (found.kind === "legacy") {
+    if (found.certificate === undefined) return "a key (cosign v2 simple signing; the key is not named)";
+    const der = pemToDer(found.certificate);
+    return der === undefined ? "a certificate that does not parse" : certificateSigner(der);
+  }
+  let bundle: Bundle;
+  try {
+    bundle = bundleFromJSON(found.bundle);
+  } catch (err) {
+    return `unreadable: ${describe(err)}`;
+  }
+  const material = bundle.verificationMaterial.content;
+  switch (material.$case) {
+    case "publicKey":
+      return `key ${material.publicKey.hint === "" ? "(not named)" : material.publicKey.hint}`;
+    case "certificate":
+      return certificateSigner(Buffer.from(material.certificate.rawBytes));
+    case "x509CertificateChain": {
+      const leaf = material.x509CertificateChain.certificates[0];
+      return leaf === undefined
+        ? "an empty certificate chain"
+        : certificateSigner(Buffer.from(leaf.rawBytes));
+    }
+  }
+}
+
+function certificateSigner(der: Buffer): string {
+  try {
+    const cert = X509Certificate.parse(Buffer.from(der));
+    const issuerV2 = cert.extension("1.3.6.1.4.1.57264.1.8")?.valueObj.subs[0]?.value.toString("ascii");
+    const issuer = issuerV2 ?? cert.extension("1.3.6.1.4.1.57264.1.1")?.value.toString("ascii");
+    return `identity ${cert.subjectAltName ?? "(none)"} (issuer ${issuer ?? "none"})`;
+  } catch (err) {
+    return `a certificate that does not parse (${describe(err)})`;
   }
 }

@@ -6,7 +6,13 @@
  * - every registry read is bounded in count and size (find.ts), every cache in entries (verifier.ts);
  * - a registry failure is a transient VerificationUnavailable verdict, never a thrown error.
  */
-export { checkSignature, identityMatches, keyFingerprint, prepareRequirement } from "./check.js";
+export {
+  checkSignature,
+  describeSignature,
+  identityMatches,
+  keyFingerprint,
+  prepareRequirement,
+} from "./check.js";
 export {
   decideVerification,
   type CheckResult,

@@ -3,6 +3,14 @@ import { layerFilePath, parseLayerMediaType } from "../../modelpack/index.js";
 import { RegistryClient } from "../../oci/client.js";
 import { parseReference } from "../../oci/reference.js";
 import { formatBytes, issueLine, shortDigest, table } from "../format.js";
+import { describeError } from "../../errors.js";
+import { RegistryError } from "../../oci/errors.js";
+import {
+  describeSignature,
+  findBundles,
+  findLegacySignatures,
+  type SignatureRegistry,
+} from "../../signature/index.js";
 import { EXIT, print, type CliIo } from "../io.js";
 import { registryClientOptions, type RegistryFlags } from "../registry-options.js";
 
@@ -11,8 +19,41 @@ export interface InspectOptions extends RegistryFlags {
   readonly output: "text" | "json";
 }
 
+/** The signatures found beside an artifact (unverified: `verify` checks them), or why not. */
+export type FoundSignatures =
+  | { readonly signatures: readonly { signatureDigest: string; source: string; signer: string }[] }
+  | { readonly error: string };
+
+/** Lists the cosign signatures of `digest` and whom they name; registry failures become `error`. */
+export async function listSignatures(
+  registry: SignatureRegistry,
+  ref: { registry: string; repository: string },
+  digest: string,
+  signal?: AbortSignal,
+): Promise<FoundSignatures> {
+  try {
+    const found = [
+      ...(await findBundles(registry, ref, digest, signal)),
+      ...(await findLegacySignatures(registry, ref, digest, signal)),
+    ];
+    return {
+      signatures: found.map((f) => ({
+        signatureDigest: f.signatureDigest,
+        source: f.source,
+        signer: describeSignature(f),
+      })),
+    };
+  } catch (err) {
+    if (!(err instanceof RegistryError)) throw err;
+    return { error: describeError(err) };
+  }
+}
+
 /** The JSON shape of `inspect --output json`; stable for scripts. */
-export function inspectionJson(result: ArtifactInspection): Record<string, unknown> {
+export function inspectionJson(
+  result: ArtifactInspection,
+  signatures?: FoundSignatures,
+): Record<string, unknown> {
   return {
     reference: result.reference,
     pinnedReference: result.pinnedReference,
@@ -33,7 +74,21 @@ export function inspectionJson(result: ArtifactInspection): Record<string, unkno
     warnings: result.warnings,
     lint: result.lint,
     ...(result.legacy !== undefined && { legacy: result.legacy }),
+    ...(signatures !== undefined &&
+      ("error" in signatures
+        ? { signaturesError: signatures.error }
+        : { signatures: signatures.signatures })),
   };
+}
+
+function signaturesText(signatures: FoundSignatures): string[] {
+  if ("error" in signatures) return [`Signatures: could not be listed (${signatures.error})`];
+  if (signatures.signatures.length === 0)
+    return ["Signatures: none (cosign verify or modelpack-operator verify would fail)"];
+  return [
+    "Signatures (unverified; check them with modelpack-operator verify):",
+    table(signatures.signatures.map((s) => [s.source, shortDigest(s.signatureDigest), s.signer])),
+  ];
 }
 
 function inspectionText(result: ArtifactInspection): string {
@@ -113,9 +168,12 @@ export async function inspectCommand(options: InspectOptions, io: CliIo): Promis
   );
   try {
     const result = await inspectArtifact(client, ref, io.signal);
+    const signatures = await listSignatures(client, ref, result.digest, io.signal);
     print(
       io.stdout,
-      options.output === "json" ? JSON.stringify(inspectionJson(result), null, 2) : inspectionText(result),
+      options.output === "json"
+        ? JSON.stringify(inspectionJson(result, signatures), null, 2)
+        : [inspectionText(result), ...signaturesText(signatures)].join("\n"),
     );
     return result.valid ? EXIT.ok : EXIT.invalid;
   } finally {
