@@ -22,6 +22,7 @@ export type ToolName =
   | "registry"
   | "htpasswd"
   | "argocd-lua"
+  | "cosign"
   // The real node's parts (real-node.ts; built on first use, never by default).
   | "kubelet"
   | "containerd"
@@ -41,6 +42,7 @@ export const TOOL_FILES: Readonly<Record<ToolName, readonly string[]>> = {
   registry: ["registry"],
   htpasswd: ["htpasswd"],
   "argocd-lua": ["argocd-lua"],
+  cosign: ["cosign"],
   kubelet: ["kubelet", "kube-proxy"],
   containerd: ["containerd", "ctr", "containerd-shim-runc-v2"],
   "cni-plugins": ["bridge", "host-local", "loopback"],
