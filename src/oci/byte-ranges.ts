@@ -103,14 +103,26 @@ export interface GrowthState {
   /** Connections allowed now; a connection over it stops after its part. */
   readonly limit: number;
   /** Set while connections just added are being judged: the count and rate before them. */
-  readonly probe?: { readonly connections: number; readonly rate: number };
+  readonly probe?: {
+    readonly connections: number;
+    readonly rate: number;
+    /** The first window after adding, in which the new connections were still starting, is over. */
+    readonly settled?: boolean;
+  };
 }
+
+/**
+ * The share of the added connections' expected gain (the old per-connection rate each) that keeps
+ * growth going: enough above noise on a CPU-bound pull, where more connections gain nothing, and
+ * well below what per-connection throttling gives (close to all of it).
+ */
+const GAIN = 0.3;
 
 /**
  * One step of the connection count, after a window in which the blob arrived at `rate` bytes/s on
  * `connections` connections: like TCP's slow start, the count doubles while each doubling pays
- * (the rate grows by at least half of what the added connections would bring at the old
- * per-connection rate), up to `max`; a step that does not pay is taken back and growth stops.
+ * (the rate grows by at least GAIN of what the added connections would bring at the old
+ * per-connection rate, measured in the window after the one they started in), up to `max`; a step that does not pay is taken back and growth stops.
  * A registry that throttles per connection (object storage) earns the maximum; a loopback or
  * CPU-bound pull stays on one connection after one short probe. `remaining` bytes under two
  * parts stop growth: new connections would not reach speed before the end.
@@ -128,9 +140,11 @@ export function nextGrowth(
   if (!state.growing) return { ...state, add: 0 };
   const { connections, rate, max, remaining, part } = observed;
   if (state.probe !== undefined) {
+    // New connections spend part of their first window on a request's round trip: judged after it.
+    if (state.probe.settled !== true) return { ...state, probe: { ...state.probe, settled: true }, add: 0 };
     const { connections: before, rate: rateBefore } = state.probe;
     const added = connections - before;
-    const paid = added > 0 && rate >= rateBefore * (1 + (0.5 * added) / Math.max(1, before));
+    const paid = added > 0 && rate >= rateBefore * (1 + (GAIN * added) / Math.max(1, before));
     if (!paid) return { growing: false, limit: Math.max(1, before), add: 0 };
   }
   const limit = Math.max(state.limit, connections);

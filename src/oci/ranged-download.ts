@@ -48,7 +48,7 @@ import { responseFailure } from "./registry-response.js";
 const MiB = 1024 * 1024;
 const BUFFER_BYTES = MiB;
 /** How often the rate is measured and the connection count reconsidered. */
-const WINDOW_MS = 300;
+const WINDOW_MS = 400;
 /** How often the written ranges are recorded for a resume. */
 const CHECKPOINT_MS = 1_000;
 /** Failed requests in a row (no part finished in between) before the download gives up. */
@@ -247,8 +247,11 @@ class Download {
     try {
       if (this.#todo.length > 0) this.#spawn();
       // Connections may start more connections: wait until none is left.
-      for (let seen = 0; seen < this.#running.length; seen = this.#running.length)
+      for (let settled = 0; settled < this.#running.length;) {
+        const count = this.#running.length;
         await Promise.allSettled(this.#running);
+        settled = count;
+      }
       await this.#writesDone();
       if (this.#failure !== undefined) throw this.#failure.error;
       const actual = await this.#writer.digest(this.#o.size);
