@@ -351,6 +351,27 @@ const MESSAGE_CASES: readonly { rule: string; spec: unknown; expected: string }[
         "digits and '-', starting and ending with a letter or digit",
     ),
   },
+  {
+    rule: "key-source-one-of",
+    spec: withModel({ verify: { publicKeys: [{}] } }),
+    expected: invalid(
+      "spec.model.verify.publicKeys[0]: Invalid value: set exactly one of configMapKeyRef and secretKeyRef",
+    ),
+  },
+  {
+    rule: "identity-subject-one-of",
+    spec: withModel({ verify: { identities: [{ issuer: "https://issuer.example.com" }] } }),
+    expected: invalid(
+      "spec.model.verify.identities[0]: Invalid value: set exactly one of subject (the exact identity) and subjectRegExp",
+    ),
+  },
+  {
+    rule: "verify-not-empty",
+    spec: withModel({ verify: {} }),
+    expected: invalid(
+      "spec.model.verify: Required value: set publicKeys or identities: who must have signed the model",
+    ),
+  },
 ];
 
 /**
