@@ -44,8 +44,6 @@ export interface PullBenchResult {
 type ToolRun = (dest: string) => { cmd: string; args: string[]; env?: NodeJS.ProcessEnv };
 
 const OURS = "modelpack-operator pull";
-/** Ours with large blobs on the direct socket path (one stream per blob), for the comparison. */
-const OURS_SOCKET = "modelpack-operator pull, socket path";
 
 /** Our CLI, oras and modctl pulling `ref` (plain HTTP), each as its own process. */
 function pullTools(
@@ -68,11 +66,6 @@ function pullTools(
   ];
   return {
     [OURS]: (dest) => ({ cmd: node, args: ours(dest) }),
-    [OURS_SOCKET]: (dest) => ({
-      cmd: node,
-      args: ours(dest),
-      env: { ...process.env, MODELPACK_PULL_TRANSPORT: "socket" },
-    }),
     "oras pull": (dest) => ({
       cmd: join(tools.oras, "oras"),
       args: ["pull", "--plain-http", ref, "-o", dest, "--concurrency", "4"],
@@ -153,9 +146,8 @@ async function checkFiles(dest: string, files: readonly { name: string; size: nu
 
 /**
  * Pulls a multi-layer artifact (default 2 GiB in 4 raw layers) from a loopback registry with our
- * puller (HTTP client with ranged parts, and the direct socket path), `oras pull` and
- * `modctl pull`, and hashes the same bytes with `sha256sum` as the ceiling, all in one run;
- * medians of `runs` runs each (default 10).
+ * puller, `oras pull` and `modctl pull`, and hashes the same bytes with `sha256sum` as the
+ * ceiling, all in one run; medians of `runs` runs each (default 8).
  */
 export async function benchPull(
   options: { gib?: number; layers?: number; runs?: number; log?: (l: string) => void } = {},
@@ -163,9 +155,9 @@ export async function benchPull(
   const log = options.log ?? ((l: string) => console.log(l));
   const gib = options.gib ?? Number(process.env.BENCH_PULL_GIB ?? 2);
   const layerCount = options.layers ?? 4;
-  // Ten runs: with the rotating order, each of the five tools runs twice in every position, and
+  // Eight runs: with the rotating order, each of the four tools runs twice in every position, and
   // one slow run (they vary by ±20% on a shared 2-core VM) cannot move a median far.
-  const runs = options.runs ?? Number(process.env.BENCH_RUNS ?? 10);
+  const runs = options.runs ?? Number(process.env.BENCH_RUNS ?? 8);
   const total = Math.round(gib * 1024 * MiB);
   const perLayer = Math.floor(total / layerCount);
   const { oras, modctl } = await ensureTools(["oras", "modctl"]);
@@ -212,7 +204,6 @@ export async function benchPull(
     const ceiling = rate("sha256sum (ceiling)");
     const summary = [
       `ours / faster Go tool: ${(ours / fasterGo).toFixed(2)}× (target ≥ 1.00)`,
-      `ours (HTTP client, ranged parts) / ours (direct socket path): ${(ours / rate(OURS_SOCKET)).toFixed(2)}×`,
       `ours / sha256sum ceiling: ${((ours / ceiling) * 100).toFixed(0)}% (target ≥ 70%)`,
       `our peak RSS: ${(rows.find((r) => r.name === OURS)?.peakRssMiB ?? NaN).toFixed(0)} MiB (target < 200 MiB)`,
     ];
@@ -226,8 +217,8 @@ export async function benchPull(
 /**
  * Pulls a single-file model (default 1 GiB; BENCH_PULL_THROTTLED_MIB) through a front that serves
  * each connection at 40 MB/s with 20 ms before each response (object storage behind a registry),
- * with our puller (HTTP client with ranged parts, and the direct socket path), `oras pull` and
- * `modctl pull`; medians of `runs` runs (default 3; BENCH_THROTTLED_RUNS).
+ * with our puller, `oras pull` and `modctl pull`; medians of `runs` runs (default 3;
+ * BENCH_THROTTLED_RUNS).
  */
 export async function benchPullThrottled(
   options: { mib?: number; runs?: number; log?: (l: string) => void } = {},
@@ -274,7 +265,6 @@ export async function benchPullThrottled(
       rangeRequests: proxy.stats.rangeRequests,
       summary: [
         `ours / faster Go tool: ${(ours / fasterGo).toFixed(2)}× (target ≥ 2.00)`,
-        `ours (HTTP client, ranged parts) / ours (direct socket path, one stream): ${(ours / rate(OURS_SOCKET)).toFixed(2)}×`,
         `our peak RSS: ${(rows.find((r) => r.name === OURS)?.peakRssMiB ?? NaN).toFixed(0)} MiB (target < 200 MiB)`,
       ],
     };

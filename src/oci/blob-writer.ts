@@ -1,6 +1,9 @@
 /**
- * The back half of a blob download: every buffer the socket filled is hashed and written to the
- * file, in order, off the main thread when possible.
+ * The back half of a blob download: every buffer a connection filled is written to the file at
+ * its offset and hashed in file order, off the main thread when possible. A buffer that lands at
+ * the end of the hashed prefix is hashed from memory; one that lands further on (a later part of
+ * a ranged download) is written now and read back from the page cache once the prefix reaches it,
+ * so each byte is hashed exactly once and memory stays the buffers in flight.
  *
  * Why a worker does both: SHA-256 is most of a pull's CPU, and on the main thread it would
  * serialise with the socket reads. The worker hashes each slice and writes that same slice while

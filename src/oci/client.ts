@@ -12,7 +12,7 @@ import { pipeline } from "node:stream/promises";
 import { systemClock, type Clock } from "../runtime/clock.js";
 import { exponentialFailureRateLimiter } from "../runtime/rate-limiter.js";
 import { parseChallenges, pullScope, pushScope, TokenCache, type Challenge } from "./auth.js";
-import { downloadBlobToFile } from "./blob-download.js";
+import { openBlob as openRawBlob, type BlobResponse } from "./blob-download.js";
 import type { ByteRange } from "./byte-ranges.js";
 import { downloadRanged } from "./ranged-download.js";
 import { WRITE_SLICE_BYTES } from "./blob-writer.js";
@@ -110,12 +110,6 @@ export interface RegistryClientOptions extends HttpTransportOptions {
   readonly maxTagEntries?: number;
   readonly selectFromIndex?: IndexSelector;
   readonly userAgent?: string;
-  /**
-   * How large blobs travel: `http` (default) through the HTTP client, in parallel ranged parts;
-   * `socket` through the direct socket path, one stream per blob (kept for the pull benchmark's
-   * comparison).
-   */
-  readonly blobTransport?: "http" | "socket";
   readonly clock?: Clock;
   readonly onRequest?: (event: RegistryRequestEvent) => void;
 }
@@ -523,35 +517,7 @@ export class RegistryClient {
     if (!this.#schemes.has(ref.registry) && this.#credentials.lookup(ref.registry) !== undefined)
       await this.ping(ref.registry, options.signal).catch(() => undefined);
     const url = new URL(`/v2/${ref.repository}/blobs/${descriptor.digest}`, this.#baseUrl(ref.registry));
-    if (this.#options.blobTransport === "socket") {
-      const authorization = await this.#authorization(
-        ref.registry,
-        pullScope(ref.repository),
-        options.signal,
-      );
-      const fast = await downloadBlobToFile(
-        {
-          url,
-          headers: {
-            "user-agent": this.#options.userAgent ?? "modelpack-operator",
-            ...(authorization !== undefined && { authorization }),
-          },
-          ...(this.#options.caPem !== undefined && { caPem: this.#options.caPem }),
-          ...(this.#options.insecureSkipTlsVerify !== undefined && {
-            insecureSkipTlsVerify: this.#options.insecureSkipTlsVerify,
-          }),
-          idleTimeoutMs: this.#options.bodyTimeoutMs ?? 60_000,
-          ...(options.signal !== undefined && { signal: options.signal }),
-        },
-        path,
-        new DigestVerifier(descriptor.digest, descriptor.size, what),
-        onBytes,
-      );
-      if (fast.kind === "done") {
-        this.#emit({ registry: ref.registry, operation: "blob", result: "ok", status: 200 });
-        return fast.bytes;
-      }
-    } else {
+    {
       const result = await downloadRanged({
         path,
         digest: descriptor.digest,
@@ -579,30 +545,36 @@ export class RegistryClient {
   }
 
   /**
-   * One GET of a blob (or of `range` of it) with the credentials the registry asked for; a 401
-   * after a token expired gets one new token. Redirects are followed by the transport (never with
-   * the credentials to another origin). The answer is the caller's to read.
+   * One GET of a blob (or of `range` of it) on the direct socket path (blob-download.ts), with
+   * the credentials the registry asked for; a 401 after a token expired gets one new token.
+   * Redirects are followed (never with the credentials to another origin). The answer is the
+   * caller's to read.
    */
   async #openBlobRange(
     ref: ImageReference,
     url: URL,
     range: ByteRange | undefined,
     signal: AbortSignal,
-  ): Promise<HttpResponse> {
+  ): Promise<BlobResponse> {
     const scope = pullScope(ref.repository);
     for (let attempt = 0; ; attempt++) {
       const authorization = await this.#authorization(ref.registry, scope, signal);
-      const res = await this.#http.send({
-        method: "GET",
-        url,
-        headers: {
-          "user-agent": this.#options.userAgent ?? "modelpack-operator",
-          "accept-encoding": "identity",
-          ...(authorization !== undefined && { authorization }),
-          ...(range !== undefined && { range: `bytes=${range[0]}-${range[1] - 1}` }),
+      const res = await openRawBlob(
+        {
+          url,
+          headers: {
+            "user-agent": this.#options.userAgent ?? "modelpack-operator",
+            ...(authorization !== undefined && { authorization }),
+          },
+          ...(this.#options.caPem !== undefined && { caPem: this.#options.caPem }),
+          ...(this.#options.insecureSkipTlsVerify !== undefined && {
+            insecureSkipTlsVerify: this.#options.insecureSkipTlsVerify,
+          }),
+          idleTimeoutMs: this.#options.bodyTimeoutMs ?? 60_000,
+          signal,
         },
-        signal,
-      });
+        range,
+      );
       if (res.status !== 401 || authorization === undefined || attempt > 0) return res;
       await res.discard();
       this.#tokens.delete(ref.registry, scope);

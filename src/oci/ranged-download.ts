@@ -41,9 +41,8 @@ import {
   type GrowthState,
 } from "./byte-ranges.js";
 import { DigestMismatchError, RegistryError } from "./errors.js";
-import type { HttpResponse } from "./http.js";
-import { classifyNetworkError } from "./http.js";
-import { responseFailure } from "./registry-response.js";
+import { STOP, type BlobResponse } from "./blob-download.js";
+import { errorCodeFor, parseRetryAfter, RETRYABLE_STATUS } from "./registry-response.js";
 
 const MiB = 1024 * 1024;
 const BUFFER_BYTES = MiB;
@@ -71,7 +70,7 @@ export interface RangedDownloadOptions {
    * Sends one GET for the blob, with `Range: bytes=…` when `range` is given, following redirects
    * (credentials stay with the registry's origin) and answering auth challenges.
    */
-  readonly open: (range: ByteRange | undefined, signal: AbortSignal) => Promise<HttpResponse>;
+  readonly open: (range: ByteRange | undefined, signal: AbortSignal) => Promise<BlobResponse>;
   /** The most connections at once. Default 1. */
   readonly maxConnections?: number;
   /** Continue from `<path>.json` if it describes this blob, and keep it up to date. */
@@ -399,30 +398,29 @@ class Download {
       }
       this.#ranged = false;
       this.#growth = { growing: false, limit: 1 };
-    } else if (res.status === 429 || res.status >= 500) {
-      throw await responseFailure(res, this.#o.what, this.#clock.now());
     } else {
-      if (first) {
-        await res.discard();
-        throw new Fallback(res.status);
-      }
-      throw await responseFailure(res, this.#o.what, this.#clock.now());
+      await res.discard();
+      // Anything else first: the caller's general path asks again and explains it.
+      if (first && !RETRYABLE_STATUS.has(res.status)) throw new Fallback(res.status);
+      const retryAfterSeconds = parseRetryAfter(res.header("retry-after"), this.#clock.now());
+      throw new RegistryError(
+        errorCodeFor(res.status),
+        `${this.#o.what}: HTTP ${res.status} for bytes ${asked[0]}-${asked[1] - 1}`,
+        {
+          status: res.status,
+          retryable: RETRYABLE_STATUS.has(res.status),
+          ...(retryAfterSeconds !== undefined && { retryAfterSeconds }),
+        },
+      );
     }
-    try {
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        const room = part.end - part.cur;
-        if (room <= 0) break;
-        const bytes = chunk.length > room ? chunk.subarray(0, room) : chunk;
-        const waiting = this.#place(part, bytes);
-        if (waiting !== undefined) await waiting;
-        if (this.#failure !== undefined) break;
-        if (part.cur >= part.end) break;
-      }
-    } catch (err) {
-      throw classifyNetworkError(err, res.url);
-    } finally {
-      if (!res.body.destroyed) res.body.destroy();
-    }
+    // Each chunk is copied into the part's buffers before the next read reuses its memory.
+    await res.consume((chunk) => {
+      const room = part.end - part.cur;
+      if (room <= 0 || this.#failure !== undefined) return STOP;
+      const waiting = this.#place(part, chunk.length > room ? chunk.subarray(0, room) : chunk);
+      if (waiting !== undefined) return waiting;
+      return part.cur >= part.end ? STOP : undefined;
+    });
     if (part.cur < part.end && this.#failure === undefined) {
       throw new RegistryError(
         "InvalidResponse",

@@ -4,10 +4,9 @@ import { join } from "node:path";
 import type { ServerResponse } from "node:http";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ArtifactCache } from "../../src/controller/artifact-cache.js";
-import { downloadBlobToFile } from "../../src/oci/blob-download.js";
+import { openBlob } from "../../src/oci/blob-download.js";
 import { RegistryClient, type Descriptor, type RegistryClientOptions } from "../../src/oci/client.js";
 import { parseDockerConfig, type CredentialStore } from "../../src/oci/credentials.js";
-import { DigestVerifier } from "../../src/oci/digest.js";
 import { RegistryError } from "../../src/oci/errors.js";
 import { parseReference } from "../../src/oci/reference.js";
 import { systemClock } from "../../src/runtime/clock.js";
@@ -168,14 +167,12 @@ describe("registry client against a hostile registry", () => {
     const dir = mkdtempSync(join(tmpdir(), "mpo-faults-"));
     try {
       const err = await caught(
-        downloadBlobToFile(
+        openBlob(
           {
             url: new URL(`${registry.url}/v2/models/m/blobs/${layer.digest}`),
             headers: { authorization: "Bearer t\r\nX-Injected: yes" },
           },
-          join(dir, "blob"),
-          new DigestVerifier(layer.digest, layer.size, "layer"),
-          () => undefined,
+          undefined,
         ),
       );
       expect(err).toBeInstanceOf(RegistryError);

@@ -28,11 +28,9 @@ export interface PullCommandOptions extends RegistryFlags {
  */
 export async function pullCommand(options: PullCommandOptions, io: CliIo): Promise<number> {
   const ref = parseReference(options.reference);
-  const client = new RegistryClient({
-    ...(await registryClientOptions(options, ref.registry, io.env, (l) => print(io.stderr, l))),
-    // The pull benchmark compares the direct socket path with the HTTP client in one run.
-    ...(io.env.MODELPACK_PULL_TRANSPORT === "socket" && { blobTransport: "socket" as const }),
-  });
+  const client = new RegistryClient(
+    await registryClientOptions(options, ref.registry, io.env, (l) => print(io.stderr, l)),
+  );
   const progress = createProgressReporter(io.stderr as NodeJS.WriteStream);
   const started = Date.now();
   try {
