@@ -5,6 +5,7 @@ import { describeError, errnoCode } from "../errors.js";
 import { chainCredentialStores, parseDockerConfig, type CredentialStore } from "../oci/credentials.js";
 import type { RegistryClientOptions } from "../oci/client.js";
 import { UsageError } from "./usage-error.js";
+import { pullSecretOfConfigPath } from "../mount/init-container.js";
 
 /** The registry flags every command that talks to a registry shares. */
 export interface RegistryFlags {
@@ -40,7 +41,9 @@ async function loadCredentials(
       if (!explicit && errnoCode(err) === "ENOENT") return undefined;
       throw new UsageError(`cannot read registry config ${path}: ${describeError(err)}`);
     }
-    stores.push(parseDockerConfig(text, path));
+    // In the init container each file is a pull secret's: errors then name the Secret.
+    const secret = pullSecretOfConfigPath(path);
+    stores.push(parseDockerConfig(text, secret !== undefined ? `pull secret "${secret}"` : path));
   }
   return chainCredentialStores(stores);
 }

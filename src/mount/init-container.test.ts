@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { checkTarget } from "./check-target.js";
-import { DEFAULT_PULL_RESOURCES, initContainerPieces, pullArgs } from "./init-container.js";
+import {
+  DEFAULT_PULL_RESOURCES,
+  initContainerPieces,
+  pullArgs,
+  pullSecretOfConfigPath,
+} from "./init-container.js";
 import type { CheckedTarget } from "./pieces.js";
 import type { InitContainerSettings, MountTarget } from "./types.js";
 
@@ -103,10 +108,10 @@ describe("initContainerPieces", () => {
       { name: "modelpack-model-llama", mountPath: "/modelpack/volume" },
       {
         name: "modelpack-secret-regcred",
-        mountPath: "/modelpack/registry-config/modelpack-secret-regcred",
+        mountPath: "/modelpack/registry-config/regcred",
         readOnly: true,
       },
-      { name: otherVolume, mountPath: `/modelpack/registry-config/${otherVolume}`, readOnly: true },
+      { name: otherVolume, mountPath: "/modelpack/registry-config/other.creds", readOnly: true },
       { name: "modelpack-ca", mountPath: "/modelpack/ca", readOnly: true },
     ]);
     expect(pieces.initContainer?.args).toEqual([
@@ -122,9 +127,9 @@ describe("initContainerPieces", () => {
       "--ca-file",
       "/modelpack/ca/ca.crt",
       "--registry-config",
-      "/modelpack/registry-config/modelpack-secret-regcred/config.json",
+      "/modelpack/registry-config/regcred/config.json",
       "--registry-config",
-      `/modelpack/registry-config/${otherVolume}/config.json`,
+      "/modelpack/registry-config/other.creds/config.json",
     ]);
   });
 
@@ -222,5 +227,17 @@ describe("init container user: fixed, or left to the platform (OpenShift assigns
       capabilities: { drop: ["ALL"] },
       seccompProfile: { type: "RuntimeDefault" },
     });
+  });
+});
+
+describe("pullSecretOfConfigPath", () => {
+  it.each([
+    ["/modelpack/registry-config/regcred/config.json", "regcred"],
+    ["/modelpack/registry-config/other.creds/config.json", "other.creds"],
+    ["/modelpack/registry-config/../etc/config.json", undefined],
+    ["/home/me/.docker/config.json", undefined],
+    ["/modelpack/registry-config/regcred/other.json", undefined],
+  ])("%s → %s", (path, secret) => {
+    expect(pullSecretOfConfigPath(path)).toBe(secret);
   });
 });

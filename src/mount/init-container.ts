@@ -7,7 +7,9 @@
  * Layout inside the init container (its root filesystem is read-only; only these are mounted):
  * - `/modelpack/volume`: the emptyDir, writable; the model is pulled into its `model/` folder and
  *   the puller's state file (`--state-file`) is kept beside it, out of the pod's containers' view;
- * - `/modelpack/registry-config/<secret volume>/config.json`: each pull secret, read-only;
+ * - `/modelpack/registry-config/<secret name>/config.json`: each pull secret, read-only (the
+ *   folder is the Secret's name, so the puller's errors can name the Secret: see
+ *   `pullSecretOfConfigPath`);
  * - `/modelpack/ca/ca.crt`: the operator's CA bundle, read-only, when it has one.
  *
  * The pod's containers mount the emptyDir read-only with `subPath: model[/<subPath>]`, so they see
@@ -29,6 +31,15 @@ export const MODEL_FOLDER = "model";
 export const PULL_DEST = `${PULL_VOLUME_PATH}/${MODEL_FOLDER}`;
 /** The `--state-file` of the pull: beside the model folder, so the containers do not see it. */
 export const PULL_STATE = `${PULL_VOLUME_PATH}/.modelpack-pull.json`;
+/**
+ * The pull secret a registry config file of the init container came from (its folder below
+ * REGISTRY_CONFIG_PATH is the Secret's name), or undefined for any other file.
+ */
+export function pullSecretOfConfigPath(path: string): string | undefined {
+  const match = /^\/modelpack\/registry-config\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)\/config\.json$/.exec(path);
+  return match?.[1];
+}
+
 /** Parent of one folder per pull secret, each holding `config.json`. */
 export const REGISTRY_CONFIG_PATH = "/modelpack/registry-config";
 /** Where the CA bundle ConfigMap is mounted; the file is `ca.crt`. */
@@ -115,10 +126,7 @@ export function pullArgs(target: CheckedTarget, settings: InitContainerSettings)
     ...(settings.allowedRegistries !== undefined && settings.allowedRegistries.length > 0
       ? ["--allowed-registries", settings.allowedRegistries.join(",")]
       : []),
-    ...target.pullSecrets.flatMap((s) => [
-      "--registry-config",
-      `${REGISTRY_CONFIG_PATH}/${secretVolumeName(s)}/config.json`,
-    ]),
+    ...target.pullSecrets.flatMap((s) => ["--registry-config", `${REGISTRY_CONFIG_PATH}/${s}/config.json`]),
   ];
 }
 
@@ -145,7 +153,7 @@ export function initContainerPieces(target: CheckedTarget, settings: InitContain
       { name, mountPath: PULL_VOLUME_PATH },
       ...target.pullSecrets.map((s) => ({
         name: secretVolumeName(s),
-        mountPath: `${REGISTRY_CONFIG_PATH}/${secretVolumeName(s)}`,
+        mountPath: `${REGISTRY_CONFIG_PATH}/${s}`,
         readOnly: true,
       })),
       ...(settings.caBundleConfigMap !== undefined

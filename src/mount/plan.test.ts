@@ -287,7 +287,7 @@ describe("planMounts: InitContainer", () => {
       "--ca-file",
       "/modelpack/ca/ca.crt",
       "--registry-config",
-      "/modelpack/registry-config/modelpack-secret-regcred/config.json",
+      "/modelpack/registry-config/regcred/config.json",
     ]);
     for (const c of pod.spec?.containers ?? []) {
       expect(c.volumeMounts?.map((m) => m.name).filter((n) => n.startsWith("modelpack-"))).toEqual([

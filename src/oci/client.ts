@@ -783,13 +783,18 @@ export class RegistryClient {
 
   #unauthorized(registry: string, what: string, cause: string): RegistryError {
     const credential = this.#credentials.lookup(registry);
-    const who = credential?.kind === "basic" ? ` (user "${credential.username}")` : "";
+    const details = [
+      ...(credential?.kind === "basic" ? [`user "${credential.username}"`] : []),
+      ...(credential?.source !== undefined ? [`from ${credential.source}`] : []),
+    ];
+    const who = details.length > 0 ? ` (${details.join(", ")})` : "";
+    const fix = credential?.source?.startsWith("pull secret ")
+      ? `check that Secret's credentials for ${registry}`
+      : `check the pull secret or Docker config for ${registry}`;
     this.#emit({ registry, operation: "token", result: "Unauthorized" });
-    return new RegistryError(
-      "Unauthorized",
-      `${what} on ${registry}: ${cause}${who}; check the pull secret or Docker config for ${registry}`,
-      { status: 401 },
-    );
+    return new RegistryError("Unauthorized", `${what} on ${registry}: ${cause}${who}; ${fix}`, {
+      status: 401,
+    });
   }
 
   /** The Authorization header for a registry and scope, once the registry has challenged us (fetches a token when needed). */

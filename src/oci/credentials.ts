@@ -6,13 +6,18 @@ import { DEFAULT_REGISTRY } from "./reference.js";
 
 /** What we can present to a registry for one host. */
 export type Credential =
+  | PresentedCredential
+  /** A credential helper we cannot run; using it fails with a clear error. */
+  | { readonly kind: "helper"; readonly helper: string; readonly source: string };
+
+/** The credentials we present ourselves, with where each was read from (for error messages). */
+type PresentedCredential = (
   | { readonly kind: "basic"; readonly username: string; readonly password: string }
   /** An OAuth2 refresh token (`identitytoken`), exchanged at the token endpoint. */
   | { readonly kind: "identityToken"; readonly username?: string; readonly token: string }
   /** A bearer token sent as is (`registrytoken`). */
   | { readonly kind: "registryToken"; readonly token: string }
-  /** A credential helper we cannot run; using it fails with a clear error. */
-  | { readonly kind: "helper"; readonly helper: string; readonly source: string };
+) & { readonly source?: string };
 
 /** Looks up the credential for a registry host[:port]; undefined means anonymous. */
 export interface CredentialStore {
@@ -47,7 +52,7 @@ export function normalizeRegistryKey(key: string): string {
   return host === "index.docker.io" || host === "registry-1.docker.io" ? DEFAULT_REGISTRY : host;
 }
 
-function credentialFromEntry(entry: AuthEntry, source: string, key: string): Credential | undefined {
+function credentialFromEntry(entry: AuthEntry, source: string, key: string): PresentedCredential | undefined {
   let username = entry.username;
   let password = entry.password;
   if (entry.auth !== undefined && entry.auth !== "") {
@@ -78,12 +83,17 @@ function credentialFromEntry(entry: AuthEntry, source: string, key: string): Cre
     }
   }
   if (entry.identitytoken !== undefined && entry.identitytoken !== "") {
-    return { kind: "identityToken", token: entry.identitytoken, ...(username !== undefined && { username }) };
+    return {
+      kind: "identityToken",
+      token: entry.identitytoken,
+      source,
+      ...(username !== undefined && { username }),
+    };
   }
   if (entry.registrytoken !== undefined && entry.registrytoken !== "") {
-    return { kind: "registryToken", token: entry.registrytoken };
+    return { kind: "registryToken", token: entry.registrytoken, source };
   }
-  if (username !== undefined && password !== undefined) return { kind: "basic", username, password };
+  if (username !== undefined && password !== undefined) return { kind: "basic", username, password, source };
   return undefined;
 }
 
