@@ -23,6 +23,12 @@ export interface RegistryOptions {
   readonly tls?: boolean;
   readonly username?: string;
   readonly password?: string;
+  /**
+   * Serve inside a real node's network namespace at `address` (see test/harness/real-node), so that
+   * the node's runtime, its pods and this process all reach it at the same `host`. Default:
+   * 127.0.0.1 here. distribution only.
+   */
+  readonly network?: { readonly netnsPath: string; readonly address: string };
 }
 
 export interface TestRegistry {
@@ -58,6 +64,9 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   const password = options.password ?? "s3cret-pass";
   const dir = mkdtempSync(join(tmpdir(), `mpo-${kind}-`));
   const [port = 0] = await pickFreePorts(1);
+  const address = options.network?.address ?? "127.0.0.1";
+  if (options.network && kind !== "distribution")
+    throw new Error("a registry inside a real node's namespace is the distribution registry");
   const certificates =
     options.tls === true
       ? await issueServingCertificate(await createCertificateAuthority(dir), {
@@ -83,7 +92,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
       "version: 0.1",
       "log: {level: warn, accesslog: {disabled: true}}",
       `storage: {filesystem: {rootdirectory: ${join(dir, "data")}}, delete: {enabled: true}}`,
-      `http: {addr: "127.0.0.1:${port}"${certificates !== undefined ? `, tls: {certificate: ${join(dir, "tls.crt")}, key: ${join(dir, "tls.key")}}` : ""}}`,
+      `http: {addr: "${address}:${port}"${certificates !== undefined ? `, tls: {certificate: ${join(dir, "tls.crt")}, key: ${join(dir, "tls.key")}}` : ""}}`,
     ];
     if (auth === "basic") {
       writeFileSync(join(dir, "htpasswd"), htpasswdLine(tools.htpasswd, username, password) + "\n");
@@ -137,13 +146,14 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   }
 
   const scheme = certificates !== undefined ? "https" : "http";
-  const url = `${scheme}://127.0.0.1:${port}`;
+  const url = `${scheme}://${address}:${port}`;
   const logPath = join(dir, `${kind}.log`);
   const launch = async (): Promise<{ pid: number; release: () => void }> => {
     const proc = await spawnProcess({
       name: kind,
-      command,
-      args,
+      ...(options.network
+        ? { command: "nsenter", args: [`--net=${options.network.netnsPath}`, "--", command, ...args] }
+        : { command, args }),
       logPath,
       ...(env !== undefined && { env }),
     });
@@ -153,7 +163,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
       async () => {
         if (proc.exitInfo() !== undefined) throw new Error(`${kind} exited:\n${readLogTail(logPath, 20)}`);
         // Any HTTP answer means it listens (a TLS port answers plain HTTP with 400).
-        const res = await fetch(`http://127.0.0.1:${port}/v2/`).catch(() => undefined);
+        const res = await fetch(`http://${address}:${port}/v2/`).catch(() => undefined);
         return res !== undefined ? true : undefined;
       },
       { timeoutMs: 20_000, intervalMs: 50 },
@@ -166,7 +176,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   };
   let server: { pid: number; release: () => void } | undefined = await launch();
   return {
-    host: `127.0.0.1:${port}`,
+    host: `${address}:${port}`,
     url,
     ...(certificates !== undefined && { caPem: certificates.caPem }),
     username,

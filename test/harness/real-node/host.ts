@@ -68,6 +68,9 @@ export async function createNodeNetwork(netnsPath: string): Promise<void> {
   await run("ip", ["addr", "add", `${n.nodeLinkAddress}/${n.linkPrefix}`, "dev", n.nodeLink], ns);
   await run("ip", ["link", "set", n.nodeLink, "up"], ns);
   await run("ip", ["route", "add", n.podSubnet, "via", n.nodeLinkAddress, "dev", n.hostLink]);
+  // Processes in the namespace itself (the apiserver calling a webhook Service) need a route to
+  // the ClusterIPs for kube-proxy's DNAT to apply: without one, connect() fails first.
+  await run("ip", ["route", "add", n.serviceSubnet, "dev", n.bridge], ns);
   // Pods reach the node address through the bridge; forwarding is per namespace.
   await run("sysctl", ["-qw", "net.ipv4.ip_forward=1"], ns);
   for (const chain of ["OUTPUT", "FORWARD"]) {
