@@ -138,8 +138,19 @@ describe("nextGrowth: how many connections", () => {
     let state = nextGrowth(start, { ...big, connections: 1, rate: 900e6 });
     state = nextGrowth(state, { ...big, connections: 2, rate: 850e6 });
     state = nextGrowth(state, { ...big, connections: 2, rate: 950e6 });
-    expect(state).toEqual({ growing: false, limit: 1, add: 0 });
+    expect(state).toEqual({ growing: false, limit: 1, cooldown: 8, add: 0 });
     expect(nextGrowth(state, { ...big, connections: 1, rate: 10e6 })).toMatchObject({ add: 0, limit: 1 });
+  });
+
+  it("probes again a while after a step that did not pay; never after the registry throttled", () => {
+    let state: GrowthState = { growing: false, limit: 1, cooldown: 8 };
+    for (let i = 0; i < 7; i++) {
+      state = nextGrowth(state, { ...big, connections: 1, rate: 40e6 });
+      expect(state).toMatchObject({ add: 0 });
+    }
+    expect(nextGrowth(state, { ...big, connections: 1, rate: 40e6 })).toMatchObject({ add: 1, limit: 2 });
+    const throttled: GrowthState = { growing: false, limit: 3 };
+    expect(nextGrowth(throttled, { ...big, connections: 3, rate: 40e6 })).toEqual({ ...throttled, add: 0 });
   });
 
   it("does not grow near the end of a blob, nor before bytes flow", () => {

@@ -102,6 +102,12 @@ export interface GrowthState {
   readonly growing: boolean;
   /** Connections allowed now; a connection over it stops after its part. */
   readonly limit: number;
+  /**
+   * Windows to wait before probing again after a step that did not pay (a judgement on a busy
+   * machine can be wrong, and conditions change); undefined with `growing` false: never (the
+   * registry throttled).
+   */
+  readonly cooldown?: number;
   /** Set while connections just added are being judged: the count and rate before them. */
   readonly probe?: {
     readonly connections: number;
@@ -118,17 +124,20 @@ export interface GrowthState {
  */
 const GAIN = 0.3;
 
+/** Windows between a step that did not pay and the next probe. */
+const REPROBE_WINDOWS = 8;
+
 /**
  * One step of the connection count, after a window in which the blob arrived at `rate` bytes/s on
  * `connections` connections: like TCP's slow start, the count doubles while each doubling pays
  * (the rate grows by at least GAIN of what the added connections would bring at the old
- * per-connection rate, measured in the window after the one they started in), up to `max`; a step that does not pay is taken back and growth stops.
+ * per-connection rate, measured in the window after the one they started in), up to `max`; a step that does not pay is taken back, and probed again REPROBE_WINDOWS later.
  * A registry that throttles per connection (object storage) earns the maximum; a loopback or
- * CPU-bound pull stays on one connection after one short probe. `remaining` bytes under two
+ * CPU-bound pull stays on one connection but for a short probe now and then. `remaining` bytes under two
  * parts stop growth: new connections would not reach speed before the end.
  */
 export function nextGrowth(
-  state: GrowthState,
+  current: GrowthState,
   observed: {
     readonly connections: number;
     readonly rate: number;
@@ -137,7 +146,12 @@ export function nextGrowth(
     readonly part: number;
   },
 ): GrowthState & { readonly add: number } {
-  if (!state.growing) return { ...state, add: 0 };
+  let state = current;
+  if (!state.growing) {
+    if (state.cooldown === undefined) return { ...state, add: 0 };
+    if (state.cooldown > 1) return { ...state, cooldown: state.cooldown - 1, add: 0 };
+    state = { growing: true, limit: state.limit };
+  }
   const { connections, rate, max, remaining, part } = observed;
   if (state.probe !== undefined) {
     // New connections spend part of their first window on a request's round trip: judged after it.
@@ -145,7 +159,7 @@ export function nextGrowth(
     const { connections: before, rate: rateBefore } = state.probe;
     const added = connections - before;
     const paid = added > 0 && rate >= rateBefore * (1 + (GAIN * added) / Math.max(1, before));
-    if (!paid) return { growing: false, limit: Math.max(1, before), add: 0 };
+    if (!paid) return { growing: false, limit: Math.max(1, before), cooldown: REPROBE_WINDOWS, add: 0 };
   }
   const limit = Math.max(state.limit, connections);
   if (connections >= max || remaining < 2 * part) return { growing: false, limit, add: 0 };

@@ -11,8 +11,9 @@
  *   `nextGrowth`): one connection first; more while they pay; fewer after a 429 or 503, whose
  *   Retry-After is honoured within a bound. A registry that ignores Range (200), or answers a
  *   Content-Range other than the one asked for, gets one stream from the start.
- * - Memory is a fixed pool of 1 MiB buffers per download (4, plus 2 per further connection, at
- *   most 24), whatever the blob's size; reading waits for a free buffer.
+ * - Memory is a pool of 1 MiB buffers per download (4, plus 2 per further connection allowed,
+ *   at most 24) and a 64 KiB read buffer per connection, whatever the blob's size; reading waits
+ *   for a free buffer.
  * - With `resume`, the ranges written so far are recorded beside the file (`<file>.json`, at
  *   most every `CHECKPOINT_MS` and when the download stops) and a later download continues from
  *   them: they are hashed from the file like any part, so they are trusted only once the whole
@@ -465,7 +466,8 @@ class Download {
   #takeBuffer(): Buffer | undefined {
     const free = this.#free.pop();
     if (free !== undefined) return free;
-    if (this.#allocated >= this.#maxBuffers) return undefined;
+    // 4 buffers for the first connection, 2 more for each further one allowed now.
+    if (this.#allocated >= Math.min(this.#maxBuffers, 4 + 2 * (this.#growth.limit - 1))) return undefined;
     this.#allocated++;
     return this.#writer.allocate(this.#bufferBytes);
   }
