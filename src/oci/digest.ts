@@ -67,16 +67,13 @@ export class DigestVerifier {
     return this.#algorithm;
   }
 
+  /** Hashes a chunk; throws TooLarge once the bytes exceed the declared size. */
   update(chunk: Uint8Array): void {
-    this.count(chunk.byteLength);
+    this.#count(chunk.byteLength);
     this.#hash.update(chunk);
   }
 
-  /**
-   * Counts bytes that are hashed elsewhere (the blob writer thread, see blob-writer.ts); throws like `update`
-   * once they exceed the declared size.
-   */
-  count(bytes: number): void {
+  #count(bytes: number): void {
     this.#bytes += bytes;
     if (this.expectedSize !== undefined && this.#bytes > this.expectedSize) {
       throw new RegistryError(
