@@ -166,7 +166,9 @@ describe.skipIf(skipReason("containerd") !== undefined)(
           `${(err as Error).message}\npuller logs: ${logs.stdout}${logs.stderr}\n${pods.stdout}`,
         );
       });
-      expect(message).toMatch(/401|unauthori[sz]ed|denied/i);
+      expect(message).toContain(
+        'rejected the configured credentials (user "tester", from pull secret "model-creds")',
+      );
 
       // Without the secret the kubelet cannot mount it, and the pod's events say which one.
       await kubectlOk(n, ["delete", "secret", "model-creds", "-n", "private"]);
