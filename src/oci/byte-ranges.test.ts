@@ -153,6 +153,14 @@ describe("nextGrowth: how many connections", () => {
     expect(nextGrowth(throttled, { ...big, connections: 3, rate: 40e6 })).toEqual({ ...throttled, add: 0 });
   });
 
+  it("adds no connection while the process is short of CPU", () => {
+    expect(nextGrowth(start, { ...big, connections: 1, rate: 400e6, cpuBusy: true })).toMatchObject({
+      add: 0,
+      growing: true,
+      limit: 1,
+    });
+  });
+
   it("does not grow near the end of a blob, nor before bytes flow", () => {
     expect(nextGrowth(start, { ...big, remaining: 40 * MiB, connections: 1, rate: 40e6 })).toMatchObject({
       add: 0,

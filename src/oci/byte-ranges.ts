@@ -144,6 +144,11 @@ export function nextGrowth(
     readonly max: number;
     readonly remaining: number;
     readonly part: number;
+    /**
+     * The process used more than half the machine's CPU in the window: more connections would
+     * compete with the hashing and writing for it (a loopback or LAN pull), so none are tried.
+     */
+    readonly cpuBusy?: boolean;
   },
 ): GrowthState & { readonly add: number } {
   let state = current;
@@ -163,7 +168,7 @@ export function nextGrowth(
   }
   const limit = Math.max(state.limit, connections);
   if (connections >= max || remaining < 2 * part) return { growing: false, limit, add: 0 };
-  if (rate <= 0) return { growing: true, limit, add: 0 };
+  if (rate <= 0 || observed.cpuBusy === true) return { growing: true, limit, add: 0 };
   const add = Math.min(connections, max - connections);
   return { growing: true, limit: connections + add, probe: { connections, rate }, add };
 }

@@ -21,6 +21,7 @@
  *   start, once.
  */
 import { open, readFile, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { systemClock, type Clock } from "../runtime/clock.js";
 import { exponentialDelayMs } from "../runtime/rate-limiter.js";
@@ -517,6 +518,11 @@ class Download {
     const received = this.#received;
     const rate = ((received - this.#lastReceived) * 1000) / WINDOW_MS;
     this.#lastReceived = received;
+    const cpu = process.cpuUsage();
+    const cpuMicros = cpu.user + cpu.system - this.#lastCpuMicros;
+    this.#lastCpuMicros = cpu.user + cpu.system;
+    // All of the process's threads (other downloads' too): its share of the machine in the window.
+    const cpuBusy = cpuMicros / (WINDOW_MS * 1000 * availableParallelism()) > 0.5;
     if (this.#ranged && received > 0) {
       let remaining = coveredBytes(this.#todo);
       for (const p of this.#parts) remaining += p.end - p.cur;
@@ -526,6 +532,7 @@ class Download {
         max: this.#max,
         remaining,
         part: this.#partBytes,
+        cpuBusy,
       });
       this.#growth = next;
       for (let i = 0; i < next.add; i++) this.#spawn();
@@ -537,6 +544,7 @@ class Download {
   }
 
   #lastReceived = 0;
+  #lastCpuMicros = process.cpuUsage().user + process.cpuUsage().system;
   #lastCheckpoint = 0;
 
   /** Records the written ranges beside the file (a temporary file renamed over the record). */
