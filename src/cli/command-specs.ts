@@ -122,6 +122,38 @@ export const VERIFY = {
   ],
 } as const satisfies CommandSpec;
 
+export const PUBLISH_IMAGE = {
+  name: "publish-image",
+  usage: "publish-image REFERENCE [--tag TAG] [--platform linux/amd64,linux/arm64] [flags]",
+  summary:
+    "Writes an image-shaped variant of a ModelPack artifact into its repository (needs push access), so containerd (2.1 and later) can mount it as an image volume: an OCI image index whose subject is the artifact, one image manifest per platform, tar layers holding the files at their ModelPack paths. Tar layers are reused blob for blob, raw files are wrapped into tar layers as a stream (each verified against its digest). The operator then finds it through the referrers API or the sha256-<hex> referrers tag. A second run uploads nothing.",
+  flags: {
+    ...REGISTRY_FLAGS,
+    tag: {
+      type: "string",
+      value: "TAG",
+      description:
+        "also tag the variant's index as TAG in the artifact's repository (default: no tag; it is found by digest).",
+    },
+    platform: {
+      type: "string",
+      multiple: true,
+      value: "OS/ARCH,…",
+      description:
+        "the platforms to list (comma-separated, os/architecture[/variant]; default linux/amd64,linux/arm64); a node whose platform is missing cannot pull the variant. The files are the same on every platform.",
+    },
+    force: {
+      type: "boolean",
+      default: false,
+      description:
+        "rebuild every wrapped layer from the artifact (read again and verified) instead of trusting the layers of a matching variant already there.",
+    },
+  },
+  notes: [
+    "Exit codes: 0 published (or already there), 1 not a valid ModelPack artifact, 2 usage or local I/O error, 3 registry or network error.",
+  ],
+} as const satisfies CommandSpec;
+
 export const PULL = {
   name: "pull",
   usage: "pull REFERENCE --dest DIR [flags]",
@@ -354,4 +386,4 @@ export const RUN = {
 } as const satisfies CommandSpec;
 
 /** Every command with flags, in the order the overview lists them. */
-export const COMMANDS: readonly CommandSpec[] = [VALIDATE, INSPECT, VERIFY, PULL, RUN];
+export const COMMANDS: readonly CommandSpec[] = [VALIDATE, INSPECT, VERIFY, PUBLISH_IMAGE, PULL, RUN];

@@ -3,7 +3,7 @@ import { RegistryError } from "../oci/errors.js";
 import { PullError } from "../puller/errors.js";
 import { parseByteQuantity } from "../puller/limits.js";
 import { EXIT, print, type CliIo } from "./io.js";
-import { COMMANDS, INSPECT, PULL, RUN, VALIDATE, VERIFY } from "./command-specs.js";
+import { COMMANDS, INSPECT, PUBLISH_IMAGE, PULL, RUN, VALIDATE, VERIFY } from "./command-specs.js";
 import {
   commandHelp,
   parseFlags,
@@ -96,6 +96,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         return await inspect(rest, io);
       case "verify":
         return await verify(rest, io);
+      case "publish-image":
+        return await publishImageMain(rest, io);
       case "pull":
         return await pullMain(rest, io);
       case "run":
@@ -198,6 +200,24 @@ async function verify(args: readonly string[], io: CliIo): Promise<number> {
       ...(values["certificate-oidc-issuer"] !== undefined && { issuer: values["certificate-oidc-issuer"] }),
       ...(values["trusted-root"] !== undefined && { trustedRoot: values["trusted-root"] }),
       requireTlog: values["require-tlog"],
+      ...registryFlags(values),
+    },
+    io,
+  );
+}
+
+async function publishImageMain(args: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(PUBLISH_IMAGE, args);
+  if (values.help) return (print(io.stdout, commandHelp(PUBLISH_IMAGE)), EXIT.ok);
+  return await (
+    await import("./commands/publish-image.js")
+  ).publishImageCommand(
+    {
+      reference: oneReference(positionals, "publish-image"),
+      output: outputFlag(values.output),
+      platforms: commaList(values.platform),
+      ...(values.tag !== undefined && { tag: values.tag }),
+      force: values.force,
       ...registryFlags(values),
     },
     io,

@@ -6,6 +6,7 @@
  * (http.ts, blob-download.ts). This file keeps what ties them together: requests with
  * authentication and retries, in-flight sharing, and the public operations.
  */
+import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -58,7 +59,7 @@ interface SendRequest {
   readonly registry: string;
   readonly repository?: string;
   readonly operation: RegistryRequestEvent["operation"];
-  readonly method: "GET" | "HEAD" | "POST" | "PUT";
+  readonly method: "GET" | "HEAD" | "POST" | "PUT" | "PATCH";
   /** A path on the registry, or an absolute URL (an upload's Location). */
   readonly path: string;
   readonly headers?: Record<string, string>;
@@ -66,6 +67,8 @@ interface SendRequest {
   /** The token scope; default the repository's pull scope. */
   readonly scope?: string;
   readonly signal?: AbortSignal | undefined;
+  /** Sent once, never retried (a PATCH that failed midway has left bytes in the upload). */
+  readonly once?: boolean;
 }
 
 export interface RegistryClientOptions extends HttpTransportOptions {
@@ -249,6 +252,15 @@ export class RegistryClient {
       }
       return { ...child, index: { digest: top.digest, mediaType: top.mediaType } };
     });
+  }
+
+  /**
+   * Fetches and verifies the manifest or index a reference names as it is: an index is not
+   * followed (getManifest follows it). Cached like getManifest.
+   */
+  async getManifestDocument(ref: ImageReference, signal?: AbortSignal): Promise<FetchedManifest> {
+    const name = `${ref.registry}/${ref.repository}`;
+    return this.#shared(`document ${name}@${manifestSelector(ref)}`, () => this.#fetchManifest(ref, signal));
   }
 
   /**
@@ -439,6 +451,104 @@ export class RegistryClient {
   }
 
   /**
+   * Uploads a blob whose digest is learnt only by reading it: POST, one streamed PATCH (hashed
+   * as it is sent), then a PUT with the digest to commit it, so nothing is read twice or held in
+   * memory. `open` gives the bytes and is called again for each attempt; `size`, when known, is
+   * sent as Content-Length. An error of the source stream (e.g. a DigestMismatchError of the blob
+   * it copies) is thrown as it is and nothing is committed; a registry or network failure starts
+   * a new upload, up to `maxAttempts` times. Throws RegistryError.
+   */
+  async uploadBlob(
+    ref: ImageReference,
+    open: () => Readable,
+    options: { size?: number; signal?: AbortSignal } = {},
+  ): Promise<{ digest: string; size: number }> {
+    const what = `blob upload ${ref.registry}/${ref.repository}`;
+    const attempts = Math.max(1, this.#options.maxAttempts ?? 4);
+    for (let attempt = 1; ; attempt++) {
+      let sourceError: unknown;
+      const hash = createHash("sha256");
+      let size = 0;
+      const body = (): Readable => {
+        const source = open();
+        const hashing = new Transform({
+          transform(chunk: Buffer, _encoding, callback) {
+            hash.update(chunk);
+            size += chunk.byteLength;
+            callback(null, chunk);
+          },
+        });
+        source.once("error", (err) => {
+          sourceError = err;
+          hashing.destroy(err);
+        });
+        return source.pipe(hashing);
+      };
+      try {
+        const location = await this.#send(
+          this.#pushRequest(ref, "POST", `/v2/${ref.repository}/blobs/uploads/`, options.signal),
+          async (res) => {
+            await res.discard();
+            const location = res.header("location");
+            if (res.status !== 202 || location === undefined)
+              throw await this.#failure(res, ref.registry, "push", what);
+            return new URL(location, res.url);
+          },
+        );
+        const committed = await this.#send(
+          {
+            ...this.#pushRequest(ref, "PATCH", location.href, options.signal),
+            headers: {
+              "content-type": "application/octet-stream",
+              ...(options.size !== undefined && { "content-length": String(options.size) }),
+            },
+            body,
+            once: true,
+          },
+          async (res) => {
+            await res.discard();
+            const next = res.header("location");
+            if (res.status !== 202 || next === undefined)
+              throw await this.#failure(res, ref.registry, "push", what);
+            return new URL(next, res.url);
+          },
+        );
+        if (sourceError !== undefined) throw sourceError;
+        const digest = `sha256:${hash.digest("hex")}`;
+        committed.searchParams.set("digest", digest);
+        await this.#send(
+          {
+            ...this.#pushRequest(ref, "PUT", committed.href, options.signal),
+            headers: { "content-length": "0" },
+            once: true,
+          },
+          async (res) => {
+            await res.discard();
+            if (res.status !== 201) throw await this.#failure(res, ref.registry, "push", `${what}@${digest}`);
+            const stored = res.header("docker-content-digest");
+            if (stored !== undefined && stored !== digest)
+              throw new RegistryError(
+                "DigestMismatch",
+                `${what}: the registry stored ${stored}, we sent ${digest}; check any proxy in between`,
+              );
+          },
+        );
+        this.#emit({ registry: ref.registry, operation: "push", result: "ok", status: 201 });
+        return { digest, size };
+      } catch (err) {
+        if (sourceError !== undefined) throw sourceError;
+        if (
+          !(err instanceof RegistryError) ||
+          !err.retryable ||
+          attempt >= attempts ||
+          options.signal?.aborted
+        )
+          throw err;
+      }
+    }
+  }
+
+  /**
    * PUTs a manifest under the reference's tag (or digest) and returns its digest. Its blobs must
    * be in the repository already. A registry that answers with another digest is refused.
    */
@@ -508,6 +618,8 @@ export class RegistryClient {
       onResumed?: (bytes: number) => void;
       connections?: number;
       resume?: boolean;
+      /** See RangedDownloadOptions.cpuShare. */
+      cpuShare?: () => number;
     } = {},
   ): Promise<number> {
     const what = `blob ${ref.registry}/${ref.repository}@${descriptor.digest}`;
@@ -529,6 +641,7 @@ export class RegistryClient {
         onBytes,
         clock: this.#clock,
         ...(options.onResumed !== undefined && { onResumed: options.onResumed }),
+        ...(options.cpuShare !== undefined && { cpuShare: options.cpuShare }),
         ...(options.signal !== undefined && { signal: options.signal }),
       });
       if (result.kind === "done") {
@@ -705,7 +818,7 @@ export class RegistryClient {
     // Credentials are for the registry: a Location on another origin never receives them.
     const sameOrigin = url.origin === base.origin;
     const scope = req.scope ?? (req.repository !== undefined ? pullScope(req.repository) : "");
-    const maxAttempts = Math.max(1, this.#options.maxAttempts ?? 4);
+    const maxAttempts = req.once === true ? 1 : Math.max(1, this.#options.maxAttempts ?? 4);
     const maxWaitMs = Math.max(0, this.#options.maxRetryWaitMs ?? DEFAULT_MAX_RETRY_WAIT_MS);
     const backoff = exponentialFailureRateLimiter<string>(
       this.#options.retryBaseDelayMs ?? 200,

@@ -23,11 +23,11 @@ const { Agent: HttpsAgent, request: httpsRequest } = require("node:https") as ty
  * header never crosses to another host.
  */
 export interface HttpRequest {
-  readonly method: "GET" | "HEAD" | "POST" | "PUT";
+  readonly method: "GET" | "HEAD" | "POST" | "PUT" | "PATCH";
   readonly url: URL;
   readonly headers: Readonly<Record<string, string>>;
   /**
-   * A POST or PUT body: bytes, or a function that opens a fresh stream of it (called once per
+   * A POST, PUT or PATCH body: bytes, or a function that opens a fresh stream of it (called once per
    * request sent, so a retried upload streams from the start again).
    */
   readonly body?: RequestBody;
@@ -222,7 +222,7 @@ export class HttpTransport {
           method,
           url,
           headers,
-          method === "POST" || method === "PUT" ? req.body : undefined,
+          method === "POST" || method === "PUT" || method === "PATCH" ? req.body : undefined,
           req.signal,
         );
       } catch (err) {
@@ -234,7 +234,8 @@ export class HttpTransport {
         REDIRECT_STATUSES.has(status) &&
         typeof location === "string" &&
         hop >= this.#maxRedirects &&
-        method !== "PUT"
+        method !== "PUT" &&
+        method !== "PATCH"
       ) {
         await drain(res);
         throw new RegistryError(
@@ -242,12 +243,13 @@ export class HttpTransport {
           `${req.url.href}: more than ${this.#maxRedirects} redirects; the registry or its storage is misconfigured`,
         );
       }
-      // A PUT (an upload) is never redirected: its answer goes to the caller as it is.
+      // A PUT or PATCH (an upload) is never redirected: its answer goes to the caller as it is.
       if (
         REDIRECT_STATUSES.has(status) &&
         typeof location === "string" &&
         hop < this.#maxRedirects &&
-        method !== "PUT"
+        method !== "PUT" &&
+        method !== "PATCH"
       ) {
         await drain(res);
         const next = new URL(location, url);

@@ -11,6 +11,10 @@ import {
   findLegacySignatures,
   type SignatureRegistry,
 } from "../../signature/index.js";
+import { findVariant } from "../../artifact/find-variant.js";
+import { formatPlatform } from "../../artifact/image-variant.js";
+import { pinnedReference } from "../../oci/reference.js";
+import type { ImageReference } from "../../oci/reference.js";
 import { EXIT, print, type CliIo } from "../io.js";
 import { registryClientOptions, type RegistryFlags } from "../registry-options.js";
 
@@ -49,10 +53,77 @@ export async function listSignatures(
   }
 }
 
+/** The artifact's image variant (publish-image), whether it matches, or why it could not be looked for. */
+export type FoundImageVariant =
+  | {
+      readonly variant?: {
+        readonly digest: string;
+        readonly reference: string;
+        readonly matches: boolean;
+        readonly problems: readonly string[];
+        readonly platforms: readonly string[];
+      };
+      readonly via: "api" | "tag";
+    }
+  | { readonly error: string };
+
+/** Looks for the image variant of an inspected artifact; registry failures become `error`. */
+export async function lookUpImageVariant(
+  client: RegistryClient,
+  ref: ImageReference,
+  result: ArtifactInspection,
+  signal?: AbortSignal,
+): Promise<FoundImageVariant | undefined> {
+  if (result.manifest === undefined || !result.valid) return undefined;
+  const repo = { registry: ref.registry, repository: ref.repository };
+  try {
+    const found = await findVariant(
+      client,
+      repo,
+      { digest: result.digest, manifest: result.manifest },
+      signal,
+    );
+    const v = found.variant;
+    return {
+      via: found.via,
+      ...(v !== undefined && {
+        variant: {
+          digest: v.digest,
+          reference: pinnedReference(repo, v.digest),
+          matches: v.problems.length === 0,
+          problems: v.problems,
+          platforms: v.images.map((i) => formatPlatform(i.platform)),
+        },
+      }),
+    };
+  } catch (err) {
+    if (!(err instanceof RegistryError)) throw err;
+    return { error: describeError(err) };
+  }
+}
+
+function imageVariantText(found: FoundImageVariant, reference: string): string[] {
+  if ("error" in found) return [`Image variant: could not be looked for (${found.error})`];
+  const v = found.variant;
+  const via = found.via === "api" ? "referrers API" : "referrers tag";
+  if (v === undefined)
+    return [
+      `Image variant: none (${via}); containerd nodes need one to mount this artifact as an image volume: modelpack-operator publish-image ${reference}`,
+    ];
+  if (v.matches)
+    return [
+      `Image variant: ${v.reference} (matches the artifact; ${v.platforms.join(", ")}; found through the ${via})`,
+    ];
+  return [
+    `Image variant: ${v.reference} does NOT match the artifact (the operator ignores it): ${v.problems.join("; ")}. Publish a new one: modelpack-operator publish-image --force ${reference}`,
+  ];
+}
+
 /** The JSON shape of `inspect --output json`; stable for scripts. */
 export function inspectionJson(
   result: ArtifactInspection,
   signatures?: FoundSignatures,
+  imageVariant?: FoundImageVariant,
 ): Record<string, unknown> {
   return {
     reference: result.reference,
@@ -78,6 +149,10 @@ export function inspectionJson(
       ("error" in signatures
         ? { signaturesError: signatures.error }
         : { signatures: signatures.signatures })),
+    ...(imageVariant !== undefined &&
+      ("error" in imageVariant
+        ? { imageVariantError: imageVariant.error }
+        : { imageVariant: imageVariant.variant ?? null, imageVariantVia: imageVariant.via })),
   };
 }
 
@@ -169,11 +244,16 @@ export async function inspectCommand(options: InspectOptions, io: CliIo): Promis
   try {
     const result = await inspectArtifact(client, ref, io.signal);
     const signatures = await listSignatures(client, ref, result.digest, io.signal);
+    const variant = await lookUpImageVariant(client, ref, result, io.signal);
     print(
       io.stdout,
       options.output === "json"
-        ? JSON.stringify(inspectionJson(result, signatures), null, 2)
-        : [inspectionText(result), ...signaturesText(signatures)].join("\n"),
+        ? JSON.stringify(inspectionJson(result, signatures, variant), null, 2)
+        : [
+            inspectionText(result),
+            ...signaturesText(signatures),
+            ...(variant !== undefined ? imageVariantText(variant, result.pinnedReference) : []),
+          ].join("\n"),
     );
     return result.valid ? EXIT.ok : EXIT.invalid;
   } finally {
