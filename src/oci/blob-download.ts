@@ -48,7 +48,7 @@ const MAX_HEADER_BYTES = 64 * 1024;
 /**
  * Sends one GET for a blob on its own HTTP/1.1 connection (`Range` when `range` is given) and
  * follows redirects (object storage, signed URLs) up to DEFAULT_MAX_REDIRECTS, without the
- * credentials across origins. The body is read straight from the socket into one reused buffer:
+ * credentials across origins. The body is read straight from the socket into two reused buffers:
  * no HTTP client, no stream and no allocation per read, which is most of a download's CPU after
  * hashing (figures: the README's benchmark section). Only bodies with a Content-Length and no
  * transfer coding can be read (`consume` rejects others with InvalidResponse; registries send
@@ -98,7 +98,9 @@ function exchange(request: BlobRequest): Promise<BlobResponse> {
       );
     }
     const idleMs = request.idleTimeoutMs ?? 60_000;
-    let readBuffer = Buffer.allocUnsafeSlow(READ_BYTES);
+    // Two read buffers: while the consumer holds a chunk of one (it waits), reads go to the other.
+    const readBuffers = [Buffer.allocUnsafeSlow(READ_BYTES), Buffer.allocUnsafeSlow(READ_BYTES)];
+    let readBuffer = readBuffers[0] as Buffer;
     let header: Buffer | undefined = Buffer.alloc(0);
     /** Body bytes read before `consume` or while it waited (copies), delivered first, in order. */
     const backlog: Buffer[] = [];
@@ -138,9 +140,9 @@ function exchange(request: BlobRequest): Promise<BlobResponse> {
         if (received >= length) end();
         return ended === undefined;
       }
-      // The callback still holds the chunk: later reads go to a new buffer. The body is complete
-      // only once the callback is done with its last chunk.
-      readBuffer = Buffer.allocUnsafeSlow(READ_BYTES);
+      // The callback still holds the chunk: later reads go to the other buffer (it holds one
+      // chunk at a time). The body is complete only once the callback is done with its last chunk.
+      readBuffer = (readBuffer === readBuffers[0] ? readBuffers[1] : readBuffers[0]) as Buffer;
       waiting = true;
       result.then(
         () => {

@@ -85,6 +85,12 @@ export interface RangedDownloadOptions {
   readonly clock?: Clock;
   /** Hashes and writes; default `workerWriter`. */
   readonly writer?: BlobWriterFactory;
+  /**
+   * The share of the machine's CPU (0–1) the process used since the last call; default from
+   * `process.cpuUsage` (all its threads). Over 0.5, no connection is added. Tests whose servers
+   * share the process pass their own.
+   */
+  readonly cpuShare?: () => number;
 }
 
 /**
@@ -518,11 +524,7 @@ class Download {
     const received = this.#received;
     const rate = ((received - this.#lastReceived) * 1000) / WINDOW_MS;
     this.#lastReceived = received;
-    const cpu = process.cpuUsage();
-    const cpuMicros = cpu.user + cpu.system - this.#lastCpuMicros;
-    this.#lastCpuMicros = cpu.user + cpu.system;
-    // All of the process's threads (other downloads' too): its share of the machine in the window.
-    const cpuBusy = cpuMicros / (WINDOW_MS * 1000 * availableParallelism()) > 0.5;
+    const cpuBusy = (this.#o.cpuShare ?? (() => this.#processCpuShare()))() > 0.5;
     if (this.#ranged && received > 0) {
       let remaining = coveredBytes(this.#todo);
       for (const p of this.#parts) remaining += p.end - p.cur;
@@ -541,6 +543,14 @@ class Download {
       this.#lastCheckpoint = this.#clock.now();
       void this.#checkpoint();
     }
+  }
+
+  /** All of the process's threads (other downloads' too): its share of the machine since the last call. */
+  #processCpuShare(): number {
+    const cpu = process.cpuUsage();
+    const micros = cpu.user + cpu.system - this.#lastCpuMicros;
+    this.#lastCpuMicros = cpu.user + cpu.system;
+    return micros / (WINDOW_MS * 1000 * availableParallelism());
   }
 
   #lastReceived = 0;
