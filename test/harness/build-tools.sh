@@ -6,16 +6,24 @@
 # registry, htpasswd and argocd-lua replace system packages the tests once needed (Debian's
 # docker-registry, apache2-utils, lua5.1): htpasswd and argocd-lua are our own tiny mains in
 # their wrapper modules, so their version also carries a hash of those sources.
+# Kubernetes minors beside the default (1.35, the tools `kubernetes`, `kubectl`, `kubelet`) are the
+# tools kubernetes-1.34, kubernetes-1.36 and kubernetes-1.37 (kube-apiserver, controller-manager and
+# scheduler from test/harness/tools/kubernetes-1.<minor>/), cached side by side. Each builds with Go
+# 1.26 (1.37.2's go.mod says go 1.26.0); a future minor that needs a newer Go would build with
+# GOTOOLCHAIN=go1.27.3 (the Go module proxy serves that toolchain) for its own build only.
 # Usage: build-tools.sh [tool ...]    (default: every tool)   Prints the cache folder of each tool.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${MODELPACK_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelpack-operator}
-all_tools=(etcd kubernetes kubectl kwok olareg oras modctl helm registry htpasswd argocd-lua cosign)
+all_tools=(etcd kubernetes kubectl kwok olareg oras modctl helm registry htpasswd argocd-lua cosign
+  kubernetes-1.34 kubernetes-1.36 kubernetes-1.37)
 
 # tool -> version, main packages (one binary each) and extra -ldflags (version stamps)
 tool_version() {
   case $1 in
-    kubernetes | kubectl | kubelet) echo v1.35.8 ;; containerd) echo v2.4.2 ;; cni-plugins) echo v1.10.0 ;;
+    kubernetes | kubectl | kubelet) echo v1.35.8 ;;
+    kubernetes-1.34) echo v1.34.12 ;; kubernetes-1.36) echo v1.36.5 ;; kubernetes-1.37) echo v1.37.2 ;;
+    containerd) echo v2.4.2 ;; cni-plugins) echo v1.10.0 ;;
     crio) echo v1.36.3 ;;
     pause) echo "go-$(source_hash pause)" ;;
     etcd) echo v3.6.16 ;; kwok) echo v0.8.0 ;; olareg) echo v0.2.2 ;;
@@ -36,7 +44,7 @@ source_hash() {
 }
 tool_packages() {
   case $1 in
-    kubernetes) echo k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler ;;
+    kubernetes | kubernetes-1.*) echo k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler ;;
     kubectl) echo k8s.io/kubernetes/cmd/kubectl ;;
     kubelet) echo k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy ;;
     containerd) echo github.com/containerd/containerd/v2/cmd/containerd github.com/containerd/containerd/v2/cmd/ctr \
@@ -56,7 +64,7 @@ tool_packages() {
 }
 tool_binaries() {
   case $1 in
-    kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler ;;
+    kubernetes | kubernetes-1.*) echo kube-apiserver kube-controller-manager kube-scheduler ;;
     etcd) echo etcd ;; kubelet) echo kubelet kube-proxy ;; containerd) echo containerd ctr containerd-shim-runc-v2 ;;
     cni-plugins) echo bridge host-local loopback ;; crio) echo crio pinns ;; *) echo "$1" ;;
   esac
@@ -64,7 +72,7 @@ tool_binaries() {
 tool_ldflags() {
   local v=$1 version=$2 flags="-s -w"
   case $v in
-    kubernetes | kubectl | kubelet)
+    kubernetes | kubernetes-1.* | kubectl | kubelet)
       # Without these stamps /version reports v0.0.0-master, which breaks Helm and version parsing.
       local minor=${version#v1.}; minor=${minor%%.*}
       for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do

@@ -2,7 +2,7 @@
  * `npm run harness -- <up|down|status>`: a control plane that outlives the command, for poking at
  * by hand (kubectl, the operator run locally) rather than from tests.
  *
- *   up [--full] [--feature-gates A=false,B=true] [--nodes N] [--container-runtime containerd://2.1.0]
+ *   up [--full] [--kubernetes-version 1.34|1.35|1.36|1.37] [--feature-gates A=false,B=true] [--nodes N] [--container-runtime containerd://2.1.0]
  *   up --real-node [--runtime containerd|cri-o]     (root: a real kubelet; see real-node/real-node.ts)
  *   status [--output json]
  *   down
@@ -24,6 +24,7 @@ import { STOP_ORDER } from "./components.js";
 import { startControlPlane, type ControlPlane } from "./control-plane.js";
 import { httpsGet } from "./https.js";
 import { isProcessAlive, stopProcessGroup } from "./process.js";
+import { DEFAULT_KUBERNETES_VERSION, KUBERNETES_VERSIONS, parseKubernetesVersion } from "./versions.js";
 import {
   RealNodeLedger,
   crioUnavailableReason,
@@ -42,8 +43,10 @@ import {
 } from "./state.js";
 
 const USAGE = `usage: npm run harness -- <command>
-  up [--full] [--feature-gates A=false,B=true] [--nodes N] [--container-runtime containerd://2.1.0]
+  up [--full] [--kubernetes-version 1.34|1.35|1.36|1.37] [--feature-gates A=false,B=true] [--nodes N]
+     [--container-runtime containerd://2.1.0]
         start etcd + kube-apiserver (--full: + controller-manager, scheduler, kwok and N fake nodes, default 2)
+        of that Kubernetes minor (default 1.35; another one is built on first use, about 5 min)
   up --real-node [--runtime containerd|cri-o] [--feature-gates ...]
         root only: the full control plane plus a real node (kubelet, containerd or CRI-O, runc, CNI,
         kube-proxy) and a plain-HTTP registry the node trusts, in a network namespace of its own
@@ -83,6 +86,7 @@ async function up(layout: StateLayout, args: string[]): Promise<number> {
     args,
     options: {
       full: { type: "boolean", default: false },
+      "kubernetes-version": { type: "string" },
       "feature-gates": { type: "string" },
       nodes: { type: "string" },
       "container-runtime": { type: "string" },
@@ -101,6 +105,17 @@ async function up(layout: StateLayout, args: string[]): Promise<number> {
       "--real-node starts its own full control plane: drop --full, --nodes and --container-runtime",
     );
   const featureGates = parseFeatureGates(values["feature-gates"] ?? "");
+  const kubernetesVersion = parseKubernetesVersion(
+    values["kubernetes-version"] ?? DEFAULT_KUBERNETES_VERSION,
+  );
+  if (!kubernetesVersion)
+    throw new UsageError(
+      `--kubernetes-version must be one of ${KUBERNETES_VERSIONS.join(", ")}, got '${values["kubernetes-version"]}'`,
+    );
+  if (values["real-node"] && kubernetesVersion !== DEFAULT_KUBERNETES_VERSION)
+    throw new UsageError(
+      `--real-node runs Kubernetes ${DEFAULT_KUBERNETES_VERSION} only: drop --kubernetes-version`,
+    );
   const nodes = Number(values.nodes ?? (values.full ? "2" : "0"));
   if (!Number.isInteger(nodes) || nodes < 0)
     throw new UsageError(`--nodes must be a whole number, got '${values.nodes}'`);
@@ -145,6 +160,7 @@ async function up(layout: StateLayout, args: string[]): Promise<number> {
   } else if (values.full) {
     const full = await startControlPlane({
       full: true,
+      kubernetesVersion,
       featureGates,
       dir: layout.dir,
       log,
@@ -158,7 +174,7 @@ async function up(layout: StateLayout, args: string[]): Promise<number> {
       throw err;
     }
   } else {
-    plane = await startControlPlane({ featureGates, dir: layout.dir, log });
+    plane = await startControlPlane({ kubernetesVersion, featureGates, dir: layout.dir, log });
   }
   // Written before detach(): if writing fails, the exit hooks still take the processes down.
   await copyFile(plane.kubeconfigPath, layout.kubeconfigPath);

@@ -40,10 +40,17 @@ import { LOOPBACK, pickFreePorts } from "./ports.js";
 import { guardDirectory } from "./process.js";
 import { assertRunning, waitForHealthz, waitForReadyz } from "./readiness.js";
 import { ensureTools, type ToolName } from "./tools.js";
+import { DEFAULT_KUBERNETES_VERSION, kubernetesTool, type KubernetesVersion } from "./versions.js";
 
 export interface StartControlPlaneOptions {
   /** Also run kube-controller-manager, kube-scheduler and kwok (Deployments → Pods). Default false. */
   full?: boolean;
+  /**
+   * The Kubernetes minor to run (kube-apiserver and, with `full`, controller-manager and scheduler),
+   * each pinned to one patch release in build-tools.sh. Default `DEFAULT_KUBERNETES_VERSION` (1.35).
+   * Other minors build on first use (about 5 min each on 2 cores).
+   */
+  kubernetesVersion?: KubernetesVersion;
   /** Passed as `--feature-gates` to kube-apiserver (and, with `full`, controller-manager and scheduler). Default: release defaults. */
   featureGates?: Record<string, boolean>;
   /**
@@ -145,13 +152,16 @@ export async function startControlPlane(options: StartControlPlaneOptions = {}):
   const log = options.log ?? (() => undefined);
   const phase = (what: string): void => log(`harness: ${what} (${Date.now() - started} ms)`);
 
-  const toolNames: ToolName[] = full ? ["kubernetes", "etcd", "kwok"] : ["kubernetes", "etcd"];
-  const tools = await ensureTools(toolNames, {
+  const kubernetesVersion = options.kubernetesVersion ?? DEFAULT_KUBERNETES_VERSION;
+  const kubernetesToolName = kubernetesTool(kubernetesVersion);
+  const toolNames: ToolName[] = full ? [kubernetesToolName, "etcd", "kwok"] : [kubernetesToolName, "etcd"];
+  const built = await ensureTools(toolNames, {
     ...(options.log ? { log: options.log } : {}),
     // A bare plane needs only kube-apiserver of the Kubernetes binaries (envtest's asset set).
-    ...(full ? {} : { files: { kubernetes: ["kube-apiserver"] } }),
+    ...(full ? {} : { files: { [kubernetesToolName]: ["kube-apiserver"] } }),
   });
-  phase("tools ready");
+  const tools = { kubernetes: built[kubernetesToolName], etcd: built.etcd, kwok: built.kwok };
+  phase(`tools ready (Kubernetes ${kubernetesVersion})`);
 
   const ownsDir = options.dir === undefined;
   const dir = options.dir ? resolve(options.dir) : await mkdtemp(join(tmpdir(), "modelpack-harness-"));
@@ -186,6 +196,12 @@ export async function startControlPlane(options: StartControlPlaneOptions = {}):
     phase(`kube-apiserver ready at ${server}`);
     const versionResponse = await httpsGet(`${server}/version`, { caPem: pki.ca.certPem });
     const version = VersionInfo.parse(JSON.parse(versionResponse.body)).gitVersion;
+    if (!version.startsWith(`v${kubernetesVersion}.`)) {
+      throw new HarnessError(
+        "version-mismatch",
+        `kube-apiserver in ${tools.kubernetes} reports ${version}, but Kubernetes ${kubernetesVersion} was asked for; remove that folder so build-tools.sh rebuilds it`,
+      );
+    }
 
     if (full) {
       const { kubernetes, kwok } = tools; // full ⇒ toolNames included kwok

@@ -8,6 +8,7 @@ export type HarnessErrorCode =
   | "component-exited"
   | "port-in-use"
   | "not-ready"
+  | "version-mismatch"
   | "nodes-not-ready"
   | "not-full"
   | "stopped"

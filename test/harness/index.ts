@@ -23,3 +23,10 @@ export {
   type ServingCertificateRequest,
 } from "./pki.js";
 export { ensureTools, TOOL_FILES, type EnsureToolsOptions, type ToolName } from "./tools.js";
+export {
+  DEFAULT_KUBERNETES_VERSION,
+  KUBERNETES_VERSIONS,
+  kubernetesTool,
+  parseKubernetesVersion,
+  type KubernetesVersion,
+} from "./versions.js";

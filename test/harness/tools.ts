@@ -13,6 +13,10 @@ import { HarnessError } from "./errors.js";
 /** The tools build-tools.sh knows. */
 export type ToolName =
   | "kubernetes"
+  // Other Kubernetes minors than the default (versions.ts), same three binaries.
+  | "kubernetes-1.34"
+  | "kubernetes-1.36"
+  | "kubernetes-1.37"
   | "etcd"
   | "kwok"
   | "olareg"
@@ -33,6 +37,9 @@ export type ToolName =
 /** Files each tool's folder must contain. kwok v0.8 has no built-in stages, hence its stages file. */
 export const TOOL_FILES: Readonly<Record<ToolName, readonly string[]>> = {
   kubernetes: ["kube-apiserver", "kube-controller-manager", "kube-scheduler"],
+  "kubernetes-1.34": ["kube-apiserver", "kube-controller-manager", "kube-scheduler"],
+  "kubernetes-1.36": ["kube-apiserver", "kube-controller-manager", "kube-scheduler"],
+  "kubernetes-1.37": ["kube-apiserver", "kube-controller-manager", "kube-scheduler"],
   etcd: ["etcd"],
   kwok: ["kwok", "kwok-stages.yaml"],
   olareg: ["olareg"],
@@ -84,7 +91,10 @@ export async function ensureTools<T extends ToolName>(
   const toBuild: T[] = [];
   const needed = (name: ToolName): readonly string[] => options.files?.[name] ?? TOOL_FILES[name];
   for (const name of names) {
-    if (assets && needed(name).every((f) => existsSync(join(assets, f)))) folders.set(name, assets);
+    // The assets folder holds one Kubernetes version: the default's (other minors are always built).
+    const versioned = name.startsWith("kubernetes-");
+    if (assets && !versioned && needed(name).every((f) => existsSync(join(assets, f))))
+      folders.set(name, assets);
     else toBuild.push(name);
   }
   if (assets && toBuild.length > 0) {
