@@ -21,7 +21,7 @@ import {
  *   `org.cncf.model.filepath` (≥ 1.34). Layers without a name are skipped silently. It needs
  *   `oci_artifact_mount_support` (default true; OpenShift 4.20 turns it off). Plain images
  *   (image config, no artifactType) are unpacked and merged since 1.31.
- * - containerd (through v2.3.x) mounts only image-shaped content: an image config and tar image
+ * - containerd (through v2.4.x, the latest measured) mounts only image-shaped content: an image config and tar image
  *   layers, unpacked and merged (≥ 2.1; subPath ≥ 2.2). It cannot mount OCI artifacts.
  */
 
@@ -175,7 +175,7 @@ export function lintMountability(manifest: OciManifest): LintFinding[] {
   if (!imageShaped) {
     add(
       "MP006",
-      `containerd (through v2.3.x) cannot mount this artifact: it mounts only images (an image config with rootfs.diff_ids and tar image layers), and this manifest's config is ${quote(manifest.config.mediaType)} (containerd#11381). On containerd nodes use the InitContainer strategy`,
+      `containerd (through v2.4.x, the latest measured) cannot mount this artifact: it mounts only images (an image config with rootfs.diff_ids and tar image layers), and this manifest's config is ${quote(manifest.config.mediaType)} (containerd#11381). On containerd nodes use the InitContainer strategy`,
     );
   }
   return findings;
@@ -287,7 +287,7 @@ function containerdMountability(manifest: OciManifest): RuntimeMountability {
   }
   return {
     mountable: false,
-    reason: `containerd (through v2.3.x) mounts only images (an image config and tar image layers), not OCI artifacts; this manifest's config is ${quote(manifest.config.mediaType)}`,
+    reason: `containerd (through v2.4.x, the latest measured) mounts only images (an image config and tar image layers), not OCI artifacts; this manifest's config is ${quote(manifest.config.mediaType)}`,
   };
 }
 
