@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { main } from "../src/cli/main.js";
 import { startControlPlane, type FullControlPlane } from "../test/harness/control-plane.js";
 import { pickFreePorts } from "../test/harness/ports.js";
@@ -9,6 +10,7 @@ import { ensureTools } from "../test/harness/tools.js";
 import { buildModelPackArtifact, pushArtifact } from "../test/support/publisher.js";
 import { startRegistry, type TestRegistry } from "../test/support/registry.js";
 import { sampleModelFiles } from "./demo/sample-model.js";
+import { realNodeDemo } from "./demo/real-node.js";
 
 /**
  * `npm run demo`: the product end to end on this machine, nothing outside 127.0.0.1. A real
@@ -17,7 +19,26 @@ import { sampleModelFiles } from "./demo/sample-model.js";
  * what a user does: apply a ModelDeployment and a Deployment, and watch the pods get the model,
  * first as an image volume pinned to the digest, then through the verified init-container pull.
  * Cleans up on exit and on Ctrl-C.
+ *
+ * `npm run demo -- --real-node [--runtime containerd|cri-o]` (root) tells the same story on a real
+ * node instead, ending with `kubectl logs` of a real container reading the model (demo/real-node.ts).
  */
+const { values: demoFlags } = parseArgs({
+  options: { "real-node": { type: "boolean", default: false }, runtime: { type: "string" } },
+  strict: true,
+});
+if (demoFlags["real-node"]) {
+  const runtime = demoFlags.runtime ?? "containerd";
+  if (runtime !== "containerd" && runtime !== "cri-o") {
+    console.error(`demo: --runtime must be containerd or cri-o, got '${runtime}'`);
+    process.exit(2);
+  }
+  process.exit(await realNodeDemo(runtime));
+} else if (demoFlags.runtime !== undefined) {
+  console.error("demo: --runtime needs --real-node");
+  process.exit(2);
+}
+
 const ROOT = join(import.meta.dirname, "..");
 const say = (text: string): void => void process.stdout.write(`\n\x1b[1m${text}\x1b[0m\n`);
 const quiet = { stdout: process.stdout, stderr: process.stderr, env: process.env };
