@@ -21,6 +21,13 @@ export const ConditionType = {
    * policy. Present only when one of them applies; then Ready requires it.
    */
   Verified: "Verified",
+  /**
+   * An image variant of the artifact (publish-image) was found: True when it matches and pods
+   * mount it, False (a warning, never blocking Ready) when it is ignored: it does not match the
+   * artifact or its signatures do not satisfy the requirements. Absent when none was found or
+   * none was needed (status.imageVariant says which).
+   */
+  ImageVariant: "ImageVariant",
   /** kstatus, abnormal-true: work is in progress. Present only while True. */
   Reconciling: "Reconciling",
   /** kstatus, abnormal-true: no progress is possible until someone acts. Present only while True. */
@@ -104,6 +111,21 @@ export const Reason = {
    * or a key or trusted root is missing or unreadable.
    */
   VerificationUnavailable: "VerificationUnavailable",
+  // ImageVariant (and status.imageVariant.reason)
+  /** True: pods mount the artifact's image variant (status.imageVariant.reference). */
+  ImageVariantUsed: "ImageVariantUsed",
+  /** False: the variant found does not match the artifact (files, paths or source digests); ignored. */
+  ImageVariantMismatch: "ImageVariantMismatch",
+  /** False: signatures are required and the variant's do not satisfy them; ignored. */
+  ImageVariantUnsigned: "ImageVariantUnsigned",
+  /** status.imageVariant only: the artifact mounts as it is, or image volumes are not used at all. */
+  ImageVariantNotNeeded: "ImageVariantNotNeeded",
+  /** status.imageVariant only: none was found (referrers API or sha256-<hex> tag). */
+  ImageVariantNotFound: "ImageVariantNotFound",
+  /** status.imageVariant only: the variant matches, but some nodes cannot mount an image volume of it. */
+  ImageVariantNotMountable: "ImageVariantNotMountable",
+  /** status.imageVariant only: the registry failed while the variant was looked for (retried). */
+  ImageVariantUnavailable: "ImageVariantUnavailable",
   // Shared
   /** Unknown, or Reconciling: the step has not been observed for this generation yet. */
   Progressing: "Progressing",

@@ -428,6 +428,39 @@ export const VerificationRecord = z
   .describe("The signatures that verified status.resolved.digest.");
 export type VerificationRecord = z.infer<typeof VerificationRecord>;
 
+export const ImageVariantStatus = z
+  .object({
+    digest: z
+      .string()
+      .max(256)
+      .regex(/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/)
+      .optional()
+      .describe("Digest of the image variant's index that was found; absent when none was."),
+    reference: z
+      .string()
+      .max(MAX_REFERENCE_LENGTH)
+      .optional()
+      .describe(
+        "registry/repository@digest of the variant: what image volumes mount instead of status.resolved.reference. Set only while it is used.",
+      ),
+    used: z.boolean().describe("Whether pods mount the variant (strategy ImageVolume)."),
+    verified: z
+      .boolean()
+      .optional()
+      .describe("When signatures are required: whether the variant's satisfy them (else it is not used)."),
+    reason: z
+      .string()
+      .max(64)
+      .describe(
+        "Why it is or is not used: ImageVariantUsed, ImageVariantNotNeeded, ImageVariantNotFound, ImageVariantMismatch, ImageVariantUnsigned, ImageVariantNotMountable or ImageVariantUnavailable.",
+      ),
+    message: z.string().max(2048).describe("The same, for people."),
+  })
+  .describe(
+    "The artifact's image-shaped variant (modelpack-operator publish-image), which containerd nodes can mount as an image volume: whether one was found and why it is or is not used.",
+  );
+export type ImageVariantStatus = z.infer<typeof ImageVariantStatus>;
+
 /** A condition type: CamelCase, optionally prefixed by a DNS subdomain (metav1.Condition). */
 const CONDITION_TYPE =
   /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/;
@@ -468,6 +501,7 @@ export const ModelDeploymentStatus = z
     pods: PodCounts.optional(),
     validation: ValidationReport.optional(),
     verification: VerificationRecord.optional(),
+    imageVariant: ImageVariantStatus.optional(),
     conditions: listMap(z.array(Condition).max(MAX_CONDITIONS), "type")
       .optional()
       .describe(

@@ -28,6 +28,7 @@ import { createRateLimitingQueue } from "../runtime/rate-limiting-queue.js";
 import type { Store } from "../runtime/store.js";
 import { ArtifactCache, type ArtifactCacheOptions } from "./artifact-cache.js";
 import { createModelVerifier, type LoadedVerificationPolicy } from "./verification.js";
+import { createVariantFinder } from "./image-variant.js";
 import { createSignatureVerifier } from "../signature/index.js";
 import { CaBundlePublisher } from "./ca-bundle.js";
 import { CapabilityProbe } from "./capability-probe.js";
@@ -309,6 +310,7 @@ export function createOperator(options: OperatorOptions): Operator {
       registryGate: new RegistryGate({ clock, maxPerRegistry: Math.max(1, Math.ceil(workers / 2)) }),
       ...(options.workloadRollout === false && { workloadRollout: false }),
       verification,
+      imageVariants: createVariantFinder({ clock, client: clients }),
       ...(options.blockedRecheckMs !== undefined && { blockedRecheckMs: options.blockedRecheckMs }),
       ...(options.caPem !== undefined && {
         caBundle: new CaBundlePublisher({ kube, pem: options.caPem, clock }),

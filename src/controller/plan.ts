@@ -18,6 +18,8 @@ import { mountability, modelManifestFamily, modelConfigFamily } from "../modelpa
 import type { RegistryErrorCode } from "../oci/errors.js";
 import type { ClusterCapabilities } from "./capabilities.js";
 import { heldBackVerification, holdsBackNewDigest, planVerification } from "./plan-verification.js";
+import type { VariantObservation } from "./image-variant.js";
+import { planImageVariant, variantOption } from "./plan-image-variant.js";
 import { decideStrategy } from "./strategy.js";
 import type { VerificationObservation } from "./verification.js";
 
@@ -51,6 +53,8 @@ export interface Observation {
   readonly workloadRollout?: boolean;
   /** The signature step (verification.ts); absent when nothing requires signatures. */
   readonly verification?: VerificationObservation;
+  /** The image-variant step (image-variant.ts); absent when no variant was looked for. */
+  readonly imageVariant?: VariantObservation;
 }
 
 export interface PlannedEvent {
@@ -203,6 +207,7 @@ export function plan(observation: Observation): Plan {
   if (previous?.resolved !== undefined) status.resolved = previous.resolved;
   if (previous?.model !== undefined) status.model = previous.model;
   if (previous?.strategy !== undefined) status.strategy = previous.strategy;
+  if (previous?.imageVariant !== undefined) status.imageVariant = previous.imageVariant;
   if (observation.pods !== undefined) status.pods = observation.pods;
   else if (previous?.pods !== undefined) status.pods = previous.pods;
 
@@ -235,6 +240,7 @@ export function plan(observation: Observation): Plan {
       delete status.resolved;
       delete status.model;
       delete status.strategy;
+      delete status.imageVariant;
       set(ConditionType.Validated, "Unknown", Reason.Progressing, "waiting for the reference to resolve");
       set(
         ConditionType.MountSupported,
@@ -291,6 +297,7 @@ export function plan(observation: Observation): Plan {
       set(ConditionType.Validated, "False", reason, message);
       set(ConditionType.MountSupported, "Unknown", Reason.Progressing, "waiting for a valid artifact");
       delete status.strategy;
+      delete status.imageVariant;
       events.push({ type: "Warning", reason, message });
     } else {
       const findings = inspection.warnings.length + inspection.lint.length;
@@ -311,7 +318,25 @@ export function plan(observation: Observation): Plan {
         md.spec.strategy,
         observation.capabilities,
         mountability(inspection.manifest),
+        variantOption(observation.imageVariant, inspection.pinnedReference),
       );
+      const variantStep = planImageVariant(
+        observation.imageVariant,
+        decision,
+        inspection.pinnedReference.slice(0, inspection.pinnedReference.lastIndexOf("@")),
+      );
+      if (variantStep.status !== undefined) status.imageVariant = variantStep.status;
+      else delete status.imageVariant;
+      if (variantStep.condition !== undefined)
+        set(
+          ConditionType.ImageVariant,
+          variantStep.condition.status,
+          variantStep.condition.reason,
+          variantStep.condition.message,
+        );
+      else conditions = removeCondition(conditions, ConditionType.ImageVariant);
+      if (variantStep.event !== undefined && previous?.imageVariant?.reason !== variantStep.status?.reason)
+        events.push(variantStep.event);
       if (decision.strategy === "InitContainer" && observation.caBundleFailure !== undefined) {
         set(ConditionType.MountSupported, "False", Reason.CABundleUnavailable, observation.caBundleFailure);
         events.push({

@@ -21,6 +21,7 @@ import type { ArtifactCache, LookupCredentials } from "./artifact-cache.js";
 import { CA_BUNDLE_CONFIGMAP, type CaBundlePublisher } from "./ca-bundle.js";
 import type { CapabilityProbe } from "./capability-probe.js";
 import type { EventRecorder, EventSubject } from "./events.js";
+import type { VariantFinder, VariantObservation } from "./image-variant.js";
 import type { ControllerKubeApi } from "./kube-api.js";
 import {
   plan,
@@ -30,6 +31,7 @@ import {
   type Plan,
   type ResolveFailure,
 } from "./plan.js";
+import { variantRecheck, wantsImageVariant } from "./plan-image-variant.js";
 import { countPods, stalePods } from "./pods.js";
 import { loadPullSecrets } from "./pull-secrets.js";
 import type { RegistryGate } from "./registry-gate.js";
@@ -85,6 +87,12 @@ export interface ModelDeploymentReconcilerOptions {
    * Absent: signatures are never checked.
    */
   readonly verification?: ModelVerifier;
+  /**
+   * The image-variant step (image-variant.ts): where some node cannot mount the artifact, its
+   * image variant (publish-image) is looked for and, when it matches, mounted instead. Absent:
+   * variants are never looked for.
+   */
+  readonly imageVariants?: Pick<VariantFinder, "find">;
 }
 
 /** What `observe` read for one ModelDeployment: the plan's input and what acting needs. */
@@ -133,7 +141,7 @@ export function createModelDeploymentReconciler(
       blockedRecheckMs: options.blockedRecheckMs ?? BLOCKED_RECHECK_MS,
     });
     if (next instanceof Error) throw next;
-    return next;
+    return variantRecheck(next, acted.plan.status.imageVariant);
   };
 }
 
@@ -162,6 +170,16 @@ export async function observe(
   if ("deferredMs" in outcome) return outcome;
   const verification = await observeVerification(options, md, namespace, outcome, seen, signal);
   const capabilities = await options.capabilities.get();
+  const imageVariant = await observeImageVariant(
+    options,
+    md,
+    namespace,
+    outcome,
+    capabilities,
+    verification,
+    seen,
+    signal,
+  );
   const selected =
     options.podsSynced?.() === false
       ? undefined
@@ -181,8 +199,60 @@ export async function observe(
       ...(pods !== undefined && { pods }),
       ...(options.workloadRollout === false && { workloadRollout: false }),
       ...(verification !== undefined && { verification }),
+      ...(imageVariant !== undefined && { imageVariant }),
     },
   };
+}
+
+/**
+ * The image-variant step: undefined when no finder is configured or a variant could not change
+ * the decision; else what the look-up found and, where signatures are required, the verdict on
+ * the variant's own digest (a variant is used only where the policy is satisfied for it too).
+ */
+async function observeImageVariant(
+  options: ModelDeploymentReconcilerOptions,
+  md: ModelDeployment,
+  namespace: string,
+  outcome: Observation["outcome"],
+  capabilities: Observation["capabilities"],
+  verification: VerificationObservation | undefined,
+  seen: ArtifactContext,
+  signal: AbortSignal,
+): Promise<VariantObservation | undefined> {
+  const { reference, credentials } = seen;
+  if (options.imageVariants === undefined || reference === undefined || credentials === undefined)
+    return undefined;
+  if (!("inspection" in outcome)) return undefined;
+  const inspection = outcome.inspection;
+  const manifest = inspection.manifest;
+  if (manifest === undefined || !wantsImageVariant(md, capabilities, inspection)) return undefined;
+  const deadline = AbortSignal.any([
+    signal,
+    AbortSignal.timeout(options.registryTimeoutMs ?? REGISTRY_TIMEOUT_MS),
+  ]);
+  const found = await options.imageVariants.find(
+    reference,
+    { digest: inspection.digest, manifest },
+    credentials,
+    deadline,
+  );
+  if (
+    verification === undefined ||
+    options.verification === undefined ||
+    !("found" in found) ||
+    found.found.problems.length > 0
+  )
+    return { outcome: found };
+  const pinned = {
+    registry: reference.registry,
+    repository: reference.repository,
+    digest: found.found.digest,
+  };
+  const verdict = await options.verification.observe(md, namespace, reference, pinned, credentials, deadline);
+  const signed = verdict !== undefined && "verified" in verdict.outcome;
+  const message =
+    verdict !== undefined && "failure" in verdict.outcome ? verdict.outcome.failure.message : "not verified";
+  return { outcome: found, signature: signed ? { verified: true } : { verified: false, message } };
 }
 
 /** What observeArtifact learnt on the way that the signature step needs. */

@@ -1,5 +1,5 @@
 import { Reason } from "../api/index.js";
-import type { Mountability } from "../modelpack/index.js";
+import { mountability, type Mountability } from "../modelpack/index.js";
 import {
   compareVersions,
   parseKubernetesVersion,
@@ -16,6 +16,8 @@ export type EffectiveStrategy = "ImageVolume" | "InitContainer";
 export interface StrategyDecision {
   /** What the webhook applies; undefined when the requested strategy cannot work (pods are refused). */
   readonly strategy?: EffectiveStrategy;
+  /** Set when ImageVolume mounts the artifact's image variant (this digest) instead of the artifact. */
+  readonly variant?: string;
   readonly mountSupported: {
     readonly status: "True" | "False" | "Unknown";
     readonly reason: Reason;
@@ -59,6 +61,28 @@ export function nodeCannotMount(node: NodeRuntime, mount: Mountability): string 
   return undefined;
 }
 
+/**
+ * The artifact's image-shaped variant, as the strategy decision weighs it: its digest and how
+ * runtimes mount it (`mountability` of its image manifest: an image, which containerd mounts).
+ */
+export interface VariantOption {
+  readonly digest: string;
+  readonly mount: Mountability;
+}
+
+/** How runtimes mount any image-shaped manifest: what a published variant would give. */
+export const IMAGE_MOUNTABILITY: Mountability = mountability({
+  schemaVersion: 2,
+  config: {
+    mediaType: "application/vnd.oci.image.config.v1+json",
+    digest: `sha256:${"0".repeat(64)}`,
+    size: 2,
+  },
+  layers: [
+    { mediaType: "application/vnd.oci.image.layer.v1.tar", digest: `sha256:${"0".repeat(64)}`, size: 1024 },
+  ],
+});
+
 /** Groups nodes by the reason they cannot mount, naming a few of each. */
 function describeBlockers(blockers: readonly { node: string; reason: string }[]): string {
   const byReason = new Map<string, string[]>();
@@ -84,6 +108,7 @@ export function decideStrategy(
   requested: RequestedStrategy,
   capabilities: ClusterCapabilities,
   mount: Mountability,
+  image: { readonly variant?: VariantOption; readonly publishHint?: string } = {},
 ): StrategyDecision {
   if (requested === "InitContainer") {
     return {
@@ -113,8 +138,35 @@ export function decideStrategy(
       const reason = nodeCannotMount(node, mount);
       return reason === undefined ? [] : [{ node: node.name, reason }];
     });
+    const variant = image.variant;
+    if (blockers.length > 0 && variant !== undefined) {
+      const variantBlockers = capabilities.nodes.flatMap((node) => {
+        const reason = nodeCannotMount(node, variant.mount);
+        return reason === undefined ? [] : [{ node: node.name, reason: `image variant: ${reason}` }];
+      });
+      if (variantBlockers.length === 0)
+        return {
+          strategy: "ImageVolume",
+          variant: variant.digest,
+          mountSupported: {
+            status: "True",
+            reason: Reason.ImageVolumeSupported,
+            message: `the apiserver keeps image volumes and every node's runtime mounts the artifact's image variant ${variant.digest} (${describeBlockers(blockers)})`,
+          },
+        };
+    }
+    // Where every node that cannot mount the artifact would mount an image: say how to get one.
+    const hint =
+      variant === undefined &&
+      image.publishHint !== undefined &&
+      blockers.length > 0 &&
+      capabilities.nodes
+        .filter((n) => blockers.some((b) => b.node === n.name))
+        .every((n) => nodeCannotMount(n, IMAGE_MOUNTABILITY) === undefined)
+        ? `; publish an image variant (${image.publishHint}) so these nodes mount it as an image volume`
+        : "";
     if (blockers.length > 0)
-      problem = { reason: Reason.RuntimeCannotMount, message: describeBlockers(blockers) };
+      problem = { reason: Reason.RuntimeCannotMount, message: describeBlockers(blockers) + hint };
   }
   if (problem === undefined) {
     return {

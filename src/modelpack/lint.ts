@@ -175,7 +175,7 @@ export function lintMountability(manifest: OciManifest): LintFinding[] {
   if (!imageShaped) {
     add(
       "MP006",
-      `containerd (through v2.4.x, the latest measured) cannot mount this artifact: it mounts only images (an image config with rootfs.diff_ids and tar image layers), and this manifest's config is ${quote(manifest.config.mediaType)} (containerd#11381). On containerd nodes use the InitContainer strategy`,
+      `containerd (through v2.4.x, the latest measured) cannot mount this artifact: it mounts only images (an image config with rootfs.diff_ids and tar image layers), and this manifest's config is ${quote(manifest.config.mediaType)} (containerd#11381). Publish an image variant (modelpack-operator publish-image REFERENCE: an image in the same repository whose subject is this artifact) and the operator mounts that on containerd nodes; without one, the InitContainer strategy pulls the model in every pod`,
     );
   }
   return findings;

@@ -42,6 +42,18 @@ export function checkTarget(
     problems.push(`${who}: its resolved reference is unusable: ${reason}`);
   }
 
+  if (target.imageReference !== undefined) {
+    const variant = target.strategy === "ImageVolume" ? safeParse(target.imageReference) : undefined;
+    const artifact = safeParse(target.pinnedReference);
+    if (
+      variant?.digest === undefined ||
+      variant.registry !== artifact?.registry ||
+      variant.repository !== artifact.repository
+    )
+      problems.push(
+        `${who}: its image variant "${target.imageReference}" is not pinned by digest in the artifact's repository (or the strategy is not ImageVolume); this is an operator bug, please report it`,
+      );
+  }
   if (target.strategy !== "ImageVolume" && target.strategy !== "InitContainer") {
     problems.push(`${who}: unknown mount strategy "${String(target.strategy)}"`);
   }
@@ -65,4 +77,12 @@ export function checkTarget(
   return {
     target: { ...target, mountPath: mountPath.path, subPath: subPath.subPath, registry, pullSecrets },
   };
+}
+
+function safeParse(reference: string): ReturnType<typeof parseReference> | undefined {
+  try {
+    return parseReference(reference);
+  } catch {
+    return undefined;
+  }
 }

@@ -7,7 +7,7 @@ import { modelVolumeName } from "./names.js";
 import type { CheckedTarget, MountPieces } from "./pieces.js";
 
 /**
- * A volume `{image: {reference: <pinnedReference>, pullPolicy: IfNotPresent}}`, a read-only mount
+ * A volume `{image: {reference: <imageReference or pinnedReference>, pullPolicy: IfNotPresent}}`, a read-only mount
  * (with `subPath` when set; the runtime must support it: Kubernetes ≥ 1.33 and CRI-O ≥ 1.33 or
  * containerd ≥ 2.2), and the target's pull secrets for `spec.imagePullSecrets`. `readOnly` is set
  * although image volumes are read-only anyway, because containerd refuses a mount without it.
@@ -17,7 +17,10 @@ export function imageVolumePieces(target: CheckedTarget): MountPieces {
   return {
     volumes: [
       {
-        volume: { name, image: { reference: target.pinnedReference, pullPolicy: "IfNotPresent" } },
+        volume: {
+          name,
+          image: { reference: target.imageReference ?? target.pinnedReference, pullPolicy: "IfNotPresent" },
+        },
         role: "its model",
       },
     ],

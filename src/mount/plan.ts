@@ -108,8 +108,13 @@ function isMountedAt(
   };
   const volume = (spec.volumes ?? []).find((v) => v.name === modelVolumeName(target.name));
   if (volume === undefined) return false;
-  // Either strategy counts: the ModelDeployment may have switched since the pod was planned.
-  return [imageVolumePieces(then), initContainerPieces(then, settings)].some((pieces) => {
+  // Either strategy counts: the ModelDeployment may have switched since the pod was planned;
+  // at the current digest, the image volume may be its image variant.
+  const { imageReference: _variant, ...artifactThen } = then;
+  const candidates = [imageVolumePieces(artifactThen), initContainerPieces(then, settings)];
+  if (recorded === target.digest && target.imageReference !== undefined)
+    candidates.push(imageVolumePieces(target));
+  return candidates.some((pieces) => {
     const wanted = pieces.volumes[0]?.volume;
     if (wanted === undefined || !matches(wanted, volume)) return false;
     const wantedInit = pieces.initContainer;

@@ -12,6 +12,12 @@ export interface MountTarget {
   /** `registry/repository@digest`: pods always get the digest, never a tag. Its digest must be `digest`. */
   readonly pinnedReference: string;
   readonly digest: string;
+  /**
+   * ImageVolume only: what the image volume mounts when it is not `pinnedReference`: the
+   * artifact's image variant (`registry/repository@digest`, same repository), which containerd
+   * can mount. `digest` stays the artifact's (pods are counted by it).
+   */
+  readonly imageReference?: string;
   /** The effective strategy from the ModelDeployment's status. */
   readonly strategy: "ImageVolume" | "InitContainer";
   /** Absolute path where the selected containers see the model; not `/`, no `..`. */

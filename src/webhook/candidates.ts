@@ -152,6 +152,19 @@ export function verdict(
         message: `${subject(namespace, name)} selects this pod, but ${unsigned}; the operator verifies signatures before it says Ready — ${RETRY_HINT}`,
       };
     }
+    const variant = status?.imageVariant;
+    const imageReference =
+      strategy === "ImageVolume" && variant?.used === true ? variant.reference : undefined;
+    const variantTrouble =
+      imageReference === undefined
+        ? undefined
+        : variantProblem(md, imageReference, variant?.verified, policy);
+    if (variantTrouble !== undefined) {
+      return {
+        admit: false,
+        message: `${subject(namespace, name)} selects this pod, but ${variantTrouble}; the operator rewrites it on its next reconcile — ${RETRY_HINT}`,
+      };
+    }
     const subPath = md.spec.mount.subPath;
     const containers = md.spec.mount.containers;
     return {
@@ -161,6 +174,7 @@ export function verdict(
         namespace,
         pinnedReference: resolved.reference,
         digest: resolved.digest,
+        ...(imageReference !== undefined && { imageReference }),
         strategy,
         mountPath: md.spec.mount.path,
         ...(subPath !== undefined && subPath !== "" && { subPath }),
@@ -233,6 +247,42 @@ export function verificationProblem(
   return recorded === undefined
     ? `its model must be signed (${md.spec.model.verify !== undefined ? "spec.model.verify" : "the operator's verification policy"}) and status.verification records no verified signature for ${digest}`
     : `its model must be signed and status.verification records ${recorded}, not the pinned ${digest}`;
+}
+
+/**
+ * Why status.imageVariant cannot be what pods mount, or undefined (pure): the variant must be
+ * pinned by digest in the spec's repository (on an allowed registry), and where signatures are
+ * required, recorded as verified.
+ */
+export function variantProblem(
+  md: ModelDeployment,
+  reference: string,
+  verified: boolean | undefined,
+  policy: AdmissionPolicy,
+): string | undefined {
+  let spec;
+  let variant;
+  try {
+    spec = parseReference(md.spec.model.reference);
+    variant = parseReference(reference);
+  } catch {
+    return `status.imageVariant.reference ${JSON.stringify(reference)} does not parse`;
+  }
+  if (
+    variant.registry !== spec.registry ||
+    variant.repository !== spec.repository ||
+    variant.digest === undefined
+  )
+    return `status.imageVariant.reference ${reference} is not pinned by digest in ${spec.registry}/${spec.repository}, the repository spec.model.reference names`;
+  const allowed = policy.allowedRegistries;
+  if (allowed !== undefined && allowed.length > 0 && !allowed.includes(variant.registry))
+    return `registry ${variant.registry} is not in the operator's allowed registries (${allowed.join(", ")})`;
+  const required =
+    md.spec.model.verify !== undefined ||
+    policy.signaturesRequired?.(spec.registry, spec.repository) === true;
+  if (required && verified !== true)
+    return `its model must be signed and status.imageVariant does not record the image variant ${variant.digest} as verified`;
+  return undefined;
 }
 
 function isRollingOut(status: ModelDeploymentStatus | undefined, generation: number): boolean {
