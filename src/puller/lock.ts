@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
 import { open, readFile, rename, rm, stat, utimes } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
@@ -11,8 +12,11 @@ import { PullError } from "./errors.js";
  * One pull at a time per destination: a lock file created with O_EXCL beside the destination
  * (in its parent, so the destination itself stays exactly as the artifact leaves it). The holder
  * touches the file every HEARTBEAT_MS; a lock not touched for STALE_MS belongs to a pull that was
- * killed (SIGKILL, OOM, a node restart of the init container) and is taken over. PIDs are not
- * used: in a container every puller is PID 1.
+ * killed (SIGKILL, OOM, a node restart of the init container) and is taken over. A lock left by
+ * a process that is provably gone is taken over at once: same host name and boot, and its pid is
+ * not running or now belongs to a process that started at another time (a restarted init
+ * container is PID 1 again, in the same pod, with a new start time). Anything else (another host
+ * sharing the folder, an unreadable lock) waits for the heartbeat to go stale.
  */
 export const LOCK_HEARTBEAT_MS = 5_000;
 export const LOCK_STALE_MS = 30_000;
@@ -25,7 +29,49 @@ const LockFile = z.object({
   pid: z.number(),
   hostname: z.string(),
   startedAt: z.string(),
+  /** The kernel's boot id and the holder's start time (clock ticks since boot), when readable. */
+  bootId: z.string().optional(),
+  processStart: z.string().optional(),
 });
+
+/** /proc facts about a process; undefined where /proc cannot say (not Linux, hidden pid). */
+export interface ProcessFacts {
+  bootId(): string | undefined;
+  /** The start time of `pid` (field 22 of /proc/<pid>/stat), or undefined if it is not running. */
+  startOf(pid: number): string | undefined;
+}
+
+const procFacts: ProcessFacts = {
+  bootId: () => readProc("/proc/sys/kernel/random/boot_id")?.trim(),
+  startOf: (pid) => {
+    const stat = readProc(`/proc/${pid}/stat`);
+    if (stat === undefined) return undefined;
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return fields[0] === "Z" ? undefined : fields[19];
+  },
+};
+
+function readProc(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether a lock's holder is provably gone (pure): it ran on this host in this boot, and its pid
+ * now runs nothing or a process that started at another time.
+ */
+export function holderIsGone(
+  holder: { hostname: string; pid: number; bootId?: string | undefined; processStart?: string | undefined },
+  here: { hostname: string; bootId: string | undefined; startOfHolderPid: string | undefined },
+): boolean {
+  if (holder.bootId === undefined || holder.processStart === undefined || here.bootId === undefined)
+    return false;
+  if (holder.hostname !== here.hostname || holder.bootId !== here.bootId) return false;
+  return here.startOfHolderPid !== holder.processStart;
+}
 type LockFile = z.infer<typeof LockFile>;
 
 /** `<parent>/.<name>.modelpack-lock` for destination `<parent>/<name>`. */
@@ -39,6 +85,8 @@ export interface DestinationLock {
 }
 
 export interface LockOptions {
+  /** Default: this machine's /proc. */
+  readonly processFacts?: ProcessFacts;
   readonly timeoutMs?: number;
   readonly staleMs?: number;
   readonly heartbeatMs?: number;
@@ -47,18 +95,19 @@ export interface LockOptions {
   readonly onWait?: (holder: string) => void;
 }
 
+function parseLock(raw: string): LockFile | undefined {
+  try {
+    const parsed = LockFile.safeParse(JSON.parse(raw) as unknown);
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const describeHolder = (raw: string): string => {
-  const parsed = LockFile.safeParse(
-    (() => {
-      try {
-        return JSON.parse(raw) as unknown;
-      } catch {
-        return undefined;
-      }
-    })(),
-  );
-  return parsed.success
-    ? `pid ${parsed.data.pid} on ${parsed.data.hostname}, since ${parsed.data.startedAt}`
+  const holder = parseLock(raw);
+  return holder !== undefined
+    ? `pid ${holder.pid} on ${holder.hostname}, since ${holder.startedAt}`
     : "an unreadable holder";
 };
 
@@ -67,11 +116,16 @@ export async function lockDestination(dest: string, options: LockOptions = {}): 
   const path = lockPathFor(dest);
   const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   const staleMs = options.staleMs ?? LOCK_STALE_MS;
+  const facts = options.processFacts ?? procFacts;
+  const bootId = facts.bootId();
+  const processStart = facts.startOf(process.pid);
   const mine: LockFile = {
     token: randomBytes(16).toString("hex"),
     pid: process.pid,
     hostname: hostname(),
     startedAt: new Date().toISOString(),
+    ...(bootId !== undefined && { bootId }),
+    ...(processStart !== undefined && { processStart }),
   };
   const deadline = Date.now() + timeoutMs;
   let waited = false;
@@ -97,7 +151,11 @@ export async function lockDestination(dest: string, options: LockOptions = {}): 
       stat(path).catch(() => undefined),
     ]);
     if (info === undefined) continue; // released meanwhile
-    if (Date.now() - info.mtimeMs > staleMs) {
+    const holder = parseLock(content);
+    const gone =
+      holder !== undefined &&
+      holderIsGone(holder, { hostname: mine.hostname, bootId, startOfHolderPid: facts.startOf(holder.pid) });
+    if (gone || Date.now() - info.mtimeMs > staleMs) {
       // Move it aside under a name of our own (atomic), so two waiters cannot both remove a fresh one.
       const aside = `${path}.stale-${mine.token}`;
       await rename(path, aside).then(
