@@ -2,16 +2,19 @@ import { execFileSync } from "node:child_process";
 import { benchController } from "./controller.js";
 import { benchFaults } from "./faults.js";
 import { benchMemory } from "./memory.js";
+import { benchPublishImage } from "./publish-image.js";
 import { benchPull, benchPullThrottled } from "./pull.js";
 import { benchVerify } from "./verify.js";
 import { benchWebhook } from "./webhook.js";
 
 // `npm run bench`: every hot-path benchmark, each against a baseline measured in the same run.
-// BENCH=pull, controller, webhook, memory, faults or verify runs one; BENCH_PULL_GIB and BENCH_RUNS size the
+// BENCH=pull, controller, webhook, memory, faults, verify or publish-image runs one; BENCH_PULL_GIB and BENCH_RUNS size the
 // pull benchmark, BENCH_MEMORY_PODS the memory one (default 20000). `pull` is two parts:
 // pull-throttled (1 GiB through a 40 MB/s-per-connection front; BENCH_PULL_THROTTLED_MIB,
 // BENCH_THROTTLED_RUNS) and pull-loopback (2 GiB in 4 files); either can be selected alone.
-const selected = new Set((process.env.BENCH ?? "pull,controller,webhook,memory,faults,verify").split(","));
+const selected = new Set(
+  (process.env.BENCH ?? "pull,controller,webhook,memory,faults,verify,publish-image").split(","),
+);
 execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" }); // benches run the compiled CLI
 
 if (selected.has("pull") || selected.has("pull-throttled")) {
@@ -49,6 +52,20 @@ if (selected.has("verify")) {
   );
   console.log(
     `  ${r.modelDeployments} ModelDeployments over ${r.models} models at once: ${r.verifications} verifications run (target ${r.models}), ${r.registryRequests} registry requests (target ≤ ${3 * r.models})`,
+  );
+}
+
+if (selected.has("publish-image")) {
+  const r = await benchPublishImage();
+  const gib = (r.bytes / 1024 ** 3).toFixed(2);
+  console.log(
+    `\nPublish-image benchmark: ${gib} GiB model on a loopback distribution registry (median of runs)`,
+  );
+  console.log(
+    `  raw file: publish-image ${r.ours.mbPerSecond.toFixed(0)} MB/s (peak RSS ${r.ours.peakRssMiB.toFixed(0)} MiB, CPU ${r.ours.cpuSeconds.toFixed(2)} s) vs oras push of the same bytes ${r.oras.mbPerSecond.toFixed(0)} MB/s (peak RSS ${r.oras.peakRssMiB.toFixed(0)} MiB): ${(r.ours.mbPerSecond / r.oras.mbPerSecond).toFixed(2)}× (target ≥ 1.0×, RSS < 200 MB)`,
+  );
+  console.log(
+    `  one tar layer: ${r.tar.seconds.toFixed(2)} s, ${r.tar.uploadedLayers} layer blobs and ${r.tar.uploadedBytes} bytes uploaded (two image configs), peak RSS ${r.tar.peakRssMiB.toFixed(0)} MiB (target: no blob, < 2 s)`,
   );
 }
 
