@@ -216,7 +216,7 @@ async function layerOf(
     () =>
       wrapInTar(
         plan.file,
-        lazy(() => client.openBlob(repo, plan.source, signal)),
+        lazy(() => client.streamBlob(repo, plan.source, signal)),
       ),
     { size, ...(signal !== undefined && { signal }) },
   );
@@ -232,7 +232,7 @@ async function uncompressedDigest(
   signal: AbortSignal | undefined,
 ): Promise<string> {
   const hash = createHash("sha256");
-  const blob = await client.openBlob(repo, plan.source, signal);
+  const blob = await client.streamBlob(repo, plan.source, signal);
   const hashing = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       hash.update(chunk);

@@ -8,12 +8,12 @@
  */
 import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { Transform, type Readable } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { systemClock, type Clock } from "../runtime/clock.js";
 import { exponentialFailureRateLimiter } from "../runtime/rate-limiter.js";
 import { parseChallenges, pullScope, pushScope, TokenCache, type Challenge } from "./auth.js";
-import { openBlob as openRawBlob, type BlobResponse } from "./blob-download.js";
+import { openBlob as openRawBlob, STOP, type BlobResponse } from "./blob-download.js";
 import type { ByteRange } from "./byte-ranges.js";
 import { downloadRanged } from "./ranged-download.js";
 import { WRITE_SLICE_BYTES } from "./blob-writer.js";
@@ -333,6 +333,84 @@ export class RegistryClient {
       if (!res.body.readableEnded) res.body.destroy();
     });
     return res.body.pipe(verifying);
+  }
+
+  /**
+   * Like `openBlob`, for large blobs read once from start to end (publish-image copies them):
+   * the body comes on the direct socket path (blob-download.ts, no HTTP client) in 1 MiB chunks,
+   * verified as it goes; the stream errors instead of ending when the bytes do not match. An
+   * answer that is not the blob (a challenge, an error) goes through `openBlob`, which
+   * authenticates or explains it.
+   */
+  async streamBlob(ref: ImageReference, descriptor: Descriptor, signal?: AbortSignal): Promise<Readable> {
+    const what = `blob ${ref.registry}/${ref.repository}@${descriptor.digest}`;
+    this.#checkAllowed(ref.registry);
+    if (!this.#schemes.has(ref.registry) && this.#credentials.lookup(ref.registry) !== undefined)
+      await this.ping(ref.registry, signal).catch(() => undefined);
+    const url = new URL(`/v2/${ref.repository}/blobs/${descriptor.digest}`, this.#baseUrl(ref.registry));
+    const abort = new AbortController();
+    const res = await this.#openBlobRange(
+      ref,
+      url,
+      undefined,
+      signal === undefined ? abort.signal : AbortSignal.any([signal, abort.signal]),
+    );
+    if (res.status !== 200) {
+      await res.discard();
+      return this.openBlob(ref, descriptor, signal);
+    }
+    const verifier = new DigestVerifier(descriptor.digest, descriptor.size, what);
+    const CHUNK = 1024 * 1024;
+    let resume: (() => void) | undefined;
+    let stopped = false;
+    const out = new Readable({
+      highWaterMark: 4 * CHUNK,
+      read() {
+        resume?.();
+        resume = undefined;
+      },
+      destroy(err, callback) {
+        stopped = true;
+        resume?.();
+        if (!out.readableEnded) abort.abort();
+        callback(err);
+      },
+    });
+    const allocate = (): Buffer => Buffer.allocUnsafe(CHUNK);
+    let pending = allocate();
+    let filled = 0;
+    let full = false;
+    const push = (): void => {
+      full = !out.push(pending.subarray(0, filled)) || full;
+      pending = allocate();
+      filled = 0;
+    };
+    res
+      .consume((chunk) => {
+        if (stopped) return STOP;
+        verifier.update(chunk);
+        for (let offset = 0; offset < chunk.byteLength;) {
+          const n = chunk.copy(pending, filled, offset);
+          filled += n;
+          offset += n;
+          if (filled === CHUNK) push();
+        }
+        if (!full) return undefined;
+        full = false;
+        return new Promise<void>((resolve) => (resume = resolve));
+      })
+      .then(
+        () => {
+          if (stopped) return;
+          verifier.verify();
+          if (filled > 0) push();
+          out.push(null);
+          this.#emit({ registry: ref.registry, operation: "blob", result: "ok", status: 200 });
+        },
+        (err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))),
+      )
+      .catch((err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))));
+    return out;
   }
 
   /**
