@@ -7,8 +7,10 @@
 # docker-registry, apache2-utils, lua5.1): htpasswd and argocd-lua are our own tiny mains in
 # their wrapper modules, so their version also carries a hash of those sources.
 # Kubernetes minors beside the default (1.35, the tools `kubernetes`, `kubectl`, `kubelet`) are the
-# tools kubernetes-1.34, kubernetes-1.36 and kubernetes-1.37 (kube-apiserver, controller-manager and
-# scheduler from test/harness/tools/kubernetes-1.<minor>/), cached side by side. Each builds with Go
+# tools kubernetes-1.34, kubernetes-1.36 and kubernetes-1.37 (kube-apiserver alone: all the
+# compatibility suite needs) and kubernetes-1.<minor>-controllers (kube-controller-manager and
+# kube-scheduler, for `harness up --full`; built on demand, reusing the apiserver's Go build cache),
+# both from test/harness/tools/kubernetes-1.<minor>/, cached side by side. Each builds with Go
 # 1.26 (1.37.2's go.mod says go 1.26.0); a future minor that needs a newer Go would build with
 # GOTOOLCHAIN=go1.27.3 (the Go module proxy serves that toolchain) for its own build only.
 # Usage: build-tools.sh [tool ...]    (default: every tool)   Prints the cache folder of each tool.
@@ -22,7 +24,9 @@ all_tools=(etcd kubernetes kubectl kwok olareg oras modctl helm registry htpassw
 tool_version() {
   case $1 in
     kubernetes | kubectl | kubelet) echo v1.35.8 ;;
-    kubernetes-1.34) echo v1.34.12 ;; kubernetes-1.36) echo v1.36.5 ;; kubernetes-1.37) echo v1.37.2 ;;
+    kubernetes-1.34 | kubernetes-1.34-controllers) echo v1.34.12 ;;
+    kubernetes-1.36 | kubernetes-1.36-controllers) echo v1.36.5 ;;
+    kubernetes-1.37 | kubernetes-1.37-controllers) echo v1.37.2 ;;
     containerd) echo v2.4.2 ;; cni-plugins) echo v1.10.0 ;;
     crio) echo v1.36.3 ;;
     pause) echo "go-$(source_hash pause)" ;;
@@ -36,7 +40,10 @@ tool_version() {
 }
 # The wrapper module a tool is built from: kubectl shares the Kubernetes one (same pins).
 tool_dir() {
-  case $1 in kubectl | kubelet) echo "$here/tools/kubernetes" ;; *) echo "$here/tools/$1" ;; esac
+  case $1 in
+    kubectl | kubelet) echo "$here/tools/kubernetes" ;; kubernetes-1.*) echo "$here/tools/${1%-controllers}" ;;
+    *) echo "$here/tools/$1" ;;
+  esac
 }
 # The first 12 hex digits of the sha256 of a wrapper module's own files (go.mod, go.sum, *.go).
 source_hash() {
@@ -44,7 +51,9 @@ source_hash() {
 }
 tool_packages() {
   case $1 in
-    kubernetes | kubernetes-1.*) echo k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler ;;
+    kubernetes) echo k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler ;;
+    kubernetes-1.*-controllers) echo k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler ;;
+    kubernetes-1.*) echo k8s.io/kubernetes/cmd/kube-apiserver ;;
     kubectl) echo k8s.io/kubernetes/cmd/kubectl ;;
     kubelet) echo k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy ;;
     containerd) echo github.com/containerd/containerd/v2/cmd/containerd github.com/containerd/containerd/v2/cmd/ctr \
@@ -64,7 +73,8 @@ tool_packages() {
 }
 tool_binaries() {
   case $1 in
-    kubernetes | kubernetes-1.*) echo kube-apiserver kube-controller-manager kube-scheduler ;;
+    kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler ;;
+    kubernetes-1.*-controllers) echo kube-controller-manager kube-scheduler ;; kubernetes-1.*) echo kube-apiserver ;;
     etcd) echo etcd ;; kubelet) echo kubelet kube-proxy ;; containerd) echo containerd ctr containerd-shim-runc-v2 ;;
     cni-plugins) echo bridge host-local loopback ;; crio) echo crio pinns ;; *) echo "$1" ;;
   esac

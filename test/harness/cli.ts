@@ -46,7 +46,7 @@ const USAGE = `usage: npm run harness -- <command>
   up [--full] [--kubernetes-version 1.34|1.35|1.36|1.37] [--feature-gates A=false,B=true] [--nodes N]
      [--container-runtime containerd://2.1.0]
         start etcd + kube-apiserver (--full: + controller-manager, scheduler, kwok and N fake nodes, default 2)
-        of that Kubernetes minor (default 1.35; another one is built on first use, about 5 min)
+        of that Kubernetes minor (default 1.35; another one is built on first use, many minutes)
   up --real-node [--runtime containerd|cri-o] [--feature-gates ...]
         root only: the full control plane plus a real node (kubelet, containerd or CRI-O, runc, CNI,
         kube-proxy) and a plain-HTTP registry the node trusts, in a network namespace of its own

@@ -39,8 +39,13 @@ import {
 import { LOOPBACK, pickFreePorts } from "./ports.js";
 import { guardDirectory } from "./process.js";
 import { assertRunning, waitForHealthz, waitForReadyz } from "./readiness.js";
-import { ensureTools, type ToolName } from "./tools.js";
-import { DEFAULT_KUBERNETES_VERSION, kubernetesTool, type KubernetesVersion } from "./versions.js";
+import { ensureTools } from "./tools.js";
+import {
+  controlPlaneTools,
+  DEFAULT_KUBERNETES_VERSION,
+  kubernetesTools,
+  type KubernetesVersion,
+} from "./versions.js";
 
 export interface StartControlPlaneOptions {
   /** Also run kube-controller-manager, kube-scheduler and kwok (Deployments → Pods). Default false. */
@@ -153,14 +158,18 @@ export async function startControlPlane(options: StartControlPlaneOptions = {}):
   const phase = (what: string): void => log(`harness: ${what} (${Date.now() - started} ms)`);
 
   const kubernetesVersion = options.kubernetesVersion ?? DEFAULT_KUBERNETES_VERSION;
-  const kubernetesToolName = kubernetesTool(kubernetesVersion);
-  const toolNames: ToolName[] = full ? [kubernetesToolName, "etcd", "kwok"] : [kubernetesToolName, "etcd"];
-  const built = await ensureTools(toolNames, {
+  const names = kubernetesTools(kubernetesVersion);
+  const built = await ensureTools(controlPlaneTools(kubernetesVersion, full), {
     ...(options.log ? { log: options.log } : {}),
     // A bare plane needs only kube-apiserver of the Kubernetes binaries (envtest's asset set).
-    ...(full ? {} : { files: { [kubernetesToolName]: ["kube-apiserver"] } }),
+    ...(full ? {} : { files: { [names.apiserver]: ["kube-apiserver"] } }),
   });
-  const tools = { kubernetes: built[kubernetesToolName], etcd: built.etcd, kwok: built.kwok };
+  const tools = {
+    kubernetes: built[names.apiserver],
+    controllers: built[names.controllers],
+    etcd: built.etcd,
+    kwok: built.kwok,
+  };
   phase(`tools ready (Kubernetes ${kubernetesVersion})`);
 
   const ownsDir = options.dir === undefined;
@@ -204,11 +213,11 @@ export async function startControlPlane(options: StartControlPlaneOptions = {}):
     }
 
     if (full) {
-      const { kubernetes, kwok } = tools; // full ⇒ toolNames included kwok
+      const { controllers, kwok } = tools; // full ⇒ both were built
       await Promise.all([
         startWithHealthz(components, "kube-controller-manager", (port) =>
           controllerManagerCommand(
-            kubernetes,
+            controllers,
             kubeconfigPath,
             pki,
             port,
@@ -217,7 +226,7 @@ export async function startControlPlane(options: StartControlPlaneOptions = {}):
           ),
         ),
         startWithHealthz(components, "kube-scheduler", (port) =>
-          schedulerCommand(kubernetes, kubeconfigPath, port, featureGates, join(dir, "scheduler-certs")),
+          schedulerCommand(controllers, kubeconfigPath, port, featureGates, join(dir, "scheduler-certs")),
         ),
         // HOME points into the folder so that no ~/.kwok of the user's changes kwok's behaviour.
         components.launch("kwok", {

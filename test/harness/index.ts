@@ -26,7 +26,8 @@ export { ensureTools, TOOL_FILES, type EnsureToolsOptions, type ToolName } from 
 export {
   DEFAULT_KUBERNETES_VERSION,
   KUBERNETES_VERSIONS,
-  kubernetesTool,
+  controlPlaneTools,
+  kubernetesTools,
   parseKubernetesVersion,
   type KubernetesVersion,
 } from "./versions.js";

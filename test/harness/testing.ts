@@ -13,7 +13,7 @@ import {
   type StartControlPlaneOptions,
 } from "./control-plane.js";
 import { ensureTools, type ToolName } from "./tools.js";
-import { DEFAULT_KUBERNETES_VERSION, kubernetesTool } from "./versions.js";
+import { controlPlaneTools, DEFAULT_KUBERNETES_VERSION } from "./versions.js";
 
 /** A cold build of the Kubernetes tools takes many minutes; only the first run pays it. */
 const TOOL_BUILD_TIMEOUT_MS = 45 * 60_000;
@@ -27,8 +27,8 @@ export function useControlPlane(options: StartControlPlaneOptions & { full: true
 export function useControlPlane(options?: StartControlPlaneOptions): () => ControlPlane;
 export function useControlPlane(options: StartControlPlaneOptions = {}): () => ControlPlane {
   let plane: ControlPlane | undefined;
-  const kubernetes = kubernetesTool(options.kubernetesVersion ?? DEFAULT_KUBERNETES_VERSION);
-  const tools: ToolName[] = options.full ? [kubernetes, "etcd", "kwok"] : [kubernetes, "etcd"];
+  const version = options.kubernetesVersion ?? DEFAULT_KUBERNETES_VERSION;
+  const tools: ToolName[] = controlPlaneTools(version, options.full ?? false);
   beforeAll(async () => {
     await ensureTools(tools);
   }, TOOL_BUILD_TIMEOUT_MS);

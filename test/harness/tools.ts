@@ -13,10 +13,14 @@ import { HarnessError } from "./errors.js";
 /** The tools build-tools.sh knows. */
 export type ToolName =
   | "kubernetes"
-  // Other Kubernetes minors than the default (versions.ts), same three binaries.
+  // Other Kubernetes minors than the default (versions.ts): kube-apiserver, and separately the
+  // controller-manager and scheduler (only a full control plane needs them).
   | "kubernetes-1.34"
   | "kubernetes-1.36"
   | "kubernetes-1.37"
+  | "kubernetes-1.34-controllers"
+  | "kubernetes-1.36-controllers"
+  | "kubernetes-1.37-controllers"
   | "etcd"
   | "kwok"
   | "olareg"
@@ -37,9 +41,12 @@ export type ToolName =
 /** Files each tool's folder must contain. kwok v0.8 has no built-in stages, hence its stages file. */
 export const TOOL_FILES: Readonly<Record<ToolName, readonly string[]>> = {
   kubernetes: ["kube-apiserver", "kube-controller-manager", "kube-scheduler"],
-  "kubernetes-1.34": ["kube-apiserver", "kube-controller-manager", "kube-scheduler"],
-  "kubernetes-1.36": ["kube-apiserver", "kube-controller-manager", "kube-scheduler"],
-  "kubernetes-1.37": ["kube-apiserver", "kube-controller-manager", "kube-scheduler"],
+  "kubernetes-1.34": ["kube-apiserver"],
+  "kubernetes-1.36": ["kube-apiserver"],
+  "kubernetes-1.37": ["kube-apiserver"],
+  "kubernetes-1.34-controllers": ["kube-controller-manager", "kube-scheduler"],
+  "kubernetes-1.36-controllers": ["kube-controller-manager", "kube-scheduler"],
+  "kubernetes-1.37-controllers": ["kube-controller-manager", "kube-scheduler"],
   etcd: ["etcd"],
   kwok: ["kwok", "kwok-stages.yaml"],
   olareg: ["olareg"],
