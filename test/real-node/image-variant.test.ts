@@ -162,3 +162,63 @@ describe.skipIf(skipReason("containerd") !== undefined)(
     });
   },
 );
+
+describe.skipIf(skipReason("cri-o") !== undefined)(
+  "an image variant beside a raw artifact on a real CRI-O node",
+  { timeout: 300_000 },
+  () => {
+    const node = useRealNode("cri-o");
+
+    test("Auto keeps the ModelPack artifact (CRI-O mounts it): the variant is not needed, the files come from the artifact", async () => {
+      const n = node();
+      const image = await pushOperatorImage(n);
+      await installOperator(n, image);
+      const files = FILES.filter((f) => f.encoding === "raw");
+      const artifact = await buildModelPackArtifact(files);
+      const digest = await pushArtifact({ url: `http://${n.registry}` }, "models/raw", "v1", artifact);
+      const stdout = new PassThrough();
+      const code = await main(
+        ["publish-image", `${n.registry}/models/raw:v1`, "--plain-http", "-o", "json"],
+        {
+          stdout,
+          stderr: process.stderr,
+          env: { HOME: "/nonexistent" },
+        },
+      );
+      expect(code).toBe(0);
+
+      await kubectlOk(n, ["create", "namespace", "variant"]);
+      await apply(
+        n,
+        modelDeployment("variant", "raw", {
+          reference: `${n.registry}/models/raw:v1`,
+          app: "raw",
+          path: "/models/raw",
+        }),
+      );
+      const status = (await waitForCondition(n, "variant", "raw", "Ready", "True")) as {
+        strategy?: string;
+        imageVariant?: { used: boolean; reason: string };
+      };
+      expect(status.strategy).toBe("ImageVolume");
+      expect(status.imageVariant).toMatchObject({ used: false, reason: "ImageVariantNotNeeded" });
+      await apply(n, {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "reader", namespace: "variant", labels: { app: "raw" } },
+        spec: { terminationGracePeriodSeconds: 0, containers: [hashingContainer(image, "/models/raw")] },
+      });
+      expect(await digestsPrinted(n, "variant", "reader")).toEqual(
+        new Map(files.map((f) => [f.path, sha256(f.content)])),
+      );
+      const spec = JSON.parse(
+        await kubectlOk(n, ["get", "pod", "-n", "variant", "reader", "-o", "json"]),
+      ) as {
+        spec: { volumes: { image?: { reference: string } }[] };
+      };
+      expect(spec.spec.volumes.flatMap((v) => (v.image ? [v.image.reference] : []))).toEqual([
+        `${n.registry}/models/raw@${digest}`,
+      ]);
+    });
+  },
+);
