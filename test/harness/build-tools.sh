@@ -19,6 +19,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${MODELPACK_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelpack-operator}
 all_tools=(etcd kubernetes kubectl kwok olareg oras modctl helm registry htpasswd argocd-lua cosign
   kubernetes-1.34 kubernetes-1.36 kubernetes-1.37)
+# The real node's parts (`harness up --real-node`, root only) are built when asked for by name (as
+# .ci/run does as root), and by the harness on first use: kubelet and kube-proxy (the Kubernetes
+# module), containerd with its runc shim, the CNI plugins, a static pause, and CRI-O (cgo, from the
+# source archive in ${MODELPACK_THIRD_PARTY:-<repo>/../shared/third_party}; the Go module proxy does
+# not serve it).
+real_node_tools=(kubelet containerd cni-plugins pause crio)
 
 # tool -> version, main packages (one binary each) and extra -ldflags (version stamps)
 tool_version() {
@@ -35,7 +41,7 @@ tool_version() {
     cosign) echo v3.1.3 ;;
     htpasswd) echo "x-crypto-v0.59.0-$(source_hash htpasswd)" ;;
     argocd-lua) echo "gopher-lua-v1.1.2-$(source_hash argocd-lua)" ;;
-    *) echo "build-tools: unknown tool '$1' (known: ${all_tools[*]} ${real_node_tools[*]} crio)" >&2; return 2 ;;
+    *) echo "build-tools: unknown tool '$1' (known: ${all_tools[*]} ${real_node_tools[*]})" >&2; return 2 ;;
   esac
 }
 # The wrapper module a tool is built from: kubectl shares the Kubernetes one (same pins).
