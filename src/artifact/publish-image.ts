@@ -19,7 +19,7 @@ import type { RegistryClient } from "../oci/client.js";
 import { OCI_INDEX_MEDIA_TYPE } from "../oci-spec.js";
 import { referrersTag } from "../oci/referrers.js";
 import { pinnedReference, type ImageReference } from "../oci/reference.js";
-import { tarLayerSize, wrapInTar } from "../oci/tar-wrap.js";
+import { tarLayerSize, tarPrefix, tarSuffix, wrapInTar } from "../oci/tar-wrap.js";
 import { findVariant, type FoundVariant } from "./find-variant.js";
 import {
   buildVariant,
@@ -211,13 +211,24 @@ async function layerOf(
     return { layer: { plan, descriptor, diffId: knownLayer.digest }, action: "present" };
   }
   const size = tarLayerSize(plan.file);
+  // Large files hash on a worker (streamBlobFramed); small ones are not worth a thread.
   const uploaded = await client.uploadBlob(
     repo,
-    () =>
-      wrapInTar(
-        plan.file,
-        lazy(() => client.streamBlob(repo, plan.source, signal)),
-      ),
+    plan.source.size >= WORKER_HASH_BYTES
+      ? () =>
+          lazyFramed(() =>
+            client.streamBlobFramed(
+              repo,
+              plan.source,
+              { prefix: tarPrefix(plan.file), suffix: tarSuffix(plan.file.size) },
+              signal,
+            ),
+          )
+      : () =>
+          wrapInTar(
+            plan.file,
+            lazy(() => client.streamBlob(repo, plan.source, signal)),
+          ),
     { size, ...(signal !== undefined && { signal }) },
   );
   const descriptor = { mediaType, digest: uploaded.digest, size: uploaded.size };
@@ -243,6 +254,27 @@ async function uncompressedDigest(
     ...(signal !== undefined && { signal }),
   });
   return `sha256:${hash.digest("hex")}`;
+}
+
+/** Files from this size on are hashed on a worker thread while they are copied. */
+const WORKER_HASH_BYTES = 8 * 1024 * 1024;
+
+/** `lazy` for a framed copy: the stream now, its digest once the copy has opened and ended. */
+function lazyFramed(open: () => Promise<{ stream: Readable; digest: Promise<string> }>): {
+  stream: Readable;
+  digest: Promise<string>;
+} {
+  let resolve: (digest: string) => void = () => undefined;
+  let reject: (err: Error) => void = () => undefined;
+  const digest = new Promise<string>((res, rej) => ((resolve = res), (reject = rej)));
+  digest.catch(() => undefined);
+  const stream = lazy(async () => {
+    const opened = await open();
+    opened.digest.then(resolve, reject);
+    return opened.stream;
+  });
+  stream.once("error", reject);
+  return { stream, digest };
 }
 
 /** A stream that opens its source on first need (the upload's body must be a Readable now). */

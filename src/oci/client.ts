@@ -20,7 +20,7 @@ import { WRITE_SLICE_BYTES } from "./blob-writer.js";
 import { ContentCache, setBounded } from "./content-cache.js";
 import { anonymousCredentials, type Credential, type CredentialStore } from "./credentials.js";
 import { DigestVerifier, sha256Digest, verifyBytes } from "./digest.js";
-import { RegistryError } from "./errors.js";
+import { DigestMismatchError, RegistryError } from "./errors.js";
 import {
   classifyNetworkError,
   HttpTransport,
@@ -28,6 +28,7 @@ import {
   type HttpTransportOptions,
   type RequestBody,
 } from "./http.js";
+import { createDualHasher } from "./dual-hasher.js";
 import { chooseFromIndex, manifestDigest, onlyManifest, toManifest } from "./manifests.js";
 import { isIndexMediaType, MANIFEST_ACCEPT, OCI_INDEX } from "./media-types.js";
 import { MAX_REFERRERS_BYTES, parseReferrers, referrersTag, type Referrers } from "./referrers.js";
@@ -344,6 +345,106 @@ export class RegistryClient {
    */
   async streamBlob(ref: ImageReference, descriptor: Descriptor, signal?: AbortSignal): Promise<Readable> {
     const what = `blob ${ref.registry}/${ref.repository}@${descriptor.digest}`;
+    const verifier = new DigestVerifier(descriptor.digest, descriptor.size, what);
+    const direct = await this.#streamBody(ref, descriptor, signal, {
+      inspect: (chunk) => void verifier.update(chunk),
+      finish: () => verifier.verify(),
+    });
+    return direct ?? this.openBlob(ref, descriptor, signal);
+  }
+
+  /**
+   * The blob between `prefix` and `suffix` (a file as a tar layer), streamed like `streamBlob`,
+   * with `digest`: the digest of everything the stream gives, once it ended, after the blob was
+   * verified (else it rejects with DigestMismatchError or a size error). Both hashes run on a
+   * worker thread (dual-hasher.ts), so this thread only moves bytes.
+   */
+  async streamBlobFramed(
+    ref: ImageReference,
+    descriptor: Descriptor,
+    frame: { readonly prefix: Buffer; readonly suffix: Buffer },
+    signal?: AbortSignal,
+  ): Promise<{ stream: Readable; digest: Promise<string> }> {
+    const what = `blob ${ref.registry}/${ref.repository}@${descriptor.digest}`;
+    const hasher = createDualHasher();
+    let resolve: (digest: string) => void = () => undefined;
+    let reject: (err: Error) => void = () => undefined;
+    const digest = new Promise<string>((res, rej) => ((resolve = res), (reject = rej)));
+    digest.catch(() => undefined); // the caller may never ask (its upload failed first)
+    let bytes = 0;
+    hasher.layerOnly(frame.prefix);
+    const direct = await this.#streamBody(ref, descriptor, signal, {
+      prefix: frame.prefix,
+      suffix: frame.suffix,
+      inspect: (chunk) => {
+        bytes += chunk.byteLength;
+        if (bytes > descriptor.size)
+          throw new RegistryError(
+            "InvalidResponse",
+            `${what}: more than the ${descriptor.size} bytes declared`,
+          );
+        return hasher.source(chunk);
+      },
+      finish: async () => {
+        hasher.layerOnly(frame.suffix);
+        const got = await hasher.digests();
+        if (bytes !== descriptor.size)
+          throw new RegistryError(
+            "InvalidResponse",
+            `${what}: ${bytes} bytes, not the ${descriptor.size} declared`,
+          );
+        if (got.source !== descriptor.digest)
+          throw new DigestMismatchError(what, descriptor.digest, got.source);
+        resolve(got.layer);
+      },
+      fail: (err) => {
+        hasher.dispose();
+        reject(err);
+      },
+    });
+    if (direct !== undefined) return { stream: direct, digest };
+    hasher.dispose();
+    // Not the blob on the direct path: the general one (it authenticates or explains), hashed here.
+    const layer = createHash("sha256").update(frame.prefix);
+    const source = await this.openBlob(ref, descriptor, signal);
+    const framed = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        layer.update(chunk);
+        callback(null, chunk);
+      },
+      flush(callback) {
+        layer.update(frame.suffix);
+        this.push(frame.suffix);
+        resolve(`sha256:${layer.digest("hex")}`);
+        callback();
+      },
+    });
+    framed.push(frame.prefix);
+    source.once("error", (err) => {
+      reject(err);
+      framed.destroy(err);
+    });
+    return { stream: source.pipe(framed), digest };
+  }
+
+  /**
+   * A blob's body on the direct socket path, in 1 MiB chunks after `prefix` and before `suffix`,
+   * each socket read handed to `inspect` first (it may return a promise to pause reading, or
+   * throw to fail the stream); `finish` runs before the stream ends (throws: the stream errors).
+   * Undefined when the answer is not the blob (the caller uses the general path).
+   */
+  async #streamBody(
+    ref: ImageReference,
+    descriptor: Descriptor,
+    signal: AbortSignal | undefined,
+    handlers: {
+      prefix?: Buffer;
+      suffix?: Buffer;
+      inspect(chunk: Buffer): Promise<void> | undefined;
+      finish(): Promise<void> | void;
+      fail?(err: Error): void;
+    },
+  ): Promise<Readable | undefined> {
     this.#checkAllowed(ref.registry);
     if (!this.#schemes.has(ref.registry) && this.#credentials.lookup(ref.registry) !== undefined)
       await this.ping(ref.registry, signal).catch(() => undefined);
@@ -357,9 +458,8 @@ export class RegistryClient {
     );
     if (res.status !== 200) {
       await res.discard();
-      return this.openBlob(ref, descriptor, signal);
+      return undefined;
     }
-    const verifier = new DigestVerifier(descriptor.digest, descriptor.size, what);
     const CHUNK = 1024 * 1024;
     let resume: (() => void) | undefined;
     let stopped = false;
@@ -373,43 +473,47 @@ export class RegistryClient {
         stopped = true;
         resume?.();
         if (!out.readableEnded) abort.abort();
+        if (err !== null) handlers.fail?.(err);
         callback(err);
       },
     });
-    const allocate = (): Buffer => Buffer.allocUnsafe(CHUNK);
-    let pending = allocate();
+    if (handlers.prefix !== undefined && handlers.prefix.byteLength > 0) out.push(handlers.prefix);
+    let pending = Buffer.allocUnsafe(CHUNK);
     let filled = 0;
     let full = false;
     const push = (): void => {
       full = !out.push(pending.subarray(0, filled)) || full;
-      pending = allocate();
+      pending = Buffer.allocUnsafe(CHUNK);
       filled = 0;
     };
+    const fail = (err: unknown): void =>
+      void out.destroy(err instanceof Error ? err : new Error(String(err)));
     res
       .consume((chunk) => {
         if (stopped) return STOP;
-        verifier.update(chunk);
+        const inspected = handlers.inspect(chunk);
         for (let offset = 0; offset < chunk.byteLength;) {
           const n = chunk.copy(pending, filled, offset);
           filled += n;
           offset += n;
           if (filled === CHUNK) push();
         }
-        if (!full) return undefined;
+        const backpressure = full ? new Promise<void>((resolve) => (resume = resolve)) : undefined;
         full = false;
-        return new Promise<void>((resolve) => (resume = resolve));
+        if (inspected === undefined) return backpressure;
+        return backpressure === undefined
+          ? inspected
+          : Promise.all([inspected, backpressure]).then(() => undefined);
       })
-      .then(
-        () => {
-          if (stopped) return;
-          verifier.verify();
-          if (filled > 0) push();
-          out.push(null);
-          this.#emit({ registry: ref.registry, operation: "blob", result: "ok", status: 200 });
-        },
-        (err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))),
-      )
-      .catch((err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))));
+      .then(async () => {
+        if (stopped) return;
+        if (filled > 0) push();
+        await handlers.finish();
+        if (handlers.suffix !== undefined && handlers.suffix.byteLength > 0) out.push(handlers.suffix);
+        out.push(null);
+        this.#emit({ registry: ref.registry, operation: "blob", result: "ok", status: 200 });
+      })
+      .catch(fail);
     return out;
   }
 
@@ -538,7 +642,7 @@ export class RegistryClient {
    */
   async uploadBlob(
     ref: ImageReference,
-    open: () => Readable,
+    open: () => Readable | { readonly stream: Readable; readonly digest: Promise<string> },
     options: { size?: number; signal?: AbortSignal } = {},
   ): Promise<{ digest: string; size: number }> {
     const what = `blob upload ${ref.registry}/${ref.repository}`;
@@ -547,8 +651,17 @@ export class RegistryClient {
       let sourceError: unknown;
       const hash = createHash("sha256");
       let size = 0;
+      let hashed: Promise<string> | undefined;
       const body = (): Readable => {
-        const source = open();
+        const opened = open();
+        if (!(opened instanceof Readable)) {
+          // Hashed by its source (streamBlobFramed): nothing to do here but pass it on.
+          hashed = opened.digest;
+          size = options.size ?? 0;
+          opened.stream.once("error", (err) => (sourceError = err));
+          return opened.stream;
+        }
+        const source = opened;
         const hashing = new Transform({
           transform(chunk: Buffer, _encoding, callback) {
             hash.update(chunk);
@@ -592,7 +705,13 @@ export class RegistryClient {
           },
         );
         if (sourceError !== undefined) throw sourceError;
-        const digest = `sha256:${hash.digest("hex")}`;
+        let digest: string;
+        try {
+          digest = hashed === undefined ? `sha256:${hash.digest("hex")}` : await hashed;
+        } catch (err) {
+          sourceError = err;
+          throw err;
+        }
         committed.searchParams.set("digest", digest);
         await this.#send(
           {

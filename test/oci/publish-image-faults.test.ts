@@ -57,29 +57,36 @@ describe("publish-image when the registry serves a raw file that does not match 
     await registry?.stop();
   });
 
-  it("fails with DigestMismatch (exit 3) and commits no layer, no manifest, no variant", async () => {
-    const artifact = await buildModelPackArtifact([
-      { path: "model.safetensors", content: Buffer.alloc(200_000, 5) },
-    ]);
-    const digest = await pushArtifact(registry, "models/corrupt", "v1", artifact);
-    target = (artifact.manifest.layers as { digest: string }[])[0]?.digest;
-    const host = `127.0.0.1:${(front.address() as AddressInfo).port}`;
-    const stderr = new PassThrough();
-    let err = "";
-    stderr.on("data", (c: Buffer) => (err += c.toString()));
-    const code = await main(["publish-image", `${host}/models/corrupt:v1`, "--plain-http"], {
-      stdout: new PassThrough(),
-      stderr,
-      env: { HOME: "/nonexistent" },
-    });
-    expect(code).toBe(3);
-    expect(err).toMatch(/does not match the expected sha256:[0-9a-f]{64}/);
-    const client = new RegistryClient({ plainHttp: true });
-    const referrers = await client.getReferrers(
-      { registry: registry.host, repository: "models/corrupt" },
-      digest,
-    );
-    expect(referrers.manifests).toEqual([]);
-    await client.close();
-  });
+  it.each([
+    ["a small file (hashed on the main thread)", 200_000],
+    ["a large file (hashed on a worker)", 9 * 1024 * 1024],
+  ])(
+    "%s: fails with DigestMismatch (exit 3) and commits no layer, no manifest, no variant",
+    async (_name, size) => {
+      const artifact = await buildModelPackArtifact([
+        { path: "model.safetensors", content: Buffer.alloc(size, 5) },
+      ]);
+      const repository = `models/corrupt-${size}`;
+      const digest = await pushArtifact(registry, repository, "v1", artifact);
+      target = (artifact.manifest.layers as { digest: string }[])[0]?.digest;
+      const host = `127.0.0.1:${(front.address() as AddressInfo).port}`;
+      const stderr = new PassThrough();
+      let err = "";
+      stderr.on("data", (c: Buffer) => (err += c.toString()));
+      const code = await main(["publish-image", `${host}/${repository}:v1`, "--plain-http"], {
+        stdout: new PassThrough(),
+        stderr,
+        env: { HOME: "/nonexistent" },
+      });
+      expect(code).toBe(3);
+      expect(err).toMatch(/does not match the expected sha256:[0-9a-f]{64}/);
+      const client = new RegistryClient({ plainHttp: true });
+      const referrers = await client.getReferrers(
+        { registry: registry.host, repository: "models/corrupt" },
+        digest,
+      );
+      expect(referrers.manifests).toEqual([]);
+      await client.close();
+    },
+  );
 });

@@ -97,6 +97,8 @@ const MIXED: ArtifactFile[] = [
   { path: "tokenizer.json", content: '{"tokens":[1,2,3]}', encoding: "tar+gzip" },
   { path: "docs/README.md", content: "# tiny\n", encoding: "tar+zstd" },
   { path: "weights/extra.bin", content: weights(1025, 7), encoding: "raw", mode: 0o600 },
+  // Over 8 MiB: hashed on a worker thread while it is copied.
+  { path: "weights/large.safetensors", content: weights(9 * 1024 * 1024 + 17, 3), encoding: "raw" },
 ];
 
 for (const kind of ["distribution", "olareg"] as const) {
@@ -156,6 +158,7 @@ for (const kind of ["distribution", "olareg"] as const) {
         ["tokenizer.json", "reused"],
         ["docs/README.md", "reused"],
         ["weights/extra.bin", "uploaded"],
+        ["weights/large.safetensors", "uploaded"],
       ]);
       const sources = (artifact.manifest.layers as { digest: string }[]).map((l) => l.digest);
       expect(out.layers.map((l) => l.source)).toEqual(sources);
@@ -165,6 +168,7 @@ for (const kind of ["distribution", "olareg"] as const) {
         "application/vnd.oci.image.layer.v1.tar",
         "application/vnd.oci.image.layer.v1.tar+gzip",
         "application/vnd.oci.image.layer.v1.tar+zstd",
+        "application/vnd.oci.image.layer.v1.tar",
         "application/vnd.oci.image.layer.v1.tar",
       ]);
       expect(out.findable.via).toBe(kind === "olareg" ? "api" : "tag");
@@ -199,6 +203,7 @@ for (const kind of ["distribution", "olareg"] as const) {
         "reused",
         "reused",
         "reused",
+        "present",
         "present",
       ]);
 
