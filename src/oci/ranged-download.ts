@@ -263,6 +263,9 @@ class Download {
       if (this.#failure !== undefined) throw this.#failure.error;
       const actual = await this.#writer.digest(this.#o.size);
       if (actual !== this.#o.digest) throw new DigestMismatchError(this.#o.what, this.#o.digest, actual);
+      // No checkpoint may land after the record is removed: stop the ticks, let a write in flight end.
+      clearInterval(timer);
+      await this.#checkpointing;
       await rm(resumeStatePath(this.#o.path), { force: true });
       return { kind: "done", received: this.#received, resumed: this.#resumed };
     } catch (err) {
