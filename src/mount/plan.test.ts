@@ -708,3 +708,32 @@ describe("planMounts: idempotency", () => {
     ]);
   });
 });
+
+describe("an image variant (MountTarget.imageReference)", () => {
+  const VARIANT = `sha256:${"9".repeat(64)}`;
+
+  it("the image volume names the variant, the pod's annotation the artifact's digest; planning it again changes nothing", () => {
+    const { pod } = mutate(podWith(), [
+      target("llama", { imageReference: `registry.example.com/models/llama@${VARIANT}` }),
+    ]);
+    const volume = pod.spec?.volumes?.find((v) => v.name === modelVolumeName("llama"));
+    expect(volume?.image?.reference).toBe(`registry.example.com/models/llama@${VARIANT}`);
+    expect(Object.values(pod.metadata?.annotations ?? {})).toContain(DIGEST_A);
+  });
+
+  it("a pod mounted with the artifact before the variant was published counts as mounted", () => {
+    const before = planned(podWith(), [target("llama")]);
+    const now = [target("llama", { imageReference: `registry.example.com/models/llama@${VARIANT}` })];
+    expect(planMounts(before, now, SETTINGS)).toEqual({ allowed: true, patch: [] });
+  });
+
+  it.each([
+    ["in another repository", `registry.example.com/models/other@${VARIANT}`, "ImageVolume"],
+    ["by tag", "registry.example.com/models/llama:v1", "ImageVolume"],
+    ["under InitContainer", `registry.example.com/models/llama@${VARIANT}`, "InitContainer"],
+  ] as const)("refuses a variant %s", (_name, imageReference, strategy) => {
+    expect(refusal(podWith(), [target("llama", { imageReference, strategy })])).toMatch(
+      /its image variant .* is not pinned by digest in the artifact's repository/,
+    );
+  });
+});

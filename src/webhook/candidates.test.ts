@@ -251,3 +251,81 @@ describe("a status that does not describe the spec is not trusted (whoever can w
     });
   });
 });
+
+describe("an image variant in status (status.imageVariant used)", () => {
+  const VARIANT = `sha256:${"9".repeat(64)}`;
+  const withVariant = (
+    variant: Partial<NonNullable<ModelDeploymentStatus["imageVariant"]>>,
+    strategy: "ImageVolume" | "InitContainer" = "ImageVolume",
+  ) =>
+    modelDeployment({
+      name: "m",
+      status: {
+        ...readyStatus({ strategy }),
+        imageVariant: { used: true, reason: "ImageVariantUsed", message: "", digest: VARIANT, ...variant },
+      },
+    });
+
+  it("mounts the variant's reference; the target keeps the artifact's digest", () => {
+    const candidate = compileCandidate(withVariant({ reference: `${REGISTRY}/models/llama@${VARIANT}` }));
+    expect(candidate?.verdict.admit && candidate.verdict.target).toMatchObject({
+      digest: DIGEST,
+      pinnedReference: `${REGISTRY}/models/llama@${DIGEST}`,
+      imageReference: `${REGISTRY}/models/llama@${VARIANT}`,
+    });
+  });
+
+  it("ignores it under InitContainer or when not used", () => {
+    for (const raw of [
+      withVariant({ reference: `${REGISTRY}/models/llama@${VARIANT}` }, "InitContainer"),
+      withVariant({ reference: `${REGISTRY}/models/llama@${VARIANT}`, used: false }),
+    ]) {
+      const candidate = compileCandidate(raw);
+      expect(candidate?.verdict.admit && "imageReference" in candidate.verdict.target).toBe(false);
+    }
+  });
+
+  it.each([
+    [
+      "another repository",
+      `${REGISTRY}/models/other@${VARIANT}`,
+      /is not pinned by digest in registry.example.com\/models\/llama/,
+    ],
+    ["a tag", `${REGISTRY}/models/llama:latest`, /is not pinned by digest/],
+    [
+      "another registry",
+      `evil.example.com/models/llama@${VARIANT}`,
+      /is not pinned by digest in registry.example.com/,
+    ],
+  ])("refuses a variant reference in %s", (_name, reference, message) => {
+    const candidate = compileCandidate(withVariant({ reference }));
+    expect(candidate?.verdict.admit === false && candidate.verdict.message).toMatch(message);
+  });
+
+  it("with signatures required, refuses a used variant that status does not record as verified", () => {
+    const raw = withVariant({ reference: `${REGISTRY}/models/llama@${VARIANT}` });
+    const status = raw.status as ModelDeploymentStatus;
+    const signed = {
+      ...raw,
+      status: {
+        ...status,
+        verification: {
+          digest: DIGEST,
+          requirement: "r",
+          verifiedAt: "2026-01-01T00:00:00Z",
+          signatures: [],
+        },
+      },
+    };
+    const policy = { signaturesRequired: () => true };
+    const refused = compileCandidate(signed, policy);
+    expect(refused?.verdict.admit === false && refused.verdict.message).toMatch(
+      /does not record the image variant sha256:9+ as verified/,
+    );
+    const verified = {
+      ...signed,
+      status: { ...signed.status, imageVariant: { ...status.imageVariant!, verified: true } },
+    };
+    expect(compileCandidate(verified, policy)?.verdict.admit).toBe(true);
+  });
+});
