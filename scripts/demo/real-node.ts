@@ -18,16 +18,12 @@ import {
 } from "../../test/harness/real-node/real-node.js";
 import { buildModelPackArtifact, pushArtifact } from "../../test/support/publisher.js";
 import {
-  apply,
   digestsPrinted,
-  hashingDeployment,
   installOperator,
   layerFiles,
-  modelDeployment,
-  newestPod,
   pushOperatorImage,
+  serveModel,
   uninstallOperator,
-  waitForCondition,
 } from "../../test/real-node/operator.js";
 import { sampleModelFiles } from "./sample-model.js";
 
@@ -99,18 +95,21 @@ export async function realNodeDemo(runtime: RuntimeName): Promise<number> {
       env: process.env,
     });
 
-    say("5. Apply a ModelDeployment (strategy Auto): the operator picks what this node can mount");
-    await kubectl(node, ["create", "namespace", "demo"]);
-    await apply(
-      node,
-      modelDeployment("demo", "tiny-demo", { reference, app: "server", path: "/models/tiny" }),
+    say(
+      "5. Apply a ModelDeployment (strategy Auto; the operator picks what this node can mount) and a Deployment",
     );
-    await waitForCondition(node, "demo", "tiny-demo", "Ready", "True");
+    console.log(
+      "   whose container (the operator image, running node) prints the SHA-256 of every model file",
+    );
+    const { pod } = await serveModel(node, image, {
+      namespace: "demo",
+      name: "server",
+      reference,
+      path: "/models/tiny",
+    });
     await kubectl(node, ["get", "md", "-n", "demo", "-o", "wide"]);
 
-    say("6. A Deployment whose container (the operator image running node) hashes every model file");
-    await apply(node, hashingDeployment("demo", "server", image, "/models/tiny"));
-    const pod = await newestPod(node, "demo", "server");
+    say("6. What the real container read: kubectl logs");
     const printed = await digestsPrinted(node, "demo", pod);
     await kubectl(node, ["logs", "-n", "demo", pod, "-c", "main"]);
     const expected = layerFiles(artifact.manifest);

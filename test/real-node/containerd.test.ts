@@ -16,12 +16,12 @@ import {
   apply,
   digestsPrinted,
   hashingContainer,
-  hashingDeployment,
   installOperator,
   layerFiles,
   modelDeployment,
   newestPod,
   pushOperatorImage,
+  serveModel,
   uninstallOperator,
   waitForCondition,
 } from "./operator.js";
@@ -87,23 +87,16 @@ describe.skipIf(skipReason("containerd") !== undefined)(
       const n = node();
       const artifact = await buildModelPackArtifact(MODEL_FILES("v1"));
       await pushArtifact({ url: `http://${n.registry}` }, "models/tiny", "v1", artifact);
-      await kubectlOk(n, ["create", "namespace", "serving"]);
-      await apply(
-        n,
-        modelDeployment("serving", "tiny", {
-          reference: `${n.registry}/models/tiny:v1`,
-          app: "tiny",
-          path: "/models/tiny",
-          updatePolicy: "Rollout",
-          refreshInterval: "30s",
-        }),
-      );
-      const status = await waitForCondition(n, "serving", "tiny", "Ready", "True");
-      expect(JSON.stringify(status)).toContain('"strategy":"InitContainer"');
-
       // The webhook, reached by the API server through the operator's Service, adds the puller.
-      await apply(n, hashingDeployment("serving", "tiny", image, "/models/tiny"));
-      const pod = await newestPod(n, "serving", "tiny");
+      const { status, pod } = await serveModel(n, image, {
+        namespace: "serving",
+        name: "tiny",
+        reference: `${n.registry}/models/tiny:v1`,
+        path: "/models/tiny",
+        updatePolicy: "Rollout",
+        refreshInterval: "30s",
+      });
+      expect(JSON.stringify(status)).toContain('"strategy":"InitContainer"');
       const spec = await json(n, ["get", "pod", "-n", "serving", pod]);
       expect(JSON.stringify(spec)).toContain("modelpack-pull");
       expect(await digestsPrinted(n, "serving", pod)).toEqual(layerFiles(artifact.manifest));
@@ -133,18 +126,13 @@ describe.skipIf(skipReason("containerd") !== undefined)(
         `--docker-password=${password}`,
       ];
       await kubectlOk(n, secret(registry.password));
-      await apply(
-        n,
-        modelDeployment("private", "private", {
-          reference: `${registry.host}/models/private:v1`,
-          app: "private",
-          path: "/models/private",
-          pullSecrets: ["model-creds"],
-        }),
-      );
-      await waitForCondition(n, "private", "private", "Ready", "True");
-      await apply(n, hashingDeployment("private", "private", image, "/models/private"));
-      const pod = await newestPod(n, "private", "private");
+      const { pod } = await serveModel(n, image, {
+        namespace: "private",
+        name: "private",
+        reference: `${registry.host}/models/private:v1`,
+        path: "/models/private",
+        pullSecrets: ["model-creds"],
+      });
       expect(await digestsPrinted(n, "private", pod)).toEqual(layerFiles(artifact.manifest));
 
       // The same secret with a wrong password: the next pod's puller fails and names the secret.

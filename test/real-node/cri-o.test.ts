@@ -23,6 +23,7 @@ import {
   modelDeployment,
   newestPod,
   pushOperatorImage,
+  serveModel,
   waitForCondition,
 } from "./operator.js";
 import { kubectl, kubectlOk, skipReason, useRealNode } from "./support.js";
@@ -49,19 +50,13 @@ describe.skipIf(skipReason("cri-o") !== undefined)(
         { path: "tokenizer/tokenizer.json", content: '{"v": 1}' },
       ]);
       await pushArtifact({ url: `http://${n.registry}` }, "models/raw", "v1", artifact);
-      await kubectlOk(n, ["create", "namespace", "raw"]);
-      await apply(
-        n,
-        modelDeployment("raw", "raw", {
-          reference: `${n.registry}/models/raw:v1`,
-          app: "raw",
-          path: "/models/raw",
-        }),
-      );
-      const status = await waitForCondition(n, "raw", "raw", "Ready", "True");
+      const { status, pod } = await serveModel(n, image, {
+        namespace: "raw",
+        name: "raw",
+        reference: `${n.registry}/models/raw:v1`,
+        path: "/models/raw",
+      });
       expect(JSON.stringify(status)).toContain('"strategy":"ImageVolume"');
-      await apply(n, hashingDeployment("raw", "raw", image, "/models/raw"));
-      const pod = await newestPod(n, "raw", "raw");
       const spec = await kubectlOk(n, ["get", "pod", "-n", "raw", pod, "-o", "json"]);
       expect(spec).not.toContain("initContainers");
       expect(spec).toContain(`"reference": "${n.registry}/models/raw@${artifact.manifestDigest}"`);
@@ -149,15 +144,13 @@ describe.skipIf(skipReason("cri-o") !== undefined)(
         ],
         { cwd: src },
       );
-      await kubectlOk(n, ["create", "namespace", "legacy"]);
-      await apply(
-        n,
-        modelDeployment("legacy", "legacy", { reference: target, app: "legacy", path: "/models/legacy" }),
-      );
-      const status = await waitForCondition(n, "legacy", "legacy", "Ready", "True");
+      const { status, pod } = await serveModel(n, image, {
+        namespace: "legacy",
+        name: "legacy",
+        reference: target,
+        path: "/models/legacy",
+      });
       expect(JSON.stringify(status)).toContain('"strategy":"InitContainer"');
-      await apply(n, hashingDeployment("legacy", "legacy", image, "/models/legacy"));
-      const pod = await newestPod(n, "legacy", "legacy");
       expect(await digestsPrinted(n, "legacy", pod)).toEqual(
         new Map(Object.entries(sources).map(([name, content]) => [name, sha256(content)])),
       );

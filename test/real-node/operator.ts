@@ -269,3 +269,31 @@ export async function waitForCondition(
     throw new Error(`${(err as Error).message}\nlast seen: ${last}`);
   });
 }
+
+export interface ServedModel {
+  /** The ModelDeployment's status once Ready. */
+  readonly status: Record<string, unknown>;
+  /** The newest pod of the hashing Deployment (`app: <name>`). */
+  readonly pod: string;
+}
+
+/**
+ * What a user does to serve a model: a namespace (created if missing), a ModelDeployment `name`
+ * selecting `app: <name>`, waited Ready, and a Deployment of one hashing pod reading `path`.
+ */
+export async function serveModel(
+  node: RealNode,
+  image: string,
+  spec: { namespace: string; name: string; reference: string; path: string } & Omit<
+    Parameters<typeof modelDeployment>[2],
+    "reference" | "app" | "path"
+  >,
+): Promise<ServedModel> {
+  const { namespace, name, ...md } = spec;
+  const created = await kubectl(node, ["create", "namespace", namespace]);
+  if (created.code !== 0 && !/AlreadyExists/.test(created.stderr)) throw new Error(created.stderr);
+  await apply(node, modelDeployment(namespace, name, { ...md, app: name }));
+  const status = await waitForCondition(node, namespace, name, "Ready", "True");
+  await apply(node, hashingDeployment(namespace, name, image, spec.path));
+  return { status, pod: await newestPod(node, namespace, name) };
+}
