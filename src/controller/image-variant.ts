@@ -13,6 +13,7 @@ import { RegistryClient, type RegistryClientOptions } from "../oci/client.js";
 import type { ImageReference } from "../oci/reference.js";
 import type { Clock } from "../runtime/clock.js";
 import type { LookupCredentials } from "./artifact-cache.js";
+import { clientPool } from "./client-pool.js";
 
 /** What the step observed. */
 export interface VariantObservation {
@@ -63,23 +64,14 @@ export function createVariantFinder(options: VariantFinderOptions): VariantFinde
   const maxEntries = options.maxEntries ?? 1_000;
   const maxClients = options.maxClients ?? 100;
   const create = options.createClient ?? ((o: RegistryClientOptions) => new RegistryClient(o));
-  const clients = new Map<string, VariantRegistry & { close(): Promise<void> }>();
   const entries = new Map<string, { outcome: VariantObservation["outcome"]; expiresAt: number }>();
   const inflight = new Map<string, Promise<VariantObservation["outcome"]>>();
 
-  const registryFor = (credentials: LookupCredentials): VariantRegistry => {
-    let client = clients.get(credentials.identity);
-    if (client === undefined) {
-      client = create({ ...options.client, credentials: credentials.store });
-      clients.set(credentials.identity, client);
-      for (const [identity, old] of clients) {
-        if (clients.size <= maxClients) break;
-        clients.delete(identity);
-        void old.close();
-      }
-    }
-    return client;
-  };
+  const registryFor: (credentials: LookupCredentials) => VariantRegistry = clientPool(
+    create,
+    options.client,
+    maxClients,
+  );
 
   const lookUp = async (
     reference: ImageReference,

@@ -22,6 +22,7 @@ import {
   type VerifiedSignature,
 } from "../signature/index.js";
 import type { LookupCredentials } from "./artifact-cache.js";
+import { clientPool } from "./client-pool.js";
 import type { ControllerKubeApi } from "./kube-api.js";
 
 /** The administrator's policy with each rule's trusted root read (run --verification-policy). */
@@ -85,22 +86,13 @@ type Read = { readonly text: string } | { readonly failure: VerificationFailure 
 
 /** Creates the signature step. */
 export function createModelVerifier(options: ModelVerifierOptions): ModelVerifier {
-  const clients = new Map<string, SignatureRegistry & { close(): Promise<void> }>();
   const maxClients = options.maxClients ?? 100;
   const create = options.createClient ?? ((o: RegistryClientOptions) => new RegistryClient(o));
-  const registryFor = (credentials: LookupCredentials): SignatureRegistry => {
-    let client = clients.get(credentials.identity);
-    if (client === undefined) {
-      client = create({ ...options.client, credentials: credentials.store });
-      clients.set(credentials.identity, client);
-      for (const [identity, old] of clients) {
-        if (clients.size <= maxClients) break;
-        clients.delete(identity);
-        void old.close();
-      }
-    }
-    return client;
-  };
+  const registryFor: (credentials: LookupCredentials) => SignatureRegistry = clientPool(
+    create,
+    options.client,
+    maxClients,
+  );
 
   const unavailable = (message: string, transient = false): { failure: VerificationFailure } => ({
     failure: { reason: "VerificationUnavailable", message, transient },
