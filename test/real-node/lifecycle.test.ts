@@ -5,14 +5,14 @@
  * network namespaces and processes are compared before and after.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { chown, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, test } from "vitest";
 import { z } from "zod";
 import { buildContainerImage, buildModelPackArtifact, pushArtifact } from "../support/publisher.js";
-import { NODE } from "../shipping/support.js";
+import { NODE, run, type RunResult } from "../shipping/support.js";
 import { hostSnapshot, skipReason, snapshotDiff } from "./support.js";
 import { waitFor } from "../harness/testing.js";
 
@@ -85,15 +85,8 @@ describe.skipIf(skipReason("containerd") !== undefined)("harness up --real-node 
       { path: "weights/model.safetensors", content: "w".repeat(4096) },
     ]);
     await pushArtifact({ url: registry }, "lifecycle/model", "v1", model);
-    const kubectl = (args: string[], input?: string): Promise<Result> =>
-      new Promise((resolve) => {
-        const child = execFile(
-          "kubectl",
-          ["--kubeconfig", status.kubeconfig, ...args],
-          (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
-        );
-        if (input !== undefined) child.stdin?.end(input);
-      });
+    const kubectl = (args: string[], input?: string): Promise<RunResult> =>
+      run("kubectl", ["--kubeconfig", status.kubeconfig, ...args], input === undefined ? {} : { input });
     const pod = {
       apiVersion: "v1",
       kind: "Pod",
@@ -138,7 +131,7 @@ describe.skipIf(skipReason("containerd") !== undefined)("harness up --real-node 
   test("up --real-node refuses a user who is not root, and says why", async () => {
     const dir = await mkdtemp(join(tmpdir(), "mpo-real-node-nonroot-"));
     try {
-      await import("node:fs/promises").then((fs) => fs.chown(dir, 65534, 65534));
+      await chown(dir, 65534, 65534);
       const result = await harness(dir, ["up", "--real-node"], { uid: 65534, gid: 65534 });
       expect(result.code).toBe(1);
       expect(result.stderr).toContain("a real node needs root");

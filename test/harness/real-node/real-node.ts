@@ -13,7 +13,7 @@
  * `stop()` (or `teardownRealNode` from another process) undoes every effect on the host:
  * processes, mounts, the namespace and veth, cgroups, fixed paths and sysctls.
  */
-import type { KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
@@ -491,7 +491,6 @@ async function waitForNodeReady(
   kubelet: RunningProcess,
   runtime: RunningProcess,
 ): Promise<string> {
-  const { CoreV1Api } = await import("@kubernetes/client-node");
   const core = plane.kubeConfig.makeApiClient(CoreV1Api);
   let version = "";
   await waitUntil(
@@ -581,7 +580,6 @@ export async function teardownRealNode(
 
 /** Deletes every pod at once, then waits (at most 30 s) until the kubelet has stopped them. */
 async function deleteAllPods(plane: FullControlPlane): Promise<void> {
-  const { CoreV1Api } = await import("@kubernetes/client-node");
   const core = plane.kubeConfig.makeApiClient(CoreV1Api);
   const pods = await core.listPodForAllNamespaces();
   await Promise.all(
