@@ -18,21 +18,42 @@ describe("parseDockerConfig", () => {
       }),
       "config.json",
     );
-    expect(store.lookup("r.io")).toMatchObject({ kind: "basic", username: "alice", password: "pa:ss" });
-    expect(store.lookup("docker.io")).toMatchObject({ kind: "basic", username: "bob", password: "pw" });
-    expect(store.lookup("127.0.0.1:5000")).toMatchObject({ kind: "basic", username: "u", password: "p" });
-    expect(store.lookup("id.io")).toMatchObject({
+    expect(store.lookup("r.io")).toEqual({
+      kind: "basic",
+      username: "alice",
+      password: "pa:ss",
+      source: "config.json",
+    });
+    expect(store.lookup("docker.io")).toEqual({
+      kind: "basic",
+      username: "bob",
+      password: "pw",
+      source: "config.json",
+    });
+    expect(store.lookup("127.0.0.1:5000")).toEqual({
+      kind: "basic",
+      username: "u",
+      password: "p",
+      source: "config.json",
+    });
+    expect(store.lookup("id.io")).toEqual({
       kind: "identityToken",
       username: "carol",
       token: "refresh",
+      source: "config.json",
     });
-    expect(store.lookup("tok.io")).toMatchObject({ kind: "registryToken", token: "bearer" });
+    expect(store.lookup("tok.io")).toEqual({ kind: "registryToken", token: "bearer", source: "config.json" });
     expect(store.lookup("none.io")).toBeUndefined();
   });
 
   it("reads the legacy .dockercfg shape", () => {
     const store = parseDockerConfig(JSON.stringify({ "r.io": { auth: b64("a:b") } }), ".dockercfg");
-    expect(store.lookup("r.io")).toMatchObject({ kind: "basic", username: "a", password: "b" });
+    expect(store.lookup("r.io")).toEqual({
+      kind: "basic",
+      username: "a",
+      password: "b",
+      source: ".dockercfg",
+    });
   });
 
   it("reports credential helpers instead of silently going anonymous", () => {
@@ -54,7 +75,12 @@ describe("parseDockerConfig", () => {
       helper: "docker-credential-desktop",
       source: "/home/me/.docker/config.json",
     });
-    expect(store.lookup("r.io")).toMatchObject({ kind: "basic", username: "a", password: "b" });
+    expect(store.lookup("r.io")).toEqual({
+      kind: "basic",
+      username: "a",
+      password: "b",
+      source: "/home/me/.docker/config.json",
+    });
   });
 
   it.each([
@@ -73,8 +99,8 @@ describe("parseDockerConfig", () => {
       "b",
     );
     const chained = chainCredentialStores([a, b]);
-    expect(chained.lookup("r.io")).toMatchObject({ kind: "basic", username: "a", password: "1" });
-    expect(chained.lookup("s.io")).toMatchObject({ kind: "basic", username: "b", password: "3" });
+    expect(chained.lookup("r.io")).toEqual({ kind: "basic", username: "a", password: "1", source: "a" });
+    expect(chained.lookup("s.io")).toEqual({ kind: "basic", username: "b", password: "3", source: "b" });
   });
 
   it.each([
@@ -105,10 +131,11 @@ describe("credentials that would inject headers", () => {
       JSON.stringify({ auths: { "r.io": { auth: b64("bob:p\u00e4ss w0rd!") } } }),
       "c",
     );
-    expect(store.lookup("r.io")).toMatchObject({
+    expect(store.lookup("r.io")).toEqual({
       kind: "basic",
       username: "bob",
       password: "p\u00e4ss w0rd!",
+      source: "c",
     });
   });
 });
