@@ -5,7 +5,8 @@
  * network namespaces and processes are compared before and after.
  */
 import { execFile } from "node:child_process";
-import { chown, mkdtemp, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,15 +25,14 @@ interface Result {
   stderr: string;
 }
 
-function harness(stateDir: string, args: string[], user?: { uid: number; gid: number }): Promise<Result> {
+function harness(stateDir: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
   return new Promise((resolve) => {
     execFile(
       NODE,
       ["--import", "tsx", CLI, ...args],
       {
-        env: { ...process.env, HARNESS_STATE_DIR: stateDir, ...(user && { HOME: stateDir }) },
+        env: { ...process.env, HARNESS_STATE_DIR: stateDir, ...env },
         timeout: 20 * 60_000,
-        ...(user ?? {}),
       },
       (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
     );
@@ -128,13 +128,17 @@ describe.skipIf(skipReason("containerd") !== undefined)("harness up --real-node 
     expect(snapshotDiff(before, hostSnapshot(stateDir))).toEqual([]);
   });
 
-  test("up --real-node refuses a user who is not root, and says why", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "mpo-real-node-nonroot-"));
+  test("up --real-node refuses what cannot run here, and says why", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "mpo-real-node-refused-"));
     try {
-      await chown(dir, 65534, 65534);
-      const result = await harness(dir, ["up", "--real-node"], { uid: 65534, gid: 65534 });
+      // CRI-O without a crio on PATH and without its source archive.
+      const result = await harness(dir, ["up", "--real-node", "--runtime", "cri-o"], {
+        MODELPACK_THIRD_PARTY: join(dir, "no-third-party"),
+      });
       expect(result.code).toBe(1);
-      expect(result.stderr).toContain("a real node needs root");
+      expect(result.stderr).toContain("no crio on PATH and no CRI-O source archive");
+      expect(result.stderr).toContain("MODELPACK_THIRD_PARTY");
+      expect(existsSync(join(dir, "state.json"))).toBe(false);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

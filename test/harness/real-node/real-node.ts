@@ -135,14 +135,29 @@ export interface RealNode {
 
 export class RealNodeUnavailable extends HarnessError {}
 
+/** What decides whether a real node can run on this machine. */
+export interface HostFacts {
+  readonly platform: NodeJS.Platform;
+  readonly uid: number | undefined;
+  readonly has: (tool: string) => boolean;
+}
+
+const thisHost = (): HostFacts => ({
+  platform: process.platform,
+  uid: process.getuid?.(),
+  has: (tool) => findExecutable(tool) !== undefined,
+});
+
 /** Why a real node cannot run here, or undefined when it can (root, Linux, the system tools). */
-export function realNodeUnavailableReason(runtime: RuntimeName = "containerd"): string | undefined {
-  if (process.platform !== "linux") return "a real node needs Linux";
-  if (process.getuid?.() !== 0)
-    return "a real node needs root (it creates a network namespace, mounts and cgroups)";
+export function realNodeUnavailableReason(
+  runtime: RuntimeName = "containerd",
+  host: HostFacts = thisHost(),
+): string | undefined {
+  if (host.platform !== "linux") return "a real node needs Linux";
+  if (host.uid !== 0) return "a real node needs root (it creates a network namespace, mounts and cgroups)";
   const needed = ["runc", "iptables", "nsenter", "unshare", "ip", "mount"];
   if (runtime === "cri-o") needed.push("conmon");
-  const missing = needed.filter((tool) => findExecutable(tool) === undefined);
+  const missing = needed.filter((tool) => !host.has(tool));
   if (missing.length > 0)
     return `a real node needs ${missing.join(", ")} on PATH (Debian: apt install ${missing.map(debianPackage).join(" ")})`;
   return undefined;
