@@ -10,7 +10,7 @@ import { mkdir, rmdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HarnessError } from "../errors.js";
-import { NODE_NETWORK } from "./configs.js";
+import { NODE_NETWORK, SHIM_SOCKET_DIR } from "./configs.js";
 
 const COMMAND_TIMEOUT_MS = 60_000;
 
@@ -281,7 +281,7 @@ export const FIXED_PATHS = [
   "/var/lib/containers",
   "/run/containerd",
   "/run/crio",
-  "/run/modelpack-node-shims",
+  SHIM_SOCKET_DIR,
   "/etc/cni",
   "/opt/cni",
   "/etc/containers",
