@@ -59,8 +59,21 @@ describe("the generated schema is structural", () => {
     expect(fields.filter(([, n]) => typeof n["description"] !== "string").map(([p]) => p)).toEqual([]);
   });
 
-  it("preserves unknown fields nowhere", () => {
-    expect(JSON.stringify(schema)).not.toContain("x-kubernetes-preserve-unknown-fields");
+  it("preserves unknown fields only where status.injection keeps core/v1 objects the apiserver checks at pod creation", () => {
+    const kept: string[] = [];
+    const visit = (node: unknown, path: string): void => {
+      if (typeof node !== "object" || node === null) return;
+      for (const [key, value] of Object.entries(node)) {
+        if (key === "x-kubernetes-preserve-unknown-fields") kept.push(path);
+        else visit(value, `${path}.${key}`);
+      }
+    };
+    visit(schema, "$");
+    expect(kept).toEqual([
+      "$.properties.status.properties.injection.properties.volumes.items",
+      "$.properties.status.properties.injection.properties.initContainers.items",
+      "$.properties.status.properties.injection.properties.mount",
+    ]);
   });
 
   it("keys conditions by type and pull secrets by name; containers are a set", () => {

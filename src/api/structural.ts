@@ -76,6 +76,8 @@ function visit(node: Json, path: string): JsonObject {
       out[key] = visit(value, `${path}[]`);
     } else if (key === "additionalProperties") {
       if (value === false) continue;
+      // An object kept as it is: the apiserver neither prunes nor types what is inside.
+      if (node["x-kubernetes-preserve-unknown-fields"] === true) continue;
       if ("properties" in node) throw new Error(`${path}: a loose object is not structural`);
       out[key] = visit(value, `${path}.*`);
     } else {

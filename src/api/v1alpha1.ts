@@ -461,6 +461,62 @@ export const ImageVariantStatus = z
   );
 export type ImageVariantStatus = z.infer<typeof ImageVariantStatus>;
 
+/**
+ * A Kubernetes object of ours that the CRD stores as it is (`x-kubernetes-preserve-unknown-fields`):
+ * a volume, volume mount or container the mount planner made. Its shape is core/v1's, checked by
+ * the apiserver where the pod is created, not here.
+ */
+const KubernetesObject = (what: string) =>
+  z.record(z.string(), z.unknown()).meta({ "x-kubernetes-preserve-unknown-fields": true }).describe(what);
+
+/** How many volumes one ModelDeployment adds: its model, its pull secrets, the CA bundle. */
+export const MAX_INJECTED_VOLUMES = 18;
+
+export const PodInjection = z
+  .object({
+    observedGeneration: Generation.describe(
+      "The metadata.generation this was decided for; admission refuses pods while it is older.",
+    ),
+    allowed: z.boolean().describe("Whether pods selected by this ModelDeployment may be created now."),
+    message: z
+      .string()
+      .max(MAX_CONDITION_MESSAGE_LENGTH)
+      .optional()
+      .describe("Why not (allowed false): the message a refused pod gets, naming the cause and the fix."),
+    digest: z.string().max(256).optional().describe("The digest selected pods get (status.resolved.digest)."),
+    annotations: maxProperties(z.record(z.string().max(317), z.string().max(256)), 2)
+      .optional()
+      .describe(
+        "The pod annotations that record the digest a pod got (modelpack.dev/model.<name>, and the name when it is hashed).",
+      ),
+    volumes: z
+      .array(KubernetesObject("A core/v1 Volume."))
+      .max(MAX_INJECTED_VOLUMES)
+      .optional()
+      .describe("The volumes each selected pod gets: the model's first."),
+    initContainers: z
+      .array(KubernetesObject("A core/v1 Container."))
+      .max(1)
+      .optional()
+      .describe("The init container that pulls the model (strategy InitContainer)."),
+    mount: KubernetesObject("A core/v1 VolumeMount: the read-only model mount.").optional(),
+    containers: z
+      .array(z.string().max(63))
+      .max(64)
+      .optional()
+      .describe("The containers that get the mount; empty means every container (spec.mount.containers)."),
+    imagePullSecrets: z
+      .array(z.string().max(253))
+      .max(16)
+      .optional()
+      .describe("Secrets each selected pod lists in spec.imagePullSecrets (strategy ImageVolume)."),
+  })
+  .describe(
+    "Written only with run --injection admission-policy: what the API server's admission policies add to the " +
+      "pods this ModelDeployment selects, made by the same mount planner as the webhook's patch.",
+  );
+export type PodInjection = z.infer<typeof PodInjection>;
+
 /** A condition type: CamelCase, optionally prefixed by a DNS subdomain (metav1.Condition). */
 const CONDITION_TYPE =
   /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/;
@@ -502,6 +558,7 @@ export const ModelDeploymentStatus = z
     validation: ValidationReport.optional(),
     verification: VerificationRecord.optional(),
     imageVariant: ImageVariantStatus.optional(),
+    injection: PodInjection.optional(),
     conditions: listMap(z.array(Condition).max(MAX_CONDITIONS), "type")
       .optional()
       .describe(

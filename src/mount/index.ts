@@ -18,7 +18,7 @@
  *   image volume.
  */
 
-export { planMounts } from "./plan.js";
+export { mountPiecesFor, planMounts } from "./plan.js";
 export {
   POD_ANNOTATION_PREFIX,
   isValidAnnotationKey,

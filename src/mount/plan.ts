@@ -44,6 +44,22 @@ const piecesOf = memoPerObject((target: CheckedTarget, settings: InitContainerSe
 );
 
 /**
+ * What `planMounts` adds to a pod for one target, whatever the pod: its volumes (the model's
+ * first), init container, read-only mount and image pull secrets; or the target's own problems.
+ * Admission policies apply exactly these pieces (src/admission-policy), so both paths add the same.
+ */
+export function mountPiecesFor(
+  target: MountTarget,
+  settings: InitContainerSettings,
+):
+  | { readonly target: CheckedTarget; readonly pieces: MountPieces }
+  | { readonly problems: readonly string[] } {
+  const result = checkedTarget(target, settings);
+  if ("problems" in result) return { problems: result.problems };
+  return { target: result.target, pieces: piecesOf(result.target, settings) };
+}
+
+/**
  * The patch that mounts every target's model into the pod, or a refusal listing every conflict.
  * Never throws for any pod or target; an empty `targets` gives an empty patch. The caller sends
  * `patch` as the AdmissionReview's JSONPatch (nothing when it is empty) and `warnings` as its
