@@ -99,11 +99,13 @@ const MUTATION_VARIABLES = [
       "has(variables.inj.imagePullSecrets) ? variables.inj.imagePullSecrets.filter(s, !(s in variables.secretNames)) : []",
   },
   {
-    // Indexes of the containers that get the mount: the listed ones, or all.
+    // Indexes of the containers that get the mount: the listed ones, or all; one that mounts
+    // something else at that path is skipped, and validation refuses the pod with our message.
     name: "selected",
     expression:
-      "object.spec.containers.filter(c, !has(variables.inj.containers) || size(variables.inj.containers) == 0 || " +
-      "c.name in variables.inj.containers).map(c, object.spec.containers.indexOf(c))",
+      "object.spec.containers.filter(c, (!has(variables.inj.containers) || size(variables.inj.containers) == 0 || " +
+      "c.name in variables.inj.containers) && !(has(c.volumeMounts) && " +
+      "c.volumeMounts.exists(m, m.mountPath == variables.inj.mount.mountPath))).map(c, object.spec.containers.indexOf(c))",
   },
 ];
 
@@ -195,6 +197,14 @@ const VALIDATION_VARIABLES = [
       "variables.allowed && has(variables.inj.containers) ? variables.inj.containers.filter(n, !object.spec.containers.exists(c, c.name == n)) : []",
   },
   {
+    // Selected containers with a mount inside the model's path: a read-only model cannot hold one.
+    name: "nested",
+    expression:
+      "variables.allowed ? object.spec.containers.filter(c, (!has(variables.inj.containers) || size(variables.inj.containers) == 0 || " +
+      "c.name in variables.inj.containers) && has(c.volumeMounts) && c.volumeMounts.exists(m, " +
+      "m.mountPath.startsWith(variables.inj.mount.mountPath + '/'))).map(c, c.name) : []",
+  },
+  {
     name: "unmounted",
     expression:
       "variables.allowed ? object.spec.containers.filter(c, (!has(variables.inj.containers) || size(variables.inj.containers) == 0 || " +
@@ -260,8 +270,20 @@ const VALIDATIONS = [
       "string(variables.inj.mount.mountPath)",
       lit(' in container "'),
       "variables.unmounted[0]",
+      lit('", which already mounts something else there; change spec.mount.path or the pod'),
+    ].join(" + "),
+    reason: "Forbidden",
+  },
+  {
+    expression: "!variables.allowed || variables.stale || size(variables.nested) == 0",
+    messageExpression: [
+      SUBJECT,
+      lit(" mounts its model at "),
+      "string(variables.inj.mount.mountPath)",
+      lit(' in container "'),
+      "variables.nested[0]",
       lit(
-        '", which did not get that mount (the pod mounts something else there?); change spec.mount.path or the pod',
+        '", which has another mount inside that path (a read-only model cannot hold another mount); change spec.mount.path or the pod',
       ),
     ].join(" + "),
     reason: "Forbidden",

@@ -290,6 +290,13 @@ export const RUN = {
       description:
         "whether updatePolicy: Rollout may patch the pod template of Deployments, StatefulSets and DaemonSets when a digest changes (needs their patch RBAC; the chart's rollout.enabled).",
     },
+    injection: {
+      type: "string",
+      value: "auto|webhook|admission-policy",
+      default: "webhook",
+      description:
+        "how pods get their models: webhook (the operator's admission webhook; every Kubernetes version), admission-policy (MutatingAdmissionPolicy and ValidatingAdmissionPolicy bindings per ModelDeployment: the API server injects, so pods get models while the operator is down; needs admissionregistration.k8s.io/v1 MutatingAdmissionPolicy, Kubernetes 1.36+), or auto (admission-policy where served, else webhook).",
+    },
     "disable-webhook": {
       type: "boolean",
       default: false,

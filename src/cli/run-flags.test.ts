@@ -7,6 +7,7 @@ const base = {
   "webhook-service": "modelpack-operator-webhook",
   "webhook-failure-policy": "Fail",
   "webhook-timeout-seconds": "5",
+  injection: "webhook",
 };
 
 describe("--init-resources", () => {
@@ -37,4 +38,14 @@ describe("--init-user", () => {
       /--init-user must be one of fixed, platform/,
     );
   });
+});
+
+describe("--injection", () => {
+  it.each(["auto", "webhook", "admission-policy"] as const)("%s reaches the webhook settings", (injection) =>
+    expect(webhookFlags({ ...base, injection })).toMatchObject({ injection }),
+  );
+  it("anything else is a usage error naming the choices", () =>
+    expect(() => webhookFlags({ ...base, injection: "policy" })).toThrow(
+      /--injection must be one of auto, webhook, admission-policy/,
+    ));
 });

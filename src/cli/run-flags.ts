@@ -21,7 +21,9 @@ export function webhookFlags(values: {
   "webhook-configuration-name"?: string;
   "webhook-namespace-selector"?: string;
   "webhook-object-selector"?: string;
+  injection: string;
 }) {
+  const injection = oneOf(values.injection, ["auto", "webhook", "admission-policy"] as const, "--injection");
   const initImage = values["init-image"];
   if (initImage === undefined || initImage === "") {
     throw new UsageError(
@@ -51,6 +53,7 @@ export function webhookFlags(values: {
   if (url !== undefined && !url.startsWith("https://"))
     throw new UsageError(`--webhook-url must be an https:// URL, not "${url}"`);
   return {
+    injection,
     bindAddress: values["webhook-bind-address"],
     service: values["webhook-service"],
     failurePolicy,

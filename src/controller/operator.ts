@@ -115,6 +115,8 @@ export interface Operator {
   readonly metrics: Registry;
   /** The served ModelDeployments, as the informers see them. */
   readonly store: Store<KubeObject>;
+  /** The ModelDeployment informers behind `store`, for other controllers' event handlers. */
+  readonly informers: readonly Informer<KubeObject>[];
   /** Whether every ModelDeployment informer has listed once (the webhook answers 503 until then). */
   hasSynced(): boolean;
   /**
@@ -356,6 +358,7 @@ export function createOperator(options: OperatorOptions): Operator {
     health,
     metrics: registry,
     store,
+    informers,
     hasSynced: () => informers.every((i) => i.hasSynced()),
     hasPodCacheSynced: podsSynced,
     async start(signal) {

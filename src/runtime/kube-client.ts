@@ -213,19 +213,24 @@ export async function kubeStreamLines(
 }
 
 /**
- * Server-side apply of `body` at `path` as FIELD_MANAGER, taking over fields others set (force):
- * the operator is the source of truth for what it applies. Rejects with a KubeApiError.
+ * Server-side apply of `body` at `path` as FIELD_MANAGER (or `fieldManager`), taking over fields
+ * others set (force): the operator is the source of truth for what it applies. Resolves with the
+ * object as stored; rejects with a KubeApiError.
  */
 export async function serverSideApply(
   kubeConfig: KubeConfig,
   path: string,
   body: unknown,
-  options: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined } = {},
-): Promise<void> {
-  await kubeRequest(kubeConfig, {
+  options: {
+    signal?: AbortSignal | undefined;
+    timeoutMs?: number | undefined;
+    fieldManager?: string | undefined;
+  } = {},
+): Promise<unknown> {
+  return await kubeRequest(kubeConfig, {
     method: "PATCH",
     path,
-    query: { fieldManager: FIELD_MANAGER, force: true },
+    query: { fieldManager: options.fieldManager ?? FIELD_MANAGER, force: true },
     contentType: "application/apply-patch+yaml",
     body,
     signal: options.signal,

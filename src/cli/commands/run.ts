@@ -2,7 +2,10 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { readFile } from "node:fs/promises";
 import type { LabelSelector } from "../../api/index.js";
 import { createOperator } from "../../controller/operator.js";
-import { createWebhook } from "../../webhook/index.js";
+import { createWebhook, DEFAULT_CONFIGURATION_NAME } from "../../webhook/index.js";
+import type { AdmissionPolicy } from "../../webhook/candidates.js";
+import type { InitContainerSettings } from "../../mount/types.js";
+import type { VerificationPolicy } from "../../signature/policy.js";
 import { systemClock } from "../../runtime/clock.js";
 import { createLogger } from "../../runtime/logger.js";
 import { applicableRules } from "../../signature/index.js";
@@ -26,6 +29,11 @@ export interface RunOptions {
   /** `--workload-rollout`: whether `updatePolicy: Rollout` may patch workloads. Default true. */
   readonly workloadRollout?: boolean;
   readonly webhook?: {
+    /**
+     * Who adds models to pods: the webhook, the API server's admission policies (1.36+), or
+     * `auto` (policies where v1 MutatingAdmissionPolicy is served). Default webhook.
+     */
+    readonly injection?: "auto" | "webhook" | "admission-policy";
     readonly bindAddress: string;
     /** Out of cluster: register the webhook by this https URL (port 0 = the port bound). */
     readonly url?: string;
@@ -115,7 +123,32 @@ export async function runCommand(options: RunOptions, io: CliIo): Promise<number
     // In a pod, the pod name (downward API) names the lease holder; elsewhere the host name + a UUID.
     ...(io.env.POD_NAME !== undefined && io.env.POD_NAME !== "" && { identity: io.env.POD_NAME }),
   });
-  if (options.webhook !== undefined) {
+  const injection =
+    options.webhook === undefined ? undefined : await injectionMode(options.webhook, kubeConfig);
+  if (options.webhook !== undefined && injection === "admission-policy") {
+    const w = options.webhook;
+    const { createPolicyInjection, releaseWebhookEntry } =
+      await import("../../admission-policy/controller.js");
+    operator.manager.add(
+      createPolicyInjection({
+        kubeConfig,
+        logger,
+        clock: systemClock,
+        informers: operator.informers,
+        store: operator.store,
+        settings: initSettings(w, options, caPem),
+        policy: admissionPolicy(options, verificationPolicy),
+        // In cluster the installer owns the configuration: uninstalling it removes the policies.
+        ...(w.url === undefined && {
+          ownerConfiguration: w.configurationName ?? DEFAULT_CONFIGURATION_NAME,
+        }),
+      }),
+    );
+    // A webhook entry left by an earlier run in webhook mode would keep the operator in the path.
+    operator.manager.add(
+      releaseWebhookEntry(kubeConfig, w.configurationName ?? DEFAULT_CONFIGURATION_NAME, logger, systemClock),
+    );
+  } else if (options.webhook !== undefined) {
     const w = options.webhook;
     const bind = parseBindAddress(w.bindAddress, "--webhook-bind-address");
     const webhook = createWebhook({
@@ -126,21 +159,8 @@ export async function runCommand(options: RunOptions, io: CliIo): Promise<number
       store: operator.store,
       hasSynced: () => operator.hasSynced(),
       registry: operator.metrics,
-      allowedRegistries: options.allowedRegistries,
-      ...(verificationPolicy !== undefined && {
-        signaturesRequired: (registry: string, repository: string) =>
-          applicableRules(verificationPolicy.policy, registry, repository).length > 0,
-      }),
-      settings: {
-        image: w.initImage,
-        ...(w.initImagePullPolicy !== undefined && { imagePullPolicy: w.initImagePullPolicy }),
-        ...(w.initUser !== undefined && { user: w.initUser }),
-        ...(w.initResources !== undefined && { resources: w.initResources }),
-        plainHttpRegistries: options.plainHttpRegistries,
-        allowedRegistries: options.allowedRegistries,
-        // The operator publishes its CA bundle under this name where init containers pull.
-        ...(caPem !== undefined && { caBundleConfigMap: CA_BUNDLE_CONFIGMAP }),
-      },
+      ...admissionPolicy(options, verificationPolicy),
+      settings: initSettings(w, options, caPem),
       host: bind.host,
       port: bind.port,
       certificates:
@@ -162,6 +182,9 @@ export async function runCommand(options: RunOptions, io: CliIo): Promise<number
     });
     operator.manager.add(webhook);
     operator.health.addReadyCheck("webhook", () => webhook.isServing());
+    // Policies left by an earlier run in admission-policy mode would inject beside the webhook.
+    const { removePolicyInjectionOnce } = await import("../../admission-policy/controller.js");
+    operator.manager.add(removePolicyInjectionOnce(kubeConfig, logger, systemClock));
   }
   logger.info(
     {
@@ -169,11 +192,66 @@ export async function runCommand(options: RunOptions, io: CliIo): Promise<number
       watchNamespaces: options.watchNamespaces,
       server: kubeConfig.getCurrentCluster()?.server,
       health: `${host}:${port}`,
-      webhook: options.webhook?.url ?? options.webhook?.service,
+      webhook: injection === "webhook" ? (options.webhook?.url ?? options.webhook?.service) : undefined,
+      injection,
     },
     "starting",
   );
   await operator.start(io.signal ?? new AbortController().signal);
   logger.info({}, "stopped");
   return EXIT.ok;
+}
+
+type WebhookOptions = NonNullable<RunOptions["webhook"]>;
+
+/** How the init container runs the operator's image: the same for the webhook and the policies. */
+function initSettings(
+  w: WebhookOptions,
+  options: RunOptions,
+  caPem: string | undefined,
+): InitContainerSettings {
+  return {
+    image: w.initImage,
+    ...(w.initImagePullPolicy !== undefined && { imagePullPolicy: w.initImagePullPolicy }),
+    ...(w.initUser !== undefined && { user: w.initUser }),
+    ...(w.initResources !== undefined && { resources: w.initResources }),
+    plainHttpRegistries: options.plainHttpRegistries,
+    allowedRegistries: options.allowedRegistries,
+    // The operator publishes its CA bundle under this name where init containers pull.
+    ...(caPem !== undefined && { caBundleConfigMap: CA_BUNDLE_CONFIGMAP }),
+  };
+}
+
+/** What the administrator allows, checked again at admission by either path. */
+function admissionPolicy(
+  options: RunOptions,
+  verificationPolicy: { readonly policy: VerificationPolicy } | undefined,
+): AdmissionPolicy {
+  return {
+    allowedRegistries: options.allowedRegistries,
+    ...(verificationPolicy !== undefined && {
+      signaturesRequired: (registry: string, repository: string) =>
+        applicableRules(verificationPolicy.policy, registry, repository).length > 0,
+    }),
+  };
+}
+
+/**
+ * `--injection`, with `auto` decided by discovery (the gate can be off on any version). Throws
+ * UsageError when admission-policy is asked of an API server that does not serve it.
+ */
+async function injectionMode(
+  w: WebhookOptions,
+  kubeConfig: KubeConfig,
+): Promise<"webhook" | "admission-policy"> {
+  const asked = w.injection ?? "webhook";
+  if (asked === "webhook") return "webhook";
+  const { servesAdmissionPolicies } = await import("../../admission-policy/controller.js");
+  const served = await servesAdmissionPolicies(kubeConfig);
+  if (served) return "admission-policy";
+  if (asked === "auto") return "webhook";
+  throw new UsageError(
+    "--injection admission-policy needs admissionregistration.k8s.io/v1 MutatingAdmissionPolicy, which this API server " +
+      "does not serve (Kubernetes 1.36+, or its MutatingAdmissionPolicy feature gate is off): use --injection webhook or auto",
+  );
 }
