@@ -21,7 +21,7 @@ const md = (status: ModelDeploymentStatus | undefined, spec: Record<string, unkn
   });
 
 describe("podInjection", () => {
-  it.each([
+  it.each<[string, ModelDeploymentStatus | undefined, RegExp, number?]>([
     ["no status yet", undefined, /is not Ready/],
     ["Ready for an older generation", readyStatus({ generation: 1 }), /is not Ready/, 2],
     [
@@ -32,7 +32,7 @@ describe("podInjection", () => {
       },
       /is not Ready: ManifestNotFound: tag v1 not found/,
     ],
-  ] as const)("%s: refused with the webhook's message", (_name, status, message, generation = 1) => {
+  ])("%s: refused with the webhook's message", (_name, status, message, generation = 1) => {
     const injection = podInjection(md(status, {}, generation), INIT_SETTINGS);
     expect(injection).toEqual({
       observedGeneration: generation,

@@ -153,7 +153,7 @@ const CASES: readonly [string, V1Pod, "admitted" | "refused", RegExp?][] = [
     "the pod has its own volume named like the model's",
     pod({ iv: "yes" }, { volumes: [{ name: "modelpack-model-iv", emptyDir: {} }] }),
     "refused",
-    /already has a volume named "modelpack-model-iv", which ModelDeployment [a-z0-9-]+\/iv needs for its model; rename the pod\'s volume/,
+    /already has a volume named "modelpack-model-iv", which ModelDeployment [a-z0-9-]+\/iv needs for its model; rename the pod's volume/,
   ],
   [
     "the pod already mounts something at the model's path",
