@@ -73,7 +73,7 @@ describe("podInjection", () => {
         INIT_SETTINGS,
       );
       if (!plan.allowed) throw new Error(plan.message);
-      const patched = applyJsonPatch(pod, plan.patch) as {
+      const patched = applyJsonPatch<unknown>(pod, plan.patch) as {
         metadata: { annotations: Record<string, string> };
         spec: {
           volumes: unknown[];
