@@ -32,12 +32,21 @@ export const STOP = Symbol("stop");
  * STOP. `consume` resolves once the body is complete (or stopped) and rejects with a retryable
  * RegistryError when the connection fails or closes early. Either `consume` or `discard` must be
  * called.
+ *
+ * With `into`, the socket may read the next body bytes straight into the memory it returns (the
+ * consumer's own buffer: no copy): the chunk handed to `onChunk` is then a view of the start of
+ * that memory. `into` is asked after each chunk; the memory must stay untouched by anyone else
+ * until the next `onChunk` or the end of `consume`. Returning undefined, or bytes that arrive
+ * while reading is paused, bring chunks in the response's own buffers, to copy as without `into`.
  */
 export interface BlobResponse {
   readonly status: number;
   readonly url: URL;
   header(name: string): string | undefined;
-  consume(onChunk: (chunk: Buffer) => Promise<void> | typeof STOP | undefined): Promise<void>;
+  consume(
+    onChunk: (chunk: Buffer) => Promise<void> | typeof STOP | undefined,
+    into?: () => Uint8Array | undefined,
+  ): Promise<void>;
   discard(): Promise<void>;
 }
 
@@ -48,9 +57,10 @@ const MAX_HEADER_BYTES = 64 * 1024;
 /**
  * Sends one GET for a blob on its own HTTP/1.1 connection (`Range` when `range` is given) and
  * follows redirects (object storage, signed URLs) up to DEFAULT_MAX_REDIRECTS, without the
- * credentials across origins. The body is read straight from the socket into two reused buffers:
- * no HTTP client, no stream and no allocation per read, which is most of a download's CPU after
- * hashing (figures: the README's benchmark section). Only bodies with a Content-Length and no
+ * credentials across origins. The body is read straight from the socket into the consumer's
+ * memory (`consume`'s `into`) or two reused buffers: no HTTP client, no stream and no allocation
+ * per read, which is most of a download's CPU after hashing, and with `into` no copy either
+ * (figures: the README's benchmark section). Only bodies with a Content-Length and no
  * transfer coding can be read (`consume` rejects others with InvalidResponse; registries send
  * blobs that way). Throws RegistryError on network failures and too many redirects.
  */
@@ -105,6 +115,7 @@ function exchange(request: BlobRequest): Promise<BlobResponse> {
     /** Body bytes read before `consume` or while it waited (copies), delivered first, in order. */
     const backlog: Buffer[] = [];
     let onChunk: ((chunk: Buffer) => Promise<void> | typeof STOP | undefined) | undefined;
+    let into: (() => Uint8Array | undefined) | undefined;
     let finish: { resolve: () => void; reject: (err: unknown) => void } | undefined;
     let length = -1;
     let received = 0;
@@ -197,7 +208,7 @@ function exchange(request: BlobRequest): Promise<BlobResponse> {
           end();
           return Promise.resolve();
         },
-        consume: (callback) =>
+        consume: (callback, target) =>
           new Promise<void>((resolveBody, rejectBody) => {
             finish = { resolve: resolveBody, reject: rejectBody };
             if (ended !== undefined)
@@ -211,6 +222,7 @@ function exchange(request: BlobRequest): Promise<BlobResponse> {
               );
             }
             onChunk = callback;
+            into = target;
             if (length === 0) return end();
             if (flush()) socket.resume();
           }),
@@ -218,7 +230,13 @@ function exchange(request: BlobRequest): Promise<BlobResponse> {
     };
 
     const onread = {
-      buffer: () => readBuffer,
+      // Asked after every read for the memory of the next one: the consumer's, while it takes
+      // body bytes as they come (nothing waits, nothing is held back), else a read buffer.
+      buffer: (): Uint8Array => {
+        if (into === undefined || waiting || backlog.length > 0 || ended !== undefined) return readBuffer;
+        const direct = into();
+        return direct !== undefined && direct.length > 0 ? direct : readBuffer;
+      },
       callback: (n: number, target: Uint8Array): boolean => {
         if (ended !== undefined) return false;
         const chunk = Buffer.from(target.buffer, target.byteOffset, n);

@@ -424,14 +424,18 @@ class Download {
         },
       );
     }
-    // Each chunk is copied into the part's buffers before the next read reuses its memory.
-    await res.consume((chunk) => {
-      const room = part.end - part.cur;
-      if (room <= 0 || this.#failure !== undefined) return STOP;
-      const waiting = this.#place(part, chunk.length > room ? chunk.subarray(0, room) : chunk);
-      if (waiting !== undefined) return waiting;
-      return part.cur >= part.end ? STOP : undefined;
-    });
+    // The socket reads straight into the part's buffer where it can (`#room`); other chunks are
+    // copied into it before the next read reuses their memory.
+    await res.consume(
+      (chunk) => {
+        const room = part.end - part.cur;
+        if (room <= 0 || this.#failure !== undefined) return STOP;
+        const waiting = this.#place(part, chunk.length > room ? chunk.subarray(0, room) : chunk);
+        if (waiting !== undefined) return waiting;
+        return part.cur >= part.end ? STOP : undefined;
+      },
+      () => this.#room(part),
+    );
     if (part.cur < part.end && this.#failure === undefined) {
       throw new RegistryError(
         "InvalidResponse",
@@ -441,8 +445,39 @@ class Download {
     }
   }
 
-  /** Copies received bytes into the part's buffers; a promise when it must wait for a free one. */
+  /**
+   * Where the part's next bytes go: the free end of its buffer (one is taken from the pool if it
+   * has none), at most up to the part's end; undefined when the pool has none free or a failure
+   * stops the download. The part keeps that buffer until `#place` fills it.
+   */
+  #room(part: Part): Buffer | undefined {
+    if (this.#failure !== undefined || part.cur >= part.end) return undefined;
+    if (part.buffer === undefined) {
+      const buffer = this.#takeBuffer();
+      if (buffer === undefined) return undefined;
+      part.buffer = buffer;
+      part.bufferAt = part.cur;
+      part.filled = 0;
+    }
+    const length = Math.min(part.buffer.length - part.filled, part.end - part.cur);
+    return part.buffer.subarray(part.filled, part.filled + length);
+  }
+
+  /**
+   * Takes received bytes into the part's buffers (copied, unless the socket read them in place at
+   * `#room`); a promise when it must wait for a free buffer.
+   */
   #place(part: Part, bytes: Buffer): Promise<void> | undefined {
+    const buffer = part.buffer;
+    if (
+      buffer !== undefined &&
+      bytes.buffer === buffer.buffer &&
+      bytes.byteOffset === buffer.byteOffset + part.filled &&
+      bytes.length <= buffer.length - part.filled
+    ) {
+      this.#took(part, buffer, bytes.length);
+      return undefined;
+    }
     let offset = 0;
     while (offset < bytes.length) {
       if (part.buffer === undefined) {
@@ -463,14 +498,19 @@ class Download {
         part.filled = 0;
       }
       const n = bytes.copy(part.buffer, part.filled, offset);
-      part.filled += n;
-      part.cur += n;
       offset += n;
-      this.#received += n;
-      this.#o.onBytes?.(n);
-      if (part.filled === part.buffer.length) this.#flush(part);
+      this.#took(part, part.buffer, n);
     }
     return undefined;
+  }
+
+  /** `n` more bytes of the part are in its `buffer`; a full buffer goes to the writer. */
+  #took(part: Part, buffer: Buffer, n: number): void {
+    part.filled += n;
+    part.cur += n;
+    this.#received += n;
+    this.#o.onBytes?.(n);
+    if (part.filled === buffer.length) this.#flush(part);
   }
 
   #takeBuffer(): Buffer | undefined {
