@@ -191,6 +191,7 @@ describe("Helm chart", () => {
       "--webhook-configuration-name=mpo-modelpack-operator",
       "--webhook-failure-policy=Fail",
       "--webhook-timeout-seconds=5",
+      "--injection=webhook",
       "--webhook-cert-secret=mpo-modelpack-operator-webhook-tls",
       "--init-image=registry.example.com/modelpack/modelpack-operator:0.1.0",
       "--init-user=fixed",
@@ -283,6 +284,16 @@ describe("Helm chart", () => {
         ) ?? "";
     expect(cluster).not.toContain("secrets");
     expect(cluster).not.toContain('"create"');
+    // Admission-policy injection: the operator writes its policies and bindings (and only then may create).
+    const policyMode =
+      (await rendered(["--set", "webhook.injection=admission-policy"]))
+        .split(/^---$/m)
+        .find(
+          (d) => d.includes("name: mpo-modelpack-operator-cluster\n") && d.includes("kind: ClusterRole\n"),
+        ) ?? "";
+    expect(policyMode).toMatch(
+      /validatingadmissionpolicybindings\n\s+verbs: \["get", "list", "create", "patch", "delete"\]/,
+    );
     expect(cluster).toContain('resourceNames: ["mpo-modelpack-operator"]');
   });
 
