@@ -12,6 +12,11 @@ import { readFile, writeFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { z } from "zod";
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from "../../src/api/index.js";
+import {
+  createPolicyInjection,
+  removePolicyInjection,
+  servesAdmissionPolicies,
+} from "../../src/admission-policy/controller.js";
 import { CapabilityProbe } from "../../src/controller/capability-probe.js";
 import { controllerKubeApi } from "../../src/controller/kube-api.js";
 import { decideStrategy } from "../../src/controller/strategy.js";
@@ -43,7 +48,7 @@ import {
   startWebhook,
   testLogger,
 } from "../webhook/apiserver-support.js";
-import { DIGEST, readyStatus, REGISTRY } from "../webhook/fixtures.js";
+import { DIGEST, INIT_SETTINGS, readyStatus, REGISTRY } from "../webhook/fixtures.js";
 import {
   readRecord,
   README_PATH,
@@ -238,6 +243,81 @@ describe.each(VERSIONS)("Kubernetes %s", (version) => {
 
   test("discovery says whether v1 MutatingAdmissionPolicy is served", async () => {
     observe(version, "mutatingAdmissionPolicyV1", await servesMutatingAdmissionPolicy(kubeConfig));
+    observe(
+      version,
+      "autoInjection",
+      (await servesAdmissionPolicies(kubeConfig)) ? "admission-policy" : "webhook",
+    );
+  });
+
+  test("admission policies, where served, mount the model at the digest and refuse a not-Ready ModelDeployment's pod", async () => {
+    if (!(await servesAdmissionPolicies(kubeConfig))) {
+      observe(version, "admissionPolicies", "not served");
+      return;
+    }
+    const policyNamespace = await createNamespace(kubeConfig, "compat-policy");
+    const stop = new AbortController();
+    const informer = createCustomResourceInformer({
+      kubeConfig,
+      logger: testLogger(),
+      clock: systemClock,
+      group: GROUP,
+      version: VERSION,
+      plural: PLURAL,
+      namespace: policyNamespace,
+    });
+    const running = [informer.start(stop.signal)];
+    try {
+      await createModelDeployment(kubeConfig, policyNamespace, "llama");
+      await createModelDeployment(kubeConfig, policyNamespace, "later"); // never Ready here
+      await setStatus(kubeConfig, informer, policyNamespace, "llama", readyStatus({ strategy }));
+      const injection = createPolicyInjection({
+        kubeConfig,
+        logger: testLogger(),
+        clock: systemClock,
+        informers: [informer],
+        store: informer.store,
+        settings: INIT_SETTINGS,
+      });
+      running.push(injection.start(stop.signal));
+      const pods = core(kubeConfig);
+      const created = await waitFor(
+        "the admission policies to mount the model",
+        async () => {
+          const pod = await pods.createNamespacedPod({
+            namespace: policyNamespace,
+            body: simplePod("llama-0", { app: "llama" }),
+            dryRun: "All",
+          });
+          return modelVolume(pod, "llama") !== undefined ? pod : undefined;
+        },
+        { timeoutMs: 30_000 },
+      );
+      const reference = `${REGISTRY}/models/llama@${DIGEST}`;
+      if (strategy === "ImageVolume") {
+        expect(modelVolume(created, "llama")?.image).toEqual({ reference, pullPolicy: "IfNotPresent" });
+      } else {
+        expect(created.spec?.initContainers?.map((c) => c.args?.includes(reference))).toEqual([true]);
+      }
+      expect(created.metadata?.annotations?.["modelpack.dev/model.llama"]).toBe(DIGEST);
+      const refused = await waitFor(
+        "the admission policies to refuse a not-Ready ModelDeployment's pod",
+        async () =>
+          await rejectionMessage(() =>
+            pods.createNamespacedPod({
+              namespace: policyNamespace,
+              body: simplePod("later-0", { app: "later" }),
+              dryRun: "All",
+            }),
+          ).catch(() => undefined),
+      );
+      expect(refused).toContain(`ModelDeployment ${policyNamespace}/later selects this pod but is not Ready`);
+      observe(version, "admissionPolicies", "pass");
+    } finally {
+      stop.abort();
+      await Promise.allSettled(running);
+      await removePolicyInjection(kubeConfig);
+    }
   });
 });
 

@@ -30,6 +30,13 @@ export const VersionResult = z.strictObject({
   webhook: z.enum(["pass", "fail"]),
   /** Discovery lists `mutatingadmissionpolicies` in admissionregistration.k8s.io/v1. */
   mutatingAdmissionPolicyV1: z.boolean(),
+  /** What `run --injection auto` picks here (discovery). */
+  autoInjection: z.enum(["admission-policy", "webhook"]),
+  /**
+   * Injection by admission policies (`--injection admission-policy`, the policy controller run
+   * in-process): mounted the model at the digest and refused a not-Ready ModelDeployment's pod.
+   */
+  admissionPolicies: z.enum(["pass", "fail", "not served"]),
 });
 export type VersionResult = z.infer<typeof VersionResult>;
 
@@ -52,13 +59,13 @@ export function renderTable(record: CompatibilityRecord): string {
     const r = record[version];
     if (!r) return [];
     return [
-      `| ${version} | ${r.patch} | ${yes(r.crd)} | ${r.imageVolumeField} | ${r.autoStrategy} | ${yes(r.webhook)} | ${r.mutatingAdmissionPolicyV1 ? "served" : "not served"} |`,
+      `| ${version} | ${r.patch} | ${yes(r.crd)} | ${r.imageVolumeField} | ${r.autoStrategy} | ${yes(r.webhook)} | ${r.mutatingAdmissionPolicyV1 ? "served" : "not served"} | ${r.admissionPolicies === "not served" ? "—" : yes(r.admissionPolicies)} | ${r.autoInjection} |`,
     ];
   });
   return [
     TABLE_START,
-    "| Kubernetes | tested on | CRD + CEL validation | `spec.volumes[].image` (dry-run probe) | `Auto` picks (CRI-O node) | webhook mounts and refuses | MutatingAdmissionPolicy v1 |",
-    "| --- | --- | --- | --- | --- | --- | --- |",
+    "| Kubernetes | tested on | CRD + CEL validation | `spec.volumes[].image` (dry-run probe) | `Auto` picks (CRI-O node) | webhook mounts and refuses | MutatingAdmissionPolicy v1 | admission policies mount and refuse | `--injection auto` picks |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...rows,
     TABLE_END,
   ].join("\n");
