@@ -6,6 +6,7 @@ import {
   nextGrowth,
   parseContentRange,
   partBytes,
+  readsBacklogged,
   type ByteRange,
   type GrowthState,
 } from "./byte-ranges.js";
@@ -159,6 +160,58 @@ describe("nextGrowth: how many connections", () => {
       growing: true,
       limit: 1,
     });
+  });
+
+  it("adds no connection while bytes queue for the reader (it, not the network, sets the pace)", () => {
+    expect(nextGrowth(start, { ...big, connections: 1, rate: 400e6, backlogged: true })).toMatchObject({
+      add: 0,
+      growing: true,
+      limit: 1,
+    });
+  });
+
+  it("judges a step on the group's rate when downloads share the pull", () => {
+    // One of four downloads doubles: its own rate rises (taken from the others), the group's does not.
+    let state = nextGrowth(start, {
+      ...big,
+      connections: 1,
+      rate: 100e6,
+      group: { connections: 4, rate: 400e6 },
+    });
+    expect(state).toMatchObject({ add: 1, limit: 2 });
+    state = nextGrowth(state, {
+      ...big,
+      connections: 2,
+      rate: 160e6,
+      group: { connections: 5, rate: 410e6 },
+    });
+    state = nextGrowth(state, {
+      ...big,
+      connections: 2,
+      rate: 160e6,
+      group: { connections: 5, rate: 420e6 },
+    });
+    expect(state).toEqual({ growing: false, limit: 1, cooldown: 8, add: 0 });
+    // Per-connection throttling: the added connection brings its own bytes/s to the group.
+    state = nextGrowth(start, { ...big, connections: 1, rate: 40e6, group: { connections: 4, rate: 160e6 } });
+    state = nextGrowth(state, { ...big, connections: 2, rate: 70e6, group: { connections: 5, rate: 190e6 } });
+    state = nextGrowth(state, { ...big, connections: 2, rate: 80e6, group: { connections: 5, rate: 200e6 } });
+    expect(state).toMatchObject({ add: 2, limit: 4 });
+    // A group of one is judged as the download alone.
+    state = nextGrowth(start, { ...big, connections: 1, rate: 40e6, group: { connections: 1, rate: 40e6 } });
+    state = nextGrowth(state, { ...big, connections: 2, rate: 60e6, group: { connections: 2, rate: 60e6 } });
+    state = nextGrowth(state, { ...big, connections: 2, rate: 60e6, group: { connections: 2, rate: 60e6 } });
+    expect(state).toMatchObject({ add: 2, limit: 4 });
+  });
+
+  it.each([
+    [0, 0, false],
+    [100, 100 * 64 * 1024, false], // a reader that keeps up: what came since its last read
+    [100, 100 * 77 * 1024, false],
+    [100, 100 * 192 * 1024, true],
+    [10, 10 * 1024 * 1024, true], // whole buffers waiting
+  ])("readsBacklogged(%d reads, %d bytes) = %s", (reads, bytes, expected) => {
+    expect(readsBacklogged(reads, bytes)).toBe(expected);
   });
 
   it("does not grow near the end of a blob, nor before bytes flow", () => {

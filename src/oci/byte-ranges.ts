@@ -96,6 +96,22 @@ export function partBytes(size: number, maxConnections: number): number {
   return Math.min(64 * MiB, Math.max(8 * MiB, Math.ceil(target / MiB) * MiB));
 }
 
+/**
+ * The average socket read at or above which bytes were queueing for the reader: a read returns
+ * what the kernel holds, up to the room offered (up to a 1 MiB buffer's rest), and a reader that
+ * keeps up with its connections finds only what came since its last read (tens of KiB: a
+ * throttled connection's reads averaged 77 KiB, a CPU-bound loopback pull's 385–485 KiB).
+ */
+export const BACKLOGGED_READ_BYTES = 192 * 1024;
+
+/**
+ * Whether the reads of a window found bytes queueing (`reads` socket reads brought `bytes`): the
+ * reader, not the network, sets the pace then, and more connections would add work, not bytes.
+ */
+export function readsBacklogged(reads: number, bytes: number): boolean {
+  return reads > 0 && bytes / reads >= BACKLOGGED_READ_BYTES;
+}
+
 /** Where the connection count of a download stands, between two measurements of its rate. */
 export interface GrowthState {
   /** Connections may still be added. */
@@ -112,9 +128,17 @@ export interface GrowthState {
   readonly probe?: {
     readonly connections: number;
     readonly rate: number;
+    /** The whole group's connections and rate before them (see `nextGrowth`'s `group`). */
+    readonly group?: GroupRate;
     /** The first window after adding, in which the new connections were still starting, is over. */
     readonly settled?: boolean;
   };
+}
+
+/** Connections and bytes/s of all the downloads that share a machine and registry (one pull's). */
+export interface GroupRate {
+  readonly connections: number;
+  readonly rate: number;
 }
 
 /**
@@ -128,6 +152,13 @@ const GAIN = 0.3;
 const REPROBE_WINDOWS = 8;
 
 /**
+ * The least gain of a group's rate that makes a step pay when the step adds only a small share of
+ * the group's connections: the group's rate varies by about this much from one window to the next
+ * on a busy machine, and a smaller bar would be met by chance.
+ */
+const MIN_GROUP_GAIN = 0.15;
+
+/**
  * One step of the connection count, after a window in which the blob arrived at `rate` bytes/s on
  * `connections` connections: like TCP's slow start, the count doubles while each doubling pays
  * (the rate grows by at least GAIN of what the added connections would bring at the old
@@ -135,6 +166,12 @@ const REPROBE_WINDOWS = 8;
  * A registry that throttles per connection (object storage) earns the maximum; a loopback or
  * CPU-bound pull stays on one connection but for a short probe now and then. `remaining` bytes under two
  * parts stop growth: new connections would not reach speed before the end.
+ *
+ * With `group` (the connections and rate of every download of the pull, this one's included), a
+ * step is judged on the group's rate instead: when downloads share one machine and registry, a
+ * download that adds connections takes bytes/s from the others, and its own rate rises with no
+ * gain for the pull. The bar is then GAIN of the added connections' share of the group's, and at
+ * least MIN_GROUP_GAIN.
  */
 export function nextGrowth(
   current: GrowthState,
@@ -149,6 +186,10 @@ export function nextGrowth(
      * compete with the hashing and writing for it (a loopback or LAN pull), so none are tried.
      */
     readonly cpuBusy?: boolean;
+    /** Bytes queued for the reader in the window (`readsBacklogged`): none are tried either. */
+    readonly backlogged?: boolean;
+    /** Every download of the group at once, this one's included; default: this one alone. */
+    readonly group?: GroupRate;
   },
 ): GrowthState & { readonly add: number } {
   let state = current;
@@ -161,14 +202,22 @@ export function nextGrowth(
   if (state.probe !== undefined) {
     // New connections spend part of their first window on a request's round trip: judged after it.
     if (state.probe.settled !== true) return { ...state, probe: { ...state.probe, settled: true }, add: 0 };
-    const { connections: before, rate: rateBefore } = state.probe;
+    const { connections: before, rate: rateBefore, group: groupBefore } = state.probe;
     const added = connections - before;
-    const paid = added > 0 && rate >= rateBefore * (1 + (GAIN * added) / Math.max(1, before));
+    const paid =
+      added > 0 &&
+      (groupBefore === undefined || observed.group === undefined
+        ? rate >= rateBefore * (1 + (GAIN * added) / Math.max(1, before))
+        : observed.group.rate >=
+          groupBefore.rate *
+            (1 + Math.max(MIN_GROUP_GAIN, (GAIN * added) / Math.max(1, groupBefore.connections))));
     if (!paid) return { growing: false, limit: Math.max(1, before), cooldown: REPROBE_WINDOWS, add: 0 };
   }
   const limit = Math.max(state.limit, connections);
   if (connections >= max || remaining < 2 * part) return { growing: false, limit, add: 0 };
-  if (rate <= 0 || observed.cpuBusy === true) return { growing: true, limit, add: 0 };
+  if (rate <= 0 || observed.cpuBusy === true || observed.backlogged === true)
+    return { growing: true, limit, add: 0 };
   const add = Math.min(connections, max - connections);
-  return { growing: true, limit: connections + add, probe: { connections, rate }, add };
+  const probe = { connections, rate, ...(observed.group !== undefined && { group: observed.group }) };
+  return { growing: true, limit: connections + add, probe, add };
 }

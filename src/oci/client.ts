@@ -15,7 +15,7 @@ import { exponentialFailureRateLimiter } from "../runtime/rate-limiter.js";
 import { parseChallenges, pullScope, pushScope, TokenCache, type Challenge } from "./auth.js";
 import { openBlob as openRawBlob, STOP, type BlobResponse } from "./blob-download.js";
 import type { ByteRange } from "./byte-ranges.js";
-import { downloadRanged } from "./ranged-download.js";
+import { downloadRanged, type DownloadGroup } from "./ranged-download.js";
 import { WRITE_SLICE_BYTES } from "./blob-writer.js";
 import { ContentCache, setBounded } from "./content-cache.js";
 import { anonymousCredentials, type Credential, type CredentialStore } from "./credentials.js";
@@ -817,6 +817,8 @@ export class RegistryClient {
       resume?: boolean;
       /** See RangedDownloadOptions.cpuShare. */
       cpuShare?: () => number;
+      /** See RangedDownloadOptions.group. */
+      group?: DownloadGroup;
     } = {},
   ): Promise<number> {
     const what = `blob ${ref.registry}/${ref.repository}@${descriptor.digest}`;
@@ -839,6 +841,7 @@ export class RegistryClient {
         clock: this.#clock,
         ...(options.onResumed !== undefined && { onResumed: options.onResumed }),
         ...(options.cpuShare !== undefined && { cpuShare: options.cpuShare }),
+        ...(options.group !== undefined && { group: options.group }),
         ...(options.signal !== undefined && { signal: options.signal }),
       });
       if (result.kind === "done") {

@@ -8,9 +8,11 @@
  *   download succeeds only when the whole file matches the digest. Nothing here makes the file
  *   visible: the caller places it after success.
  * - Parts are written in place at their offsets. The connection count adapts (byte-ranges.ts
- *   `nextGrowth`): one connection first; more while they pay; fewer after a 429 or 503, whose
- *   Retry-After is honoured within a bound. A registry that ignores Range (200), or answers a
- *   Content-Range other than the one asked for, gets one stream from the start.
+ *   `nextGrowth`): one connection first; more while they pay (judged on the rate of the whole
+ *   `group` of downloads, and never tried while reads find bytes queued for this process, which
+ *   then sets the pace itself); fewer after a 429 or 503, whose Retry-After is honoured within a
+ *   bound. A registry that ignores Range (200), or answers a Content-Range other than the one
+ *   asked for, gets one stream from the start.
  * - Memory is a pool of 1 MiB buffers per download (4, plus 2 per further connection allowed,
  *   at most 24) and a 64 KiB read buffer per connection, whatever the blob's size; reading waits
  *   for a free buffer.
@@ -36,6 +38,7 @@ import {
   addRange,
   contentRangeProblem,
   coveredBytes,
+  readsBacklogged,
   missingRanges,
   nextGrowth,
   partBytes,
@@ -91,6 +94,27 @@ export interface RangedDownloadOptions {
    * share the process pass their own.
    */
   readonly cpuShare?: () => number;
+  /**
+   * The other downloads running beside this one (a pull's layers): connections are then added
+   * only while they make the whole group faster, and one download at a time tries. Default: a
+   * group of its own.
+   */
+  readonly group?: DownloadGroup;
+}
+
+/**
+ * Downloads that share a machine and a registry (one pull's layers). On a CPU-bound machine a
+ * download that adds connections only takes bytes/s from the others: its own rate rises, the
+ * pull's does not. So the group counts their connections and bytes, a step is judged on the
+ * group's rate (byte-ranges.ts `nextGrowth`), and one download at a time tries more connections.
+ */
+export class DownloadGroup {
+  /** Bytes received by the group's downloads so far. */
+  received = 0;
+  /** Connections open in the group's downloads now. */
+  connections = 0;
+  /** The download whose added connections are being judged, if any. */
+  prober: object | undefined;
 }
 
 /**
@@ -200,6 +224,7 @@ class Download {
   /** The registry ignored Range (or answered a wrong one): one stream from the start, no resume. */
   readonly #rangesRefused: boolean;
   #connections = 0;
+  readonly #group: DownloadGroup;
   #growth: GrowthState;
   #received = 0;
   #strikes = 0;
@@ -224,6 +249,7 @@ class Download {
     rangesRefused: boolean,
   ) {
     this.#o = options;
+    this.#group = options.group ?? new DownloadGroup();
     this.#clock = options.clock ?? systemClock;
     this.#written = written;
     this.#resumed = coveredBytes(written);
@@ -274,6 +300,7 @@ class Download {
       throw err;
     } finally {
       clearInterval(timer);
+      if (this.#group.prober === this) this.#group.prober = undefined;
       signal?.removeEventListener("abort", onAbort);
       if (this.#o.resume === true && this.#failure !== undefined) await this.#checkpoint();
       await this.#checkpointing;
@@ -282,9 +309,11 @@ class Download {
 
   #spawn(): void {
     this.#connections++;
+    this.#group.connections++;
     this.#running.push(
       this.#connection().finally(() => {
         this.#connections--;
+        this.#group.connections--;
       }),
     );
   }
@@ -428,6 +457,8 @@ class Download {
     // copied into it before the next read reuses their memory.
     await res.consume(
       (chunk) => {
+        this.#reads++;
+        this.#readBytes += chunk.length;
         const room = part.end - part.cur;
         if (room <= 0 || this.#failure !== undefined) return STOP;
         const waiting = this.#place(part, chunk.length > room ? chunk.subarray(0, room) : chunk);
@@ -509,6 +540,7 @@ class Download {
     part.filled += n;
     part.cur += n;
     this.#received += n;
+    this.#group.received += n;
     this.#o.onBytes?.(n);
     if (part.filled === buffer.length) this.#flush(part);
   }
@@ -566,9 +598,18 @@ class Download {
     if (this.#failure !== undefined) return;
     const received = this.#received;
     const rate = ((received - this.#lastReceived) * 1000) / WINDOW_MS;
+    // A window in which the first bytes came is not a rate to judge by: it holds the request's
+    // round trip and, in a pull, the other downloads' start.
+    const steady = this.#lastReceived > 0;
     this.#lastReceived = received;
+    const group = this.#group;
+    const groupRate = ((group.received - this.#lastGroupReceived) * 1000) / WINDOW_MS;
+    this.#lastGroupReceived = group.received;
     const cpuBusy = (this.#o.cpuShare ?? (() => this.#processCpuShare()))() > 0.5;
-    if (this.#ranged && received > 0) {
+    const backlogged = readsBacklogged(this.#reads, this.#readBytes);
+    this.#reads = 0;
+    this.#readBytes = 0;
+    if (this.#ranged && steady && (group.prober === undefined || group.prober === this)) {
       let remaining = coveredBytes(this.#todo);
       for (const p of this.#parts) remaining += p.end - p.cur;
       const next = nextGrowth(this.#growth, {
@@ -578,8 +619,11 @@ class Download {
         remaining,
         part: this.#partBytes,
         cpuBusy,
+        backlogged,
+        group: { connections: group.connections, rate: groupRate },
       });
       this.#growth = next;
+      group.prober = next.probe !== undefined ? this : undefined;
       for (let i = 0; i < next.add; i++) this.#spawn();
     }
     if (this.#o.resume === true && this.#clock.now() - this.#lastCheckpoint >= CHECKPOINT_MS) {
@@ -597,6 +641,10 @@ class Download {
   }
 
   #lastReceived = 0;
+  #lastGroupReceived = 0;
+  /** Socket reads (chunks handed over) in the current window, and their bytes. */
+  #reads = 0;
+  #readBytes = 0;
   #lastCpuMicros = process.cpuUsage().user + process.cpuUsage().system;
   #lastCheckpoint = 0;
 

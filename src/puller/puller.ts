@@ -16,7 +16,7 @@ import {
 import type { Descriptor, FetchedManifest, RegistryClient } from "../oci/client.js";
 import { BlobWriteError } from "../oci/blob-writer.js";
 import { DigestMismatchError, RegistryError } from "../oci/errors.js";
-import { discardPartial } from "../oci/ranged-download.js";
+import { discardPartial, DownloadGroup } from "../oci/ranged-download.js";
 import { pinnedReference, type ImageReference } from "../oci/reference.js";
 import { systemClock, type Clock } from "../runtime/clock.js";
 import { exponentialDelayMs } from "../runtime/rate-limiter.js";
@@ -244,6 +244,7 @@ export async function pull(options: PullOptions): Promise<PullResult> {
       progress,
       report: () => options.onProgress?.({ ...progress }),
       downloaded: { bytes: 0 },
+      downloads: new DownloadGroup(),
       budget: new ByteBudget(options.maxBytes, "--max-bytes"),
       abort,
       maxEntries,
@@ -338,6 +339,8 @@ interface LayerContext {
   readonly progress: { -readonly [K in keyof PullProgress]: PullProgress[K] };
   readonly report: () => void;
   readonly downloaded: { bytes: number };
+  /** The layers' downloads, judged together when they try more connections. */
+  readonly downloads: DownloadGroup;
   readonly budget: ByteBudget;
   /** Aborted by the caller's signal or by the first failing layer. */
   readonly abort: AbortController;
@@ -486,6 +489,7 @@ async function stageLayer(
         report();
       },
       connections: options.connections ?? DEFAULT_CONNECTIONS,
+      group: context.downloads,
       resume: true,
     });
     return [
