@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { benchAdmission } from "./admission.js";
 import { benchController } from "./controller.js";
 import { benchFaults } from "./faults.js";
 import { benchMemory } from "./memory.js";
@@ -8,12 +9,12 @@ import { benchVerify } from "./verify.js";
 import { benchWebhook } from "./webhook.js";
 
 // `npm run bench`: every hot-path benchmark, each against a baseline measured in the same run.
-// BENCH=pull, controller, webhook, memory, faults, verify or publish-image runs one; BENCH_PULL_GIB and BENCH_RUNS size the
+// BENCH=pull, controller, webhook, admission, memory, faults, verify or publish-image runs one; BENCH_PULL_GIB and BENCH_RUNS size the
 // pull benchmark, BENCH_MEMORY_PODS the memory one (default 20000). `pull` is two parts:
 // pull-throttled (1 GiB through a 40 MB/s-per-connection front; BENCH_PULL_THROTTLED_MIB,
 // BENCH_THROTTLED_RUNS) and pull-loopback (2 GiB in 4 files); either can be selected alone.
 const selected = new Set(
-  (process.env.BENCH ?? "pull,controller,webhook,memory,faults,verify,publish-image").split(","),
+  (process.env.BENCH ?? "pull,controller,webhook,admission,memory,faults,verify,publish-image").split(","),
 );
 execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" }); // benches run the compiled CLI
 
@@ -40,6 +41,26 @@ if (selected.has("pull") || selected.has("pull-loopback")) {
       `  ${row.name.padEnd(36)} ${row.mbPerSecond.toFixed(0).padStart(6)} MB/s   peak RSS ${row.peakRssMiB?.toFixed(0)} MiB   CPU ${row.cpuSeconds?.toFixed(2)} s`,
     );
   for (const line of result.summary) console.log(`  ${line}`);
+}
+
+if (selected.has("admission")) {
+  const { rows, version } = await benchAdmission();
+  console.log(
+    `\nAdmission benchmark: dry-run pod creates (2 containers, selected by 1 of 20 Ready ModelDeployments) on kube-apiserver ${version}`,
+  );
+  for (const r of rows)
+    console.log(
+      `  ${r.name.padEnd(26)} p50 ${r.p50.toFixed(2).padStart(6)} ms  p99 ${r.p99.toFixed(2).padStart(7)} ms  ${r.achievedRate.toFixed(0)}/s  apiserver CPU ${r.apiserverMicros.toFixed(0).padStart(5)} µs/pod  webhook process CPU ${r.webhookMicros.toFixed(0).padStart(5)} µs/pod${r.failures > 0 ? `  ${r.failures} failed` : ""}`,
+    );
+  const [base, hook, policy] = rows;
+  if (base !== undefined && hook !== undefined && policy !== undefined) {
+    const total = (r: typeof base) => r.apiserverMicros + r.webhookMicros;
+    console.log(
+      `  policies / webhook: p50 ${(policy.p50 / hook.p50).toFixed(2)}×, p99 ${(policy.p99 / hook.p99).toFixed(2)}×; ` +
+        `added CPU per pod over the baseline (apiserver + webhook process): webhook ${(total(hook) - total(base)).toFixed(0)} µs, ` +
+        `policies ${(total(policy) - total(base)).toFixed(0)} µs`,
+    );
+  }
 }
 
 if (selected.has("verify")) {
