@@ -4,7 +4,8 @@
  * API server alone keeps serving models — a Ready ModelDeployment's new pods get the model at the
  * verified digest, a not-Ready one's pods are refused, other pods and namespaces are untouched, a
  * ModelDeployment deleted meanwhile no longer affects pods, and the next start deletes its
- * bindings. A spec change while the operator runs moves the pods to the new digest.
+ * bindings. While the operator runs, a spec change moves the pods to the new digest and a deleted
+ * ModelDeployment's bindings go with it.
  */
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -199,6 +200,20 @@ describe("admission-policy injection with the operator down (Kubernetes 1.37)", 
     );
     expect(typeof moved !== "string" && moved.metadata?.annotations?.["modelpack.dev/model.missing"]).toBe(
       v2,
+    );
+
+    // Deleted while the operator runs: its bindings go with it.
+    await custom().deleteNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: PLURAL,
+      namespace,
+      name: "missing",
+    });
+    await waitFor(
+      "the deleted ModelDeployment's bindings to be deleted",
+      async () => ((await bindings()).includes(`${namespace}.missing`) ? undefined : true),
+      { timeoutMs: 30_000 },
     );
   }, 180_000);
 });
