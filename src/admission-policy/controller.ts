@@ -22,6 +22,7 @@ import { createHash } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import { z } from "zod";
 import { API_VERSION, GROUP, KIND, ModelDeployment, PLURAL, VERSION } from "../api/index.js";
+import { pullSecurityContext } from "../mount/index.js";
 import type { InitContainerSettings } from "../mount/types.js";
 import type { Clock } from "../runtime/clock.js";
 import { createController, type Controller } from "../runtime/controller.js";
@@ -180,7 +181,7 @@ async function applyPoliciesUntilDone(
 ): Promise<{ mutating?: Owner; validating?: Owner }> {
   for (let attempt = 0; !signal.aborted; attempt++) {
     try {
-      return await applyPolicies(options.kubeConfig, options.ownerConfiguration, signal);
+      return await applyPolicies(options.kubeConfig, options.ownerConfiguration, options.settings, signal);
     } catch (err) {
       if (signal.aborted) break;
       const delay = exponentialDelayMs(attempt, 500, MAX_POLICY_RETRY_MS);
@@ -199,6 +200,7 @@ async function applyPoliciesUntilDone(
 export async function applyPolicies(
   kubeConfig: KubeConfig,
   ownerConfiguration: string | undefined,
+  settings: InitContainerSettings,
   signal?: AbortSignal,
 ): Promise<{ mutating: Owner; validating: Owner }> {
   let owner: Owner | undefined;
@@ -224,7 +226,13 @@ export async function applyPolicies(
     await apply(
       kubeConfig,
       `${PATHS.validatingPolicy}/${VALIDATING_POLICY_NAME}`,
-      validatingPolicy(owner),
+      validatingPolicy(owner, {
+        initImage: settings.image,
+        securityContext: JSON.parse(JSON.stringify(pullSecurityContext(settings.user))) as Record<
+          string,
+          unknown
+        >,
+      }),
       signal,
     ),
   );

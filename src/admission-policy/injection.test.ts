@@ -4,7 +4,7 @@ import { planMounts } from "../mount/index.js";
 import { applyJsonPatch } from "../mount/apply-json-patch.js";
 import { condition, INIT_SETTINGS, readyStatus, REGISTRY } from "../../test/webhook/fixtures.js";
 import { podInjection } from "./injection.js";
-import { bindingName, bindingsFor } from "./policies.js";
+import { bindingName, bindingsFor, celLiteral } from "./policies.js";
 
 const md = (status: ModelDeploymentStatus | undefined, spec: Record<string, unknown> = {}, generation = 1) =>
   ModelDeployment.parse({
@@ -139,4 +139,17 @@ describe("bindings", () => {
     });
     expect(validating).not.toHaveProperty("metadata.ownerReferences");
   });
+});
+
+describe("celLiteral", () => {
+  it.each([
+    ["text", '"text"'],
+    [65532, "65532"],
+    [false, "false"],
+    [["ALL"], '["ALL"]'],
+    [
+      { runAsUser: 1, capabilities: { drop: ["ALL"] } },
+      '{"runAsUser": dyn(1), "capabilities": dyn({"drop": dyn(["ALL"])})}',
+    ],
+  ])("%j → %s", (value, expected) => expect(celLiteral(value)).toBe(expected));
 });

@@ -156,6 +156,30 @@ const VALIDATION_VARIABLES = [
   { name: "current", expression: CURRENT },
   { name: "allowed", expression: `variables.current && params.status.injection.allowed` },
   { name: "inj", expression: "params.status.injection" },
+  // The spec's repository (`host[:port]/path`, tag and digest cut off; Docker Hub's alias folded
+  // as the registry client folds it): every reference the injection fetches must be in it.
+  {
+    name: "refBase",
+    expression: "params.spec.model.reference.split('@')[0].replace('index.docker.io/', 'docker.io/')",
+  },
+  {
+    name: "repository",
+    expression:
+      "variables.refBase.lastIndexOf(':') > variables.refBase.lastIndexOf('/') ? " +
+      "variables.refBase.substring(0, variables.refBase.lastIndexOf(':')) : variables.refBase",
+  },
+  {
+    name: "fetched",
+    expression:
+      "!variables.allowed ? [] : (has(variables.inj.initContainers) ? " +
+      "variables.inj.initContainers.map(c, has(c.args) && size(c.args) > 1 ? string(c.args[1]) : '') : []) + " +
+      "variables.inj.volumes.filter(v, has(v.image)).map(v, string(v.image.reference))",
+  },
+  {
+    name: "untrusted",
+    expression:
+      "variables.fetched.filter(r, !r.replace('index.docker.io/', 'docker.io/').startsWith(variables.repository + '@'))",
+  },
   {
     name: "model",
     expression: "variables.allowed ? variables.inj.volumes[0] : {}",
@@ -215,6 +239,50 @@ const VALIDATION_VARIABLES = [
 
 /** A CEL string literal (JSON's double-quoted form is valid CEL). */
 const lit = (text: string): string => JSON.stringify(text);
+
+/**
+ * A CEL literal of a JSON value. Map values are wrapped in `dyn()`: CEL types a map literal by its
+ * values, and the objects compared here mix booleans, numbers, lists and maps.
+ */
+export function celLiteral(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(celLiteral).join(", ")}]`;
+  if (typeof value === "object" && value !== null)
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${lit(k)}: dyn(${celLiteral(v)})`)
+      .join(", ")}}`;
+  return JSON.stringify(value);
+}
+
+/**
+ * The check of `status.injection` itself: only the operator writes the status subresource, but
+ * whoever may write it must not be able to inject more than a model — so the volumes are of the
+ * kinds the planner makes, the init container is the operator's pull exactly as configured, and
+ * every reference fetched is in the repository the spec names.
+ */
+function trustValidation(trust: PolicyTrust | undefined): Record<string, string> {
+  const kinds =
+    "variables.inj.volumes.all(v, has(v.emptyDir) || has(v.image) || has(v.secret) || has(v.configMap))";
+  const init =
+    trust === undefined
+      ? ""
+      : ` && (!has(variables.inj.initContainers) || variables.inj.initContainers.all(c, ` +
+        `c.image == ${lit(trust.initImage)} && has(c.securityContext) && c.securityContext == ${celLiteral(trust.securityContext)}))`;
+  return {
+    expression: `!variables.allowed || (size(variables.untrusted) == 0 && ${kinds}${init})`,
+    messageExpression: [
+      SUBJECT,
+      lit(" selects this pod, but its status.injection fetches "),
+      "(size(variables.untrusted) > 0 ? variables.untrusted[0] : 'more than its model')",
+      lit(", which is not "),
+      "variables.repository",
+      lit(
+        "@<digest> with the operator's own pull, so it was not written by the operator. Only the operator should write the " +
+          "status subresource: check who may (RBAC on modeldeployments/status); the operator rewrites it on its next reconcile",
+      ),
+    ].join(" + "),
+    reason: "Forbidden",
+  };
+}
 
 const VALIDATIONS = [
   {
@@ -290,8 +358,20 @@ const VALIDATIONS = [
   },
 ];
 
-/** The validating policy: refuses a selected pod that cannot or did not get its model. */
-export function validatingPolicy(owner?: Owner): Record<string, unknown> {
+/** What the operator knows that a status writer must not change: how it runs its pull. */
+export interface PolicyTrust {
+  /** `--init-image`. */
+  readonly initImage: string;
+  /** The pull's security context (src/mount `pullSecurityContext`). */
+  readonly securityContext: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The validating policy: refuses a selected pod that cannot or did not get its model, or whose
+ * ModelDeployment's `status.injection` asks for more than a model (with `trust`: than the
+ * operator's own pull).
+ */
+export function validatingPolicy(owner?: Owner, trust?: PolicyTrust): Record<string, unknown> {
   return {
     apiVersion: ADMISSION_API_VERSION,
     kind: "ValidatingAdmissionPolicy",
@@ -301,7 +381,9 @@ export function validatingPolicy(owner?: Owner): Record<string, unknown> {
       matchConstraints: podCreates(),
       failurePolicy: "Fail",
       variables: VALIDATION_VARIABLES,
-      validations: VALIDATIONS,
+      // The trust check comes right after the verdict: nothing else is looked at for a status
+      // the operator did not write.
+      validations: [...VALIDATIONS.slice(0, 2), trustValidation(trust), ...VALIDATIONS.slice(2)],
     },
   };
 }

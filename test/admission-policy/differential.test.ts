@@ -10,6 +10,10 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from "@kuber
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { GROUP, PLURAL, VERSION, type ModelDeploymentStatus } from "../../src/api/index.js";
 import { createPolicyInjection } from "../../src/admission-policy/controller.js";
+import { podInjection } from "../../src/admission-policy/injection.js";
+import { bindingsFor } from "../../src/admission-policy/policies.js";
+import { ModelDeployment } from "../../src/api/index.js";
+import { kubeRequest, serverSideApply } from "../../src/runtime/kube-client.js";
 import { systemClock } from "../../src/runtime/clock.js";
 import type { Informer } from "../../src/runtime/informer.js";
 import type { KubeObject } from "../../src/runtime/kube-object.js";
@@ -28,6 +32,8 @@ import { condition, INIT_SETTINGS, readyStatus, REGISTRY } from "../webhook/fixt
 
 const CONFIGURATION = "modelpack-operator-differential";
 const SERVER = `${REGISTRY}/server@sha256:${"d".repeat(64)}`;
+
+type Injection = NonNullable<ModelDeploymentStatus["injection"]>;
 
 interface ModelDeploymentCase {
   readonly name: string;
@@ -338,6 +344,107 @@ describe("webhook and admission policies on Kubernetes 1.37", () => {
           `${_name}\n  webhook:  ${webhookResult.refused}\n  policies: ${policyResult.refused}\n`,
         );
       }
+    },
+    30_000,
+  );
+
+  test.each([
+    [
+      "an init container image other than the operator's",
+      (i: Injection) => ({
+        ...i,
+        initContainers: i.initContainers?.map((c) => ({ ...c, image: `${REGISTRY}/evil:1` })),
+      }),
+      /fetches more than its model/,
+    ],
+    [
+      "a privileged pull",
+      (i: Injection) => ({
+        ...i,
+        initContainers: i.initContainers?.map((c) => ({ ...c, securityContext: { privileged: true } })),
+      }),
+      /fetches more than its model/,
+    ],
+    [
+      "a hostPath volume",
+      (i: Injection) => ({
+        ...i,
+        volumes: [...(i.volumes ?? []), { name: "host", hostPath: { path: "/" } }],
+      }),
+      /fetches more than its model/,
+    ],
+    [
+      "a model from another repository",
+      (i: Injection) => ({
+        ...i,
+        initContainers: i.initContainers?.map((c) => ({
+          ...c,
+          args: ["pull", `${REGISTRY}/other/model@${"sha256:" + "e".repeat(64)}`],
+        })),
+      }),
+      new RegExp(`fetches ${REGISTRY}/other/model@sha256:e+, which is not ${REGISTRY}/models/llama@<digest>`),
+    ],
+  ])(
+    "a status.injection the operator did not write (%s) is refused",
+    async (_name, tamper, message) => {
+      // No controller here: the test writes the status and the bindings as a status writer could.
+      const namespace = await createNamespace(kubeConfig, "tampered");
+      const md = MODEL_DEPLOYMENTS.find((m) => m.name === "ic");
+      if (md === undefined) throw new Error("no ic case");
+      await kubeConfig.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: PLURAL,
+        namespace,
+        body: {
+          apiVersion: `${GROUP}/${VERSION}`,
+          kind: "ModelDeployment",
+          metadata: { name: md.name },
+          spec: md.spec,
+        },
+      });
+      const parsed = ModelDeployment.parse({
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: "ModelDeployment",
+        metadata: { name: md.name, namespace, generation: 1 },
+        spec: md.spec,
+        status: md.status,
+      });
+      const status = { ...md.status, injection: tamper(podInjection(parsed, INIT_SETTINGS)) };
+      await serverSideApply(
+        kubeConfig,
+        `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}/${md.name}/status`,
+        {
+          apiVersion: `${GROUP}/${VERSION}`,
+          kind: "ModelDeployment",
+          metadata: { name: md.name, namespace },
+          status,
+        },
+      );
+      const bindings = bindingsFor(
+        { namespace, name: md.name, selector: { matchLabels: { ic: "yes" } } },
+        `${namespace}.${md.name}`,
+        {},
+      );
+      for (const [plural, body] of [
+        ["mutatingadmissionpolicybindings", bindings.mutating],
+        ["validatingadmissionpolicybindings", bindings.validating],
+      ] as const)
+        await kubeRequest(kubeConfig, {
+          method: "POST",
+          path: `/apis/admissionregistration.k8s.io/v1/${plural}`,
+          body,
+        });
+      const refused = await waitFor(
+        "the policies to refuse the pod",
+        async () => {
+          const result = await create(namespace, pod({ ic: "yes" }, {}));
+          return result.refused?.includes("status.injection") === true ? result.refused : undefined;
+        },
+        { timeoutMs: 15_000, intervalMs: 300 },
+      );
+      expect(refused).toMatch(message);
+      expect(refused).toContain("RBAC on modeldeployments/status");
     },
     30_000,
   );
