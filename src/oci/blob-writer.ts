@@ -9,11 +9,14 @@
  * serialise with the socket reads. The worker hashes each slice and writes that same slice while
  * it is still in the core's cache, with plain synchronous writes: no libuv round trip per write.
  *
- * Why slices of 64 KiB: the kernel sizes page-cache folios by the length of each write call, and
+ * Why slices of 32 KiB: the kernel sizes page-cache folios by the length of each write call, and
  * large folios come from the large free blocks that a VM's free-page reporting hands back to the
- * host, so the first touch of each of their pages faults on the host. Measured with `dd` at each
- * block size, 64 KiB calls cost several times less system time than 1 MiB calls there (figures:
- * the README's benchmark section); smaller calls start to cost more in calls than they save. The Go tools write 32 KiB at a time.
+ * host, so the first touch of each of their pages faults on the host. Folios up to 32 KiB (order 3,
+ * the largest the page allocator keeps in its per-CPU lists of recently freed pages) mostly reuse
+ * pages the guest still holds; 64 KiB ones come from the free blocks like 1 MiB ones, which shows
+ * once other work churns memory. Measured with `dd` at each block size, 32 KiB calls cost several
+ * times less system time than 64 KiB and 1 MiB calls there, and 16 KiB calls a little more
+ * (figures: the README's benchmark section). The Go tools write 32 KiB at a time too.
  *
  * The buffers are SharedArrayBuffers, so a worker reads the very bytes the socket wrote, with no
  * copy and no transfer; `done` tells the caller when a buffer is free again. Up to two workers
@@ -71,7 +74,7 @@ export type BlobWriterFactory = (algorithm: string, fd: number, options?: BlobWr
 const MAX_WORKERS = 2;
 
 /** The length of one write call; see the module comment. */
-export const WRITE_SLICE_BYTES = 64 * 1024;
+export const WRITE_SLICE_BYTES = 32 * 1024;
 
 /**
  * A downloaded blob that could not be written: the system error's code (ENOSPC, EIO …) when the
