@@ -18,7 +18,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${MODELPACK_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelpack-operator}
 all_tools=(etcd kubernetes kubectl kwok olareg oras modctl helm registry htpasswd argocd-lua cosign
-  kubernetes-1.34 kubernetes-1.36 kubernetes-1.37)
+  kubernetes-1.34 kubernetes-1.36 kubernetes-1.37 kubernetes-1.37-controllers)
 # The real node's parts (`harness up --real-node`, root only) are built when asked for by name (as
 # .ci/run does as root), and by the harness on first use: kubelet and kube-proxy (the Kubernetes
 # module), containerd with its runc shim, the CNI plugins, a static pause, and CRI-O (cgo, from the
