@@ -7,8 +7,9 @@
  * - Two cluster-wide policies whose `paramKind` is ModelDeployment: a MutatingAdmissionPolicy
  *   that adds what the ModelDeployment's `status.injection` lists (written by the operator from
  *   the same mount planner pieces as the webhook's patch: one source of truth), and a
- *   ValidatingAdmissionPolicy that refuses a selected pod when its ModelDeployment cannot serve it
- *   or when the pod does not carry the model after mutation (a clash with the pod's own volume).
+ *   ValidatingAdmissionPolicy that refuses a selected pod when its ModelDeployment cannot serve it,
+ *   when its `status.injection` asks for more than a model (not written by the operator), or when
+ *   the pod does not carry the model after mutation (a clash with the pod's own volume or mounts).
  * - Per ModelDeployment one binding of each, matching its namespace (`kubernetes.io/metadata.name`)
  *   and its pod selector (`objectSelector`), with `paramRef` naming it. The apiserver filters by
  *   the selectors before any CEL runs, so pods no ModelDeployment selects pay nothing.
