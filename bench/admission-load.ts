@@ -6,6 +6,7 @@
  */
 import { Pool } from "undici";
 import { z } from "zod";
+import { atFixedRate, percentile } from "./fixed-rate.js";
 
 const Input = z.object({
   url: z.string(),
@@ -42,26 +43,11 @@ async function once(): Promise<number> {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
-const percentile = (sorted: number[], p: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-
 // Warm up connections and caches on both sides.
 for (let i = 0; i < 4; i++) await Promise.all(Array.from({ length: 50 }, once));
 failures = 0;
 
-const latencies: number[] = [];
-const pending: Promise<void>[] = [];
-const interval = 1000 / input.rate;
-const start = performance.now();
-for (let i = 0; i < input.rate * input.seconds; i++) {
-  const due = start + i * interval;
-  const wait = due - performance.now();
-  if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-  pending.push(once().then((ms) => void latencies.push(ms)));
-}
-await Promise.all(pending);
-const elapsed = (performance.now() - start) / 1000;
-latencies.sort((a, b) => a - b);
+const { latencies, elapsedSeconds: elapsed } = await atFixedRate(once, input.rate, input.seconds);
 await pool.close();
 console.log(
   JSON.stringify({

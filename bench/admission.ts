@@ -14,7 +14,6 @@ import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { CustomObjectsApi } from "@kubernetes/client-node";
 import { z } from "zod";
 import { GROUP, PLURAL, VERSION } from "../src/api/index.js";
 import { createPolicyInjection } from "../src/admission-policy/controller.js";
@@ -26,6 +25,7 @@ import { ensureTools, startControlPlane, controlPlaneTools } from "../test/harne
 import { installCrd } from "../test/support/crd.js";
 import {
   core,
+  createModelDeploymentWithSpec,
   deleteConfiguration,
   OPERATOR_NAMESPACE,
   setStatus,
@@ -100,24 +100,12 @@ export async function benchAdmission(
     };
     const informers = { webhook: informerFor("webhook"), policies: informerFor("policies") };
     log(`admission bench: ${MODEL_DEPLOYMENTS} Ready ModelDeployments in each of two namespaces`);
-    const custom = kubeConfig.makeApiClient(CustomObjectsApi);
     for (const namespace of ["webhook", "policies"] as const) {
       for (let i = 0; i < MODEL_DEPLOYMENTS; i++) {
-        await custom.createNamespacedCustomObject({
-          group: GROUP,
-          version: VERSION,
-          plural: PLURAL,
-          namespace,
-          body: {
-            apiVersion: `${GROUP}/${VERSION}`,
-            kind: "ModelDeployment",
-            metadata: { name: `m${i}` },
-            spec: {
-              model: { reference: `${REGISTRY}/models/m${i}:v1` },
-              selector: { matchLabels: { app: `m${i}` } },
-              mount: { path: `/models/m${i}` },
-            },
-          },
+        await createModelDeploymentWithSpec(kubeConfig, namespace, `m${i}`, {
+          model: { reference: `${REGISTRY}/models/m${i}:v1` },
+          selector: { matchLabels: { app: `m${i}` } },
+          mount: { path: `/models/m${i}` },
         });
         await setStatus(
           kubeConfig,

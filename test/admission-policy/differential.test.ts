@@ -6,7 +6,7 @@
  * identical (volumes compared by name: the order among several ModelDeployments' policies is not
  * stable), refused pods refused by both.
  */
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { GROUP, PLURAL, VERSION, type ModelDeploymentStatus } from "../../src/api/index.js";
 import { createPolicyInjection } from "../../src/admission-policy/controller.js";
@@ -21,6 +21,7 @@ import { createCustomResourceInformer } from "../../src/runtime/kube-informers.j
 import { createNamespace, errorMessage, useControlPlane, waitFor } from "../harness/testing.js";
 import {
   core,
+  createModelDeploymentWithSpec,
   deleteConfiguration,
   installCrd,
   OPERATOR_NAMESPACE,
@@ -251,21 +252,9 @@ describe("webhook and admission policies on Kubernetes 1.37", () => {
     await core(kubeConfig).createNamespace({ body: { metadata: { name: OPERATOR_NAMESPACE } } });
     viaWebhook = await createNamespace(kubeConfig, "webhook");
     viaPolicies = await createNamespace(kubeConfig, "policies");
-    const custom = kubeConfig.makeApiClient(CustomObjectsApi);
     for (const namespace of [viaWebhook, viaPolicies]) {
       for (const md of MODEL_DEPLOYMENTS) {
-        await custom.createNamespacedCustomObject({
-          group: GROUP,
-          version: VERSION,
-          plural: PLURAL,
-          namespace,
-          body: {
-            apiVersion: `${GROUP}/${VERSION}`,
-            kind: "ModelDeployment",
-            metadata: { name: md.name },
-            spec: md.spec,
-          },
-        });
+        await createModelDeploymentWithSpec(kubeConfig, namespace, md.name, md.spec);
       }
     }
     const webhookInformer = informerFor(viaWebhook);
@@ -391,18 +380,7 @@ describe("webhook and admission policies on Kubernetes 1.37", () => {
       const namespace = await createNamespace(kubeConfig, "tampered");
       const md = MODEL_DEPLOYMENTS.find((m) => m.name === "ic");
       if (md === undefined) throw new Error("no ic case");
-      await kubeConfig.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: PLURAL,
-        namespace,
-        body: {
-          apiVersion: `${GROUP}/${VERSION}`,
-          kind: "ModelDeployment",
-          metadata: { name: md.name },
-          spec: md.spec,
-        },
-      });
+      await createModelDeploymentWithSpec(kubeConfig, namespace, md.name, md.spec);
       const parsed = ModelDeployment.parse({
         apiVersion: `${GROUP}/${VERSION}`,
         kind: "ModelDeployment",

@@ -13,6 +13,7 @@ import { GROUP, PLURAL, VERSION } from "../../src/api/index.js";
 import { kubeRequest } from "../../src/runtime/kube-client.js";
 import { createNamespace, errorMessage, useControlPlane, waitFor } from "../harness/testing.js";
 import { installCrd } from "../support/crd.js";
+import { createModelDeployment as createSharedModelDeployment } from "../webhook/apiserver-support.js";
 import { startOperatorProcess, type OperatorProcess } from "../support/operator-process.js";
 import { buildModelPackArtifact, pushArtifact } from "../support/publisher.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
@@ -37,23 +38,7 @@ describe("admission-policy injection with the operator down (Kubernetes 1.37)", 
     });
   const custom = () => kubeConfig.makeApiClient(CustomObjectsApi);
   const createModelDeployment = async (name: string, reference: string) =>
-    await custom().createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: PLURAL,
-      namespace,
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: "ModelDeployment",
-        metadata: { name },
-        spec: {
-          model: { reference },
-          selector: { matchLabels: { app: name } },
-          mount: { path: `/models/${name}` },
-          strategy: "InitContainer",
-        },
-      },
-    });
+    await createSharedModelDeployment(kubeConfig, namespace, name, { reference, strategy: "InitContainer" });
   const injectionOf = async (name: string): Promise<{ allowed?: boolean; digest?: string } | undefined> => {
     const md = (await custom().getNamespacedCustomObject({
       group: GROUP,

@@ -5,14 +5,14 @@
  * the API server; `helm uninstall` then leaves no policy and no binding behind, and pods are
  * created unchanged.
  */
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GROUP, PLURAL, VERSION } from "../../src/api/index.js";
 import { kubeRequest } from "../../src/runtime/kube-client.js";
 import { createNamespace, useControlPlane, waitFor } from "../harness/testing.js";
 import { ensureTools } from "../harness/tools.js";
 import { installCrd } from "../support/crd.js";
+import { createModelDeployment } from "../webhook/apiserver-support.js";
 import { startInstalledOperator, type InstalledOperator } from "../support/installed-operator.js";
 import { buildModelPackArtifact, pushArtifact } from "../support/publisher.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
@@ -85,22 +85,9 @@ describe("helm install and uninstall with webhook.injection admission-policy (Ku
       service: `${RELEASE}-modelpack-operator-webhook`,
       args: ["--injection", "admission-policy", "--plain-http-registries", registry.host],
     });
-    await kubeConfig.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: PLURAL,
-      namespace,
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: "ModelDeployment",
-        metadata: { name: "tiny" },
-        spec: {
-          model: { reference: `${registry.host}/models/tiny:v1` },
-          selector: { matchLabels: { app: "tiny" } },
-          mount: { path: "/models/tiny" },
-          strategy: "InitContainer",
-        },
-      },
+    await createModelDeployment(kubeConfig, namespace, "tiny", {
+      reference: `${registry.host}/models/tiny:v1`,
+      strategy: "InitContainer",
     });
   }, 600_000);
 

@@ -40,22 +40,27 @@ export async function createModelDeployment(
   name: string,
   options: { matchLabels?: Record<string, string>; strategy?: string; reference?: string } = {},
 ): Promise<void> {
+  await createModelDeploymentWithSpec(kubeConfig, namespace, name, {
+    model: { reference: options.reference ?? `${REGISTRY}/models/llama:v1` },
+    selector: { matchLabels: options.matchLabels ?? { app: name } },
+    mount: { path: `/models/${name}` },
+    strategy: options.strategy ?? "Auto",
+  });
+}
+
+/** Creates the ModelDeployment `namespace/name` with `spec` as given. */
+export async function createModelDeploymentWithSpec(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  name: string,
+  spec: Record<string, unknown>,
+): Promise<void> {
   await kubeConfig.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
     group: GROUP,
     version: VERSION,
     plural: PLURAL,
     namespace,
-    body: {
-      apiVersion: `${GROUP}/${VERSION}`,
-      kind: "ModelDeployment",
-      metadata: { name },
-      spec: {
-        model: { reference: options.reference ?? `${REGISTRY}/models/llama:v1` },
-        selector: { matchLabels: options.matchLabels ?? { app: name } },
-        mount: { path: `/models/${name}` },
-        strategy: options.strategy ?? "Auto",
-      },
-    },
+    body: { apiVersion: `${GROUP}/${VERSION}`, kind: "ModelDeployment", metadata: { name }, spec },
   });
 }
 
