@@ -15,17 +15,16 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { z } from "zod";
-import { GROUP, PLURAL, VERSION } from "../src/api/index.js";
 import { createPolicyInjection } from "../src/admission-policy/controller.js";
 import { systemClock } from "../src/runtime/clock.js";
 import type { Informer } from "../src/runtime/informer.js";
 import type { KubeObject } from "../src/runtime/kube-object.js";
-import { createCustomResourceInformer } from "../src/runtime/kube-informers.js";
 import { ensureTools, startControlPlane, controlPlaneTools } from "../test/harness/index.js";
 import { installCrd } from "../test/support/crd.js";
 import {
   core,
   createModelDeploymentWithSpec,
+  startModelDeploymentInformer,
   deleteConfiguration,
   OPERATOR_NAMESPACE,
   setStatus,
@@ -86,17 +85,9 @@ export async function benchAdmission(
     for (const name of [OPERATOR_NAMESPACE, "baseline", "webhook", "policies"])
       await core(kubeConfig).createNamespace({ body: { metadata: { name } } });
     const informerFor = (namespace: string): Informer<KubeObject> => {
-      const informer = createCustomResourceInformer({
-        kubeConfig,
-        logger: testLogger(),
-        clock: systemClock,
-        group: GROUP,
-        version: VERSION,
-        plural: PLURAL,
-        namespace,
-      });
-      running.push(informer.start(stop.signal).catch(() => undefined));
-      return informer;
+      const started = startModelDeploymentInformer(kubeConfig, namespace, stop.signal);
+      running.push(started.running);
+      return started.informer;
     };
     const informers = { webhook: informerFor("webhook"), policies: informerFor("policies") };
     log(`admission bench: ${MODEL_DEPLOYMENTS} Ready ModelDeployments in each of two namespaces`);

@@ -191,14 +191,17 @@ const VALIDATION_VARIABLES = [
       "variables.allowed && has(object.spec.volumes) ? object.spec.volumes.filter(v, v.name == variables.model.name) : []",
   },
   {
+    // The annotation that records this ModelDeployment's digest (the other one, for hashed names, holds its name).
+    name: "digestKeys",
+    expression:
+      "variables.allowed ? variables.inj.annotations.filter(k, variables.inj.annotations[k] == variables.inj.digest) : []",
+  },
+  {
     // The digest the pod's annotation records for this ModelDeployment ("" when none).
     name: "recorded",
     expression:
-      "!variables.allowed || !has(object.metadata.annotations) ? '' : " +
-      "variables.inj.annotations.filter(k, variables.inj.annotations[k] == variables.inj.digest)" +
-      ".map(k, k in object.metadata.annotations ? object.metadata.annotations[k] : '').exists(d, d != '') ? " +
-      "variables.inj.annotations.filter(k, variables.inj.annotations[k] == variables.inj.digest)" +
-      ".map(k, object.metadata.annotations[k])[0] : ''",
+      "has(object.metadata.annotations) && variables.digestKeys.exists(k, k in object.metadata.annotations) ? " +
+      "object.metadata.annotations[variables.digestKeys[0]] : ''",
   },
   {
     // A pod copied from one that got an earlier digest keeps it (volumes are immutable): the

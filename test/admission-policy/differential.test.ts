@@ -17,11 +17,11 @@ import { kubeRequest, serverSideApply } from "../../src/runtime/kube-client.js";
 import { systemClock } from "../../src/runtime/clock.js";
 import type { Informer } from "../../src/runtime/informer.js";
 import type { KubeObject } from "../../src/runtime/kube-object.js";
-import { createCustomResourceInformer } from "../../src/runtime/kube-informers.js";
 import { createNamespace, errorMessage, useControlPlane, waitFor } from "../harness/testing.js";
 import {
   core,
   createModelDeploymentWithSpec,
+  startModelDeploymentInformer,
   deleteConfiguration,
   installCrd,
   OPERATOR_NAMESPACE,
@@ -233,17 +233,9 @@ describe("webhook and admission policies on Kubernetes 1.37", () => {
   let webhook: Awaited<ReturnType<typeof startWebhook>> | undefined;
 
   const informerFor = (namespace: string): Informer<KubeObject> => {
-    const informer = createCustomResourceInformer({
-      kubeConfig,
-      logger: testLogger(),
-      clock: systemClock,
-      group: GROUP,
-      version: VERSION,
-      plural: PLURAL,
-      namespace,
-    });
-    running.push(informer.start(stop.signal).catch(() => undefined));
-    return informer;
+    const started = startModelDeploymentInformer(kubeConfig, namespace, stop.signal);
+    running.push(started.running);
+    return started.informer;
   };
 
   beforeAll(async () => {

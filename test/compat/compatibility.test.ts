@@ -45,6 +45,7 @@ import {
   OPERATOR_NAMESPACE,
   setStatus,
   simplePod,
+  startModelDeploymentInformer,
   startWebhook,
   testLogger,
 } from "../webhook/apiserver-support.js";
@@ -257,16 +258,12 @@ describe.each(VERSIONS)("Kubernetes %s", (version) => {
     }
     const policyNamespace = await createNamespace(kubeConfig, "compat-policy");
     const stop = new AbortController();
-    const informer = createCustomResourceInformer({
+    const { informer, running: informerRunning } = startModelDeploymentInformer(
       kubeConfig,
-      logger: testLogger(),
-      clock: systemClock,
-      group: GROUP,
-      version: VERSION,
-      plural: PLURAL,
-      namespace: policyNamespace,
-    });
-    const running = [informer.start(stop.signal)];
+      policyNamespace,
+      stop.signal,
+    );
+    const running: Promise<unknown>[] = [informerRunning];
     try {
       await createModelDeployment(kubeConfig, policyNamespace, "llama");
       await createModelDeployment(kubeConfig, policyNamespace, "later"); // never Ready here

@@ -14,6 +14,7 @@ import { GROUP, PLURAL, VERSION, type ModelDeploymentStatus } from "../../src/ap
 import { applyStatus } from "../../src/controller/kube-api.js";
 import { systemClock } from "../../src/runtime/clock.js";
 import type { Informer } from "../../src/runtime/informer.js";
+import { createCustomResourceInformer } from "../../src/runtime/kube-informers.js";
 import { KubeObject } from "../../src/runtime/kube-object.js";
 import { createLogger } from "../../src/runtime/logger.js";
 import type { Store } from "../../src/runtime/store.js";
@@ -151,3 +152,24 @@ export function modelVolume(pod: V1Pod, modelDeployment: string) {
 }
 
 export const core = (kubeConfig: KubeConfig): CoreV1Api => kubeConfig.makeApiClient(CoreV1Api);
+
+/**
+ * A ModelDeployment informer (of `namespace`, or of all), started until `signal` aborts;
+ * `running` settles when it has stopped.
+ */
+export function startModelDeploymentInformer(
+  kubeConfig: KubeConfig,
+  namespace: string | undefined,
+  signal: AbortSignal,
+): { informer: Informer<KubeObject>; running: Promise<void> } {
+  const informer = createCustomResourceInformer({
+    kubeConfig,
+    logger: testLogger(),
+    clock: systemClock,
+    group: GROUP,
+    version: VERSION,
+    plural: PLURAL,
+    ...(namespace !== undefined && { namespace }),
+  });
+  return { informer, running: informer.start(signal).catch(() => undefined) };
+}
