@@ -1,4 +1,52 @@
-/** What the load generators share: requests sent at a fixed rate, and percentiles of their latencies. */
+/**
+ * What the load generators share: their input, one timed POST over a connection pool, requests
+ * sent at a fixed rate, and percentiles of their latencies.
+ */
+import { Pool } from "undici";
+import { z } from "zod";
+
+/** A load generator's input (JSON on argv[2]); a client certificate where the server asks for one. */
+export const LoadInput = z.object({
+  url: z.string(),
+  caPem: z.string(),
+  certPem: z.string().optional(),
+  keyPem: z.string().optional(),
+  body: z.string(),
+  rate: z.number(),
+  seconds: z.number(),
+  concurrency: z.number(),
+});
+export type LoadInput = z.infer<typeof LoadInput>;
+
+/** POSTs `input.body` to `input.url` over `input.concurrency` connections, timing each from send to full response. */
+export function timedPoster(input: LoadInput): {
+  post(): Promise<{ ms: number; statusCode: number; text: string }>;
+  close(): Promise<void>;
+} {
+  const url = new URL(input.url);
+  const pool = new Pool(url.origin, {
+    connections: input.concurrency,
+    connect: {
+      ca: input.caPem,
+      ...(input.certPem !== undefined && { cert: input.certPem }),
+      ...(input.keyPem !== undefined && { key: input.keyPem }),
+    },
+  });
+  return {
+    async post() {
+      const start = process.hrtime.bigint();
+      const res = await pool.request({
+        method: "POST",
+        path: `${url.pathname}${url.search}`,
+        headers: { "content-type": "application/json" },
+        body: input.body,
+      });
+      const text = await res.body.text();
+      return { ms: Number(process.hrtime.bigint() - start) / 1e6, statusCode: res.statusCode, text };
+    },
+    close: () => pool.close(),
+  };
+}
 
 /** The `p`th percentile (0–100) of ascending `sorted`; NaN when it is empty. */
 export const percentile = (sorted: readonly number[], p: number): number =>

@@ -3,33 +3,15 @@
  * event loop with the server it measures. Input (JSON on argv[2]): url, caPem, body, rate, seconds,
  * concurrency. Output (one JSON line): latencies at a fixed rate, and throughput at full speed.
  */
-import { Pool } from "undici";
-import { z } from "zod";
-import { atFixedRate, percentile } from "./fixed-rate.js";
+import { atFixedRate, LoadInput, percentile, timedPoster } from "./fixed-rate.js";
 
-const Input = z.object({
-  url: z.string(),
-  caPem: z.string(),
-  body: z.string(),
-  rate: z.number(),
-  seconds: z.number(),
-  concurrency: z.number(),
-});
-const input = Input.parse(JSON.parse(process.argv[2] ?? "{}"));
-const url = new URL(input.url);
-const pool = new Pool(url.origin, { connections: input.concurrency, connect: { ca: input.caPem } });
+const input = LoadInput.parse(JSON.parse(process.argv[2] ?? "{}"));
+const poster = timedPoster(input);
 
 async function once(): Promise<number> {
-  const start = process.hrtime.bigint();
-  const res = await pool.request({
-    method: "POST",
-    path: url.pathname,
-    headers: { "content-type": "application/json" },
-    body: input.body,
-  });
-  await res.body.text();
-  if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
-  return Number(process.hrtime.bigint() - start) / 1e6;
+  const { ms, statusCode } = await poster.post();
+  if (statusCode !== 200) throw new Error(`HTTP ${statusCode}`);
+  return ms;
 }
 
 // Warm up connections and JIT on both sides.
@@ -50,7 +32,7 @@ await Promise.all(
   }),
 );
 const throughput = done / input.seconds;
-await pool.close();
+await poster.close();
 const requests = 200 + latencies.length + done;
 console.log(
   JSON.stringify({

@@ -22,6 +22,7 @@ import { createHash } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import { z } from "zod";
 import { API_VERSION, GROUP, KIND, ModelDeployment, PLURAL, VERSION } from "../api/index.js";
+import { viaJson } from "../api/json.js";
 import { pullSecurityContext } from "../mount/index.js";
 import type { InitContainerSettings } from "../mount/types.js";
 import type { Clock } from "../runtime/clock.js";
@@ -29,11 +30,11 @@ import { createController, type Controller } from "../runtime/controller.js";
 import type { ControllerMetrics } from "../runtime/controller-metrics.js";
 import { enqueueObjectKey, type Informer } from "../runtime/informer.js";
 import { kubeRequest, serverSideApply } from "../runtime/kube-client.js";
-import { isNotFound, KubeApiError } from "../runtime/kube-errors.js";
+import { isForbidden, isNotFound } from "../runtime/kube-errors.js";
 import type { KubeObject } from "../runtime/kube-object.js";
 import type { Logger } from "../runtime/logger.js";
 import { createRateLimitingQueue } from "../runtime/rate-limiting-queue.js";
-import { exponentialDelayMs } from "../runtime/rate-limiter.js";
+import { Backoff } from "../runtime/rate-limiter.js";
 import { whenAborted, type Runnable } from "../runtime/runnable.js";
 import type { Store } from "../runtime/store.js";
 import type { AdmissionPolicy } from "../webhook/candidates.js";
@@ -139,7 +140,7 @@ export function createPolicyInjection(options: PolicyInjectionOptions): Runnable
       }
       const md = parsed.data;
       const injection = podInjection(md, options.settings, options.policy);
-      if (!isDeepStrictEqual(stripUndefined(md.status?.injection), stripUndefined(injection))) {
+      if (!isDeepStrictEqual(viaJson(md.status?.injection), viaJson(injection))) {
         await serverSideApply(
           kubeConfig,
           `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/${PLURAL}/${encodeURIComponent(name)}/status`,
@@ -179,21 +180,42 @@ async function applyPoliciesUntilDone(
   log: Logger,
   signal: AbortSignal,
 ): Promise<{ mutating?: Owner; validating?: Owner }> {
-  for (let attempt = 0; !signal.aborted; attempt++) {
-    try {
-      return await applyPolicies(options.kubeConfig, options.ownerConfiguration, options.settings, signal);
-    } catch (err) {
-      if (signal.aborted) break;
-      const delay = exponentialDelayMs(attempt, 500, MAX_POLICY_RETRY_MS);
+  const owners = await untilDone(
+    options.clock,
+    signal,
+    (s) => applyPolicies(options.kubeConfig, options.ownerConfiguration, options.settings, s),
+    (err, retryInMs) =>
       log.error(
-        { err, retryInMs: delay },
+        { err, retryInMs },
         `cannot apply the admission policies ${MUTATING_POLICY_NAME}: ${err instanceof Error ? err.message : String(err)}; ` +
           "pods of ModelDeployments get no model until they are in place (check the operator's RBAC on admissionregistration.k8s.io)",
-      );
-      await options.clock.sleep(delay, signal).catch(() => undefined);
+      ),
+  );
+  return owners ?? {};
+}
+
+/**
+ * Calls `work` until it succeeds (its result) or `signal` aborts (undefined), waiting between
+ * failures with backoff from 500 ms up to MAX_POLICY_RETRY_MS; `failed` logs each failure.
+ */
+async function untilDone<T>(
+  clock: Clock,
+  signal: AbortSignal,
+  work: (signal: AbortSignal) => Promise<T>,
+  failed: (err: unknown, retryInMs: number) => void,
+): Promise<T | undefined> {
+  const backoff = new Backoff(500, MAX_POLICY_RETRY_MS);
+  while (!signal.aborted) {
+    try {
+      return await work(signal);
+    } catch (err) {
+      if (signal.aborted) break;
+      const retryInMs = backoff.fail();
+      failed(err, retryInMs);
+      await clock.sleep(retryInMs, signal).catch(() => undefined);
     }
   }
-  return {};
+  return undefined;
 }
 
 /** Applies both policies once; their uids own the bindings. */
@@ -228,10 +250,7 @@ export async function applyPolicies(
       `${PATHS.validatingPolicy}/${VALIDATING_POLICY_NAME}`,
       validatingPolicy(owner, {
         initImage: settings.image,
-        securityContext: JSON.parse(JSON.stringify(pullSecurityContext(settings.user))) as Record<
-          string,
-          unknown
-        >,
+        securityContext: viaJson(pullSecurityContext(settings.user)),
       }),
       signal,
     ),
@@ -331,14 +350,9 @@ async function remove(kubeConfig: KubeConfig, path: string, signal?: AbortSignal
   try {
     await kubeRequest(kubeConfig, { method: "DELETE", path, signal, timeoutMs: REQUEST_TIMEOUT_MS });
   } catch (err) {
-    if (err instanceof KubeApiError && err.code === "NotFound") return;
+    if (isNotFound(err)) return;
     throw err;
   }
-}
-
-/** The object as JSON would carry it: zod's parsed optional fields may be present but undefined. */
-function stripUndefined(value: unknown): unknown {
-  return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
 }
 
 /** 10 hex digits of SHA-256: a binding-name suffix for very long names. */
@@ -372,7 +386,7 @@ export function releaseWebhookEntry(
       );
     } catch (err) {
       // Not there: nothing to release (in cluster the operator cannot create it).
-      if (isNotFound(err) || (err instanceof KubeApiError && err.code === "Forbidden")) return;
+      if (isNotFound(err) || isForbidden(err)) return;
       throw err;
     }
   });
@@ -389,7 +403,7 @@ export function removePolicyInjectionOnce(kubeConfig: KubeConfig, logger: Logger
     try {
       await removePolicyInjection(kubeConfig, signal);
     } catch (err) {
-      if (err instanceof KubeApiError && err.code === "Forbidden") return;
+      if (isForbidden(err)) return;
       throw err;
     }
   });
@@ -406,17 +420,9 @@ function onceAsLeader(
     name,
     needLeaderElection: () => true,
     async start(signal) {
-      for (let attempt = 0; !signal.aborted; attempt++) {
-        try {
-          await work(signal);
-          break;
-        } catch (err) {
-          if (signal.aborted) break;
-          const delay = exponentialDelayMs(attempt, 500, MAX_POLICY_RETRY_MS);
-          logger.warn({ err, retryInMs: delay }, `${name} failed; retrying`);
-          await clock.sleep(delay, signal).catch(() => undefined);
-        }
-      }
+      await untilDone(clock, signal, work, (err, retryInMs) =>
+        logger.warn({ err, retryInMs }, `${name} failed; retrying`),
+      );
       await whenAborted(signal);
     },
   };

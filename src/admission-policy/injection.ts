@@ -5,6 +5,7 @@
  * for that target. Pure.
  */
 import type { ModelDeployment, PodInjection } from "../api/index.js";
+import { viaJson } from "../api/json.js";
 import { podAnnotationsFor } from "../mount/annotations.js";
 import { mountPiecesFor } from "../mount/index.js";
 import type { InitContainerSettings } from "../mount/types.js";
@@ -39,15 +40,10 @@ export function podInjection(
     allowed: true,
     digest: target.digest,
     annotations: podAnnotationsFor(target.name, target.digest),
-    volumes: pieces.volumes.map((v) => asObject(v.volume)),
-    ...(pieces.initContainer !== undefined && { initContainers: [asObject(pieces.initContainer)] }),
-    mount: asObject(pieces.mount),
+    volumes: pieces.volumes.map((v) => viaJson(v.volume)),
+    ...(pieces.initContainer !== undefined && { initContainers: [viaJson(pieces.initContainer)] }),
+    mount: viaJson(pieces.mount),
     ...(containers.length > 0 && { containers: [...new Set(containers)] }),
     ...(pieces.imagePullSecrets.length > 0 && { imagePullSecrets: [...pieces.imagePullSecrets] }),
   };
-}
-
-/** A client-node object as the JSON the API stores (its fields are JSON already). */
-function asObject(value: object): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
 }

@@ -26,6 +26,7 @@
  */
 import { API_VERSION, KIND } from "../api/index.js";
 import type { LabelSelector } from "../runtime/label-selector.js";
+import { RETRY_HINT } from "../webhook/candidates.js";
 
 /** admissionregistration.k8s.io/v1, where both policy kinds are GA (1.36+). */
 export const ADMISSION_API_VERSION = "admissionregistration.k8s.io/v1";
@@ -49,10 +50,6 @@ export interface Owner {
   readonly name: string;
   readonly uid: string;
 }
-
-/** The retry hint every refusal ends with (the webhook's text). */
-const RETRY =
-  "the pod's controller (e.g. its ReplicaSet) keeps retrying, so the pod is created once the ModelDeployment is Ready";
 
 /** `ModelDeployment ns/name`, in CEL. */
 const SUBJECT = "'ModelDeployment ' + params.metadata.namespace + '/' + params.metadata.name";
@@ -295,7 +292,7 @@ const VALIDATIONS = [
       SUBJECT,
       lit(" selects this pod, but the operator has not decided for its current spec (generation "),
       "string(params.metadata.generation)",
-      lit(`) yet: check that the operator runs — ${RETRY}`),
+      lit(`) yet: check that the operator runs — ${RETRY_HINT}`),
     ].join(" + "),
     reason: "Forbidden",
   },
@@ -322,7 +319,7 @@ const VALIDATIONS = [
         SUBJECT,
         lit(' selects this pod, but it did not get the model volume "'),
         "string(variables.model.name)",
-        lit(`" (another admission step removed it?); ${RETRY}`),
+        lit(`" (another admission step removed it?); ${RETRY_HINT}`),
       ].join(" + ") +
       " : " +
       [

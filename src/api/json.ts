@@ -24,6 +24,16 @@ export function asJson(value: unknown, path = "$"): Json {
   throw new TypeError(`${path} is a ${typeof value}, which is not JSON`);
 }
 
+/**
+ * A copy of `value` as a JSON document carries it: fields that are undefined are dropped (zod's
+ * parsed optional fields, client-node's models). For comparing with, or storing, what the API holds.
+ */
+export function viaJson(value: object): Record<string, unknown>;
+export function viaJson(value: object | undefined): Record<string, unknown> | undefined;
+export function viaJson(value: object | undefined): Record<string, unknown> | undefined {
+  return value === undefined ? undefined : (JSON.parse(JSON.stringify(value)) as Record<string, unknown>);
+}
+
 /** Whether a JSON value is an object (not null, not an array). */
 export function isJsonObject(value: Json | undefined): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);

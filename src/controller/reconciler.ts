@@ -1,12 +1,6 @@
 import { isDeepStrictEqual } from "node:util";
-import {
-  API_VERSION,
-  KIND,
-  ModelDeployment,
-  parseDuration,
-  Reason,
-  type ModelDeploymentStatus,
-} from "../api/index.js";
+import { API_VERSION, KIND, ModelDeployment, parseDuration, Reason } from "../api/index.js";
+import { viaJson } from "../api/json.js";
 import { OperatorError } from "../errors.js";
 import { RegistryError } from "../oci/errors.js";
 import { parseReference, type ImageReference } from "../oci/reference.js";
@@ -317,7 +311,8 @@ export async function act(
       next = plan({ ...observed.observation, caBundleFailure });
     }
   }
-  if (!isDeepStrictEqual(normalise(md.status), normalise(next.status))) {
+  // compared as JSON: undefined fields do not count
+  if (!isDeepStrictEqual(viaJson(md.status), viaJson(next.status))) {
     await options.kube.applyStatus(namespace, name, next.status, signal);
     logger.info(
       {
@@ -536,9 +531,4 @@ function countedDigest(outcome: Observation["outcome"], md: ModelDeployment): st
   const previous = md.status?.resolved?.digest;
   if (verifiedForGeneration(md.status, md.metadata.generation ?? 0)) return previous;
   return outcome.failure.transient ? previous : undefined;
-}
-
-/** Status as compared: JSON round trip, so undefined fields and key order do not count. */
-function normalise(status: ModelDeploymentStatus | undefined): unknown {
-  return status === undefined ? undefined : JSON.parse(JSON.stringify(status));
 }

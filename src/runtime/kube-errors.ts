@@ -185,6 +185,11 @@ export function isNotFound(err: unknown): boolean {
   return err instanceof KubeApiError && err.code === "NotFound";
 }
 
+/** Whether the error is a Forbidden (RBAC refused the request). */
+export function isForbidden(err: unknown): boolean {
+  return err instanceof KubeApiError && err.code === "Forbidden";
+}
+
 /** Whether the error is an AlreadyExists (a create lost a race). */
 export function isAlreadyExists(err: unknown): boolean {
   return err instanceof KubeApiError && err.code === "AlreadyExists";

@@ -104,7 +104,8 @@ export class CandidateCache {
   }
 }
 
-const RETRY_HINT =
+/** The retry hint every refusal ends with (the admission policies end theirs with it too). */
+export const RETRY_HINT =
   "the pod's controller (e.g. its ReplicaSet) keeps retrying, so the pod is created once the ModelDeployment is Ready";
 
 function subject(namespace: string, name: string): string {

@@ -24,7 +24,6 @@ import type { Mountability } from "../../src/modelpack/index.js";
 import { systemClock } from "../../src/runtime/clock.js";
 import type { Informer } from "../../src/runtime/informer.js";
 import type { KubeObject } from "../../src/runtime/kube-object.js";
-import { createCustomResourceInformer } from "../../src/runtime/kube-informers.js";
 import { kubeRequest } from "../../src/runtime/kube-client.js";
 import { RULE_CASES, type RuleExample } from "../api/rule-cases.js";
 import { pickFreePorts } from "../harness/ports.js";
@@ -179,15 +178,11 @@ describe.each(VERSIONS)("Kubernetes %s", (version) => {
     let informerRunning: Promise<void> | undefined;
 
     beforeAll(async () => {
-      informer = createCustomResourceInformer({
+      ({ informer, running: informerRunning } = startModelDeploymentInformer(
         kubeConfig,
-        logger: testLogger(),
-        clock: systemClock,
-        group: GROUP,
-        version: VERSION,
-        plural: PLURAL,
-      });
-      informerRunning = informer.start(stopInformer.signal);
+        undefined,
+        stopInformer.signal,
+      ));
       await createModelDeployment(kubeConfig, namespace, "llama");
       await createModelDeployment(kubeConfig, namespace, "later"); // never Ready here
       await setStatus(kubeConfig, informer, namespace, "llama", readyStatus({ strategy }));

@@ -6,11 +6,8 @@
 import { AdmissionregistrationV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { X509Certificate } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { systemClock } from "../../src/runtime/clock.js";
 import type { Informer } from "../../src/runtime/informer.js";
 import type { KubeObject } from "../../src/runtime/kube-object.js";
-import { createCustomResourceInformer } from "../../src/runtime/kube-informers.js";
-import { GROUP, PLURAL, VERSION } from "../../src/api/index.js";
 import { DEFAULT_CERTIFICATE_SECRET, splitPem } from "../../src/webhook/index.js";
 import { pickFreePorts } from "../harness/ports.js";
 import { createNamespace, rejectionMessage, useControlPlane, waitFor } from "../harness/testing.js";
@@ -23,8 +20,8 @@ import {
   OPERATOR_NAMESPACE,
   setStatus,
   simplePod,
+  startModelDeploymentInformer,
   startWebhook,
-  testLogger,
 } from "./apiserver-support.js";
 import { condition, DIGEST, readyStatus, REGISTRY } from "./fixtures.js";
 
@@ -71,15 +68,11 @@ describe("the admission webhook against a real apiserver", () => {
     await installCrd(plane().kubeconfigPath, kubeConfig);
     await core(kubeConfig).createNamespace({ body: { metadata: { name: OPERATOR_NAMESPACE } } });
     namespace = await createNamespace(kubeConfig, "serving");
-    informer = createCustomResourceInformer({
+    ({ informer, running: informerRunning } = startModelDeploymentInformer(
       kubeConfig,
-      logger: testLogger(),
-      clock: systemClock,
-      group: GROUP,
-      version: VERSION,
-      plural: PLURAL,
-    });
-    informerRunning = informer.start(stopInformer.signal);
+      undefined,
+      stopInformer.signal,
+    ));
     await createModelDeployment(kubeConfig, namespace, "llama");
     await setStatus(kubeConfig, informer, namespace, "llama", readyStatus());
     [port = 0] = await pickFreePorts(1);

@@ -123,8 +123,9 @@ export async function runCommand(options: RunOptions, io: CliIo): Promise<number
     // In a pod, the pod name (downward API) names the lease holder; elsewhere the host name + a UUID.
     ...(io.env.POD_NAME !== undefined && io.env.POD_NAME !== "" && { identity: io.env.POD_NAME }),
   });
-  const injection =
+  const decided =
     options.webhook === undefined ? undefined : await injectionMode(options.webhook, kubeConfig);
+  const injection = decided?.mode;
   if (options.webhook !== undefined && injection === "admission-policy") {
     const w = options.webhook;
     const { createPolicyInjection, releaseWebhookEntry } =
@@ -182,9 +183,12 @@ export async function runCommand(options: RunOptions, io: CliIo): Promise<number
     });
     operator.manager.add(webhook);
     operator.health.addReadyCheck("webhook", () => webhook.isServing());
-    // Policies left by an earlier run in admission-policy mode would inject beside the webhook.
-    const { removePolicyInjectionOnce } = await import("../../admission-policy/controller.js");
-    operator.manager.add(removePolicyInjectionOnce(kubeConfig, logger, systemClock));
+    // Policies left by an earlier run in admission-policy mode would inject beside the webhook
+    // (none can exist where `auto` just found the API not served).
+    if (decided?.served !== false) {
+      const { removePolicyInjectionOnce } = await import("../../admission-policy/controller.js");
+      operator.manager.add(removePolicyInjectionOnce(kubeConfig, logger, systemClock));
+    }
   }
   logger.info(
     {
@@ -237,19 +241,20 @@ function admissionPolicy(
 }
 
 /**
- * `--injection`, with `auto` decided by discovery (the gate can be off on any version). Throws
- * UsageError when admission-policy is asked of an API server that does not serve it.
+ * `--injection`, with `auto` decided by discovery (the gate can be off on any version), and
+ * whether the API server serves the policies when discovery was asked. Throws UsageError when
+ * admission-policy is asked of an API server that does not serve it.
  */
 async function injectionMode(
   w: WebhookOptions,
   kubeConfig: KubeConfig,
-): Promise<"webhook" | "admission-policy"> {
+): Promise<{ mode: "webhook" | "admission-policy"; served?: boolean }> {
   const asked = w.injection ?? "webhook";
-  if (asked === "webhook") return "webhook";
+  if (asked === "webhook") return { mode: "webhook" };
   const { servesAdmissionPolicies } = await import("../../admission-policy/controller.js");
   const served = await servesAdmissionPolicies(kubeConfig);
-  if (served) return "admission-policy";
-  if (asked === "auto") return "webhook";
+  if (served) return { mode: "admission-policy", served };
+  if (asked === "auto") return { mode: "webhook", served };
   throw new UsageError(
     "--injection admission-policy needs admissionregistration.k8s.io/v1 MutatingAdmissionPolicy, which this API server " +
       "does not serve (Kubernetes 1.36+, or its MutatingAdmissionPolicy feature gate is off): use --injection webhook or auto",
