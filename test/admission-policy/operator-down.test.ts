@@ -13,7 +13,10 @@ import { GROUP, PLURAL, VERSION } from "../../src/api/index.js";
 import { kubeRequest } from "../../src/runtime/kube-client.js";
 import { createNamespace, errorMessage, useControlPlane, waitFor } from "../harness/testing.js";
 import { installCrd } from "../support/crd.js";
-import { createModelDeployment as createSharedModelDeployment } from "../webhook/apiserver-support.js";
+import {
+  createModelDeployment as createSharedModelDeployment,
+  readModelDeployment,
+} from "../webhook/apiserver-support.js";
 import { startOperatorProcess, type OperatorProcess } from "../support/operator-process.js";
 import { buildModelPackArtifact, pushArtifact } from "../support/publisher.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
@@ -40,13 +43,7 @@ describe("admission-policy injection with the operator down (Kubernetes 1.37)", 
   const createModelDeployment = async (name: string, reference: string) =>
     await createSharedModelDeployment(kubeConfig, namespace, name, { reference, strategy: "InitContainer" });
   const injectionOf = async (name: string): Promise<{ allowed?: boolean; digest?: string } | undefined> => {
-    const md = (await custom().getNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: PLURAL,
-      namespace,
-      name,
-    })) as {
+    const md = (await readModelDeployment(kubeConfig, namespace, name)) as {
       metadata: { generation: number };
       status?: { injection?: { observedGeneration: number; allowed?: boolean; digest?: string } };
     };

@@ -65,6 +65,17 @@ export async function createModelDeploymentWithSpec(
   });
 }
 
+/** Reads the ModelDeployment `namespace/name` as stored (spec, metadata and status). */
+export async function readModelDeployment(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  name: string,
+): Promise<unknown> {
+  return await kubeConfig
+    .makeApiClient(CustomObjectsApi)
+    .getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name });
+}
+
 /** Writes `status` through the status subresource and waits until `informer` has it. */
 export async function setStatus(
   kubeConfig: KubeConfig,

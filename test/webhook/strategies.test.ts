@@ -5,13 +5,12 @@
  * MountSupported reason; Auto falls back to InitContainer, whose pull command, run locally
  * against the registry, produces the model files.
  */
-import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { mkdtempSync, readFileSync, statSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GROUP, PLURAL, VERSION } from "../../src/api/index.js";
 import { main } from "../../src/cli/main.js";
 import { createOperator, type Operator } from "../../src/controller/operator.js";
 import { systemClock } from "../../src/runtime/clock.js";
@@ -25,6 +24,7 @@ import {
   installCrd,
   modelVolume,
   OPERATOR_NAMESPACE,
+  readModelDeployment,
   simplePod,
   startWebhook,
   testLogger,
@@ -52,13 +52,7 @@ describe("strategies on a cluster that drops image volumes", () => {
     name: string,
     type: string,
   ): Promise<{ status?: string; reason?: string; message?: string } | undefined> => {
-    const md = (await kubeConfig.makeApiClient(CustomObjectsApi).getNamespacedCustomObjectStatus({
-      group: GROUP,
-      version: VERSION,
-      plural: PLURAL,
-      namespace,
-      name,
-    })) as {
+    const md = (await readModelDeployment(kubeConfig, namespace, name)) as {
       status?: { conditions?: { type: string; status: string; reason: string; message: string }[] };
     };
     return md.status?.conditions?.find((c) => c.type === type);
